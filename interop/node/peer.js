@@ -1,0 +1,171 @@
+// A long-lived node-resque peer for pyresque's interop tests.
+//
+// Reads one JSON request per line on stdin and writes one JSON reply per line on stdout:
+//   {"id": 1, "op": "queue", "namespace": "ns", "method": "enqueue", "args": ["q", "add", [1, 2]]}
+//   -> {"id": 1, "ok": true, "result": true}
+// Errors come back as {"id": 1, "ok": false, "error": "message", "name": "Error"}.
+//
+// Redis comes from REDIS_URL (redis://host:port/db). node-resque objects are cached per
+// namespace so a test session pays for one process and a handful of connections.
+"use strict";
+
+const readline = require("readline");
+const os = require("os");
+const NR = require("node-resque");
+
+function connectionOptions(namespace) {
+  const url = new URL(process.env.REDIS_URL || "redis://127.0.0.1:6379/0");
+  const db = parseInt((url.pathname || "/0").slice(1) || "0", 10);
+  return {
+    host: url.hostname,
+    port: parseInt(url.port || "6379", 10),
+    database: db,
+    namespace: namespace === undefined ? "resque" : namespace,
+  };
+}
+
+const queues = new Map();
+const workers = new Map();
+
+async function queueFor(namespace) {
+  const key = JSON.stringify(namespace);
+  if (!queues.has(key)) {
+    const queue = new NR.Queue({ connection: connectionOptions(namespace) });
+    queue.on("error", () => {}); // forceCleanWorker reports unknown workers this way
+    await queue.connect();
+    queues.set(key, queue);
+  }
+  return queues.get(key);
+}
+
+// Job definitions a node worker can run: their effects are visible in Redis.
+function jobsFor(namespace) {
+  return {
+    add: { perform: async (a, b) => a + b },
+    noop: { perform: async () => null },
+    fail: {
+      perform: async (message) => {
+        throw new Error(message === undefined ? "BUSTED" : String(message));
+      },
+    },
+    hold: { perform: async (ms) => new Promise((r) => setTimeout(r, ms || 1000)) },
+  };
+}
+
+const handlers = {
+  // Any node-resque Queue method, e.g. enqueue, enqueueAt, timestamps, failed, workers ...
+  async queue({ namespace, method, args }) {
+    const queue = await queueFor(namespace);
+    if (typeof queue[method] !== "function") throw new Error(`no Queue method ${method}`);
+    return queue[method](...(args || []));
+  },
+
+  // Register a worker (track + started + ping) without taking jobs.
+  async worker_register({ namespace, name, queues: qs }) {
+    const worker = new NR.Worker(
+      { connection: connectionOptions(namespace), queues: qs, name, timeout: 60000 },
+      jobsFor(namespace),
+    );
+    worker.on("error", () => {});
+    await worker.connect();
+    await worker.init();
+    workers.set(name, worker);
+    return { name: worker.name, queues: worker.stringQueues() };
+  },
+
+  async worker_end({ name }) {
+    const worker = workers.get(name);
+    if (!worker) return false;
+    workers.delete(name);
+    await worker.end();
+    return true;
+  },
+
+  // Start a worker, let it work until `count` jobs succeeded or failed, then end it.
+  async work({ namespace, name, queues: qs, count, timeoutMs }) {
+    const worker = new NR.Worker(
+      { connection: connectionOptions(namespace), queues: qs, name, timeout: 50 },
+      jobsFor(namespace),
+    );
+    const outcomes = [];
+    worker.on("success", (q, job, result) => outcomes.push({ event: "success", queue: q, job, result }));
+    worker.on("failure", (q, job, failure) =>
+      outcomes.push({ event: "failure", queue: q, job, error: String(failure) }),
+    );
+    worker.on("error", (error, q, job) => outcomes.push({ event: "error", queue: q, job, error: String(error) }));
+    await worker.connect();
+    await worker.start();
+    const deadline = Date.now() + (timeoutMs || 10000);
+    while (outcomes.length < (count || 1) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await worker.end();
+    return outcomes;
+  },
+
+  // Start a worker in the background (returns at once); stop it with work_stop.
+  async work_start({ namespace, name, queues: qs, timeout }) {
+    const worker = new NR.Worker(
+      { connection: connectionOptions(namespace), queues: qs, name, timeout: timeout || 50 },
+      jobsFor(namespace),
+    );
+    worker.on("error", () => {});
+    await worker.connect();
+    await worker.start();
+    workers.set(name, worker);
+    return { name: worker.name, queues: worker.stringQueues() };
+  },
+
+  async work_stop({ name }) {
+    return handlers.worker_end({ name });
+  },
+
+  async date({ ms }) {
+    return new Date(ms).toString();
+  },
+
+  async hostname() {
+    return os.hostname();
+  },
+};
+
+async function handle(line) {
+  let request;
+  try {
+    request = JSON.parse(line);
+  } catch (error) {
+    return { id: null, ok: false, error: `bad request: ${error.message}` };
+  }
+  try {
+    const handler = handlers[request.op];
+    if (!handler) throw new Error(`unknown op ${request.op}`);
+    const result = await handler(request);
+    return { id: request.id, ok: true, result: result === undefined ? null : result };
+  } catch (error) {
+    return {
+      id: request.id,
+      ok: false,
+      name: error && error.name,
+      error: error && error.message !== undefined ? error.message : String(error),
+    };
+  }
+}
+
+async function shutdown() {
+  for (const worker of workers.values()) await worker.end().catch(() => {});
+  for (const queue of queues.values()) await queue.end().catch(() => {});
+  process.exit(0);
+}
+
+const rl = readline.createInterface({ input: process.stdin, terminal: false });
+let chain = Promise.resolve();
+rl.on("line", (line) => {
+  // One request at a time, in order: replies match requests.
+  chain = chain.then(async () => {
+    const reply = await handle(line);
+    process.stdout.write(JSON.stringify(reply) + "\n");
+  });
+});
+rl.on("close", () => {
+  chain.then(shutdown);
+});

@@ -1,0 +1,288 @@
+"""Ruby resque 2.7 + resque-scheduler 4.11 and pyresque's Queue (ruby dialect) on one Redis.
+
+Needs RUBYLIB pointing at resque's and resque-scheduler's sources (interop/README.md);
+without it these tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from interop.harness import Peer, snapshot
+from pyresque import Dialect, Queue
+from pyresque.testing.plugin import delete_namespace
+
+pytestmark = pytest.mark.interop
+
+FUTURE_S = 1_900_000_000  # a fixed future second
+
+
+@pytest.fixture
+async def queue(redis_url: str, resque_namespace: str) -> AsyncIterator[Queue]:
+    async with Queue(redis_url, namespace=resque_namespace, dialect="ruby") as q:
+        yield q
+
+
+def rb(peer: Peer, namespace: str, op: str, **fields: Any) -> Any:
+    if "cls" in fields:
+        fields["class"] = fields.pop("cls")
+    return peer.call(op, namespace=namespace, **fields)
+
+
+# -- Ruby writes, pyresque reads ---------------------------------------------------------
+
+
+async def test_pyresque_reads_jobs_ruby_enqueued(
+    ruby: Peer, queue: Queue, resque_namespace: str
+) -> None:
+    rb(
+        ruby,
+        resque_namespace,
+        "enqueue",
+        queue="default",
+        cls="Py::Job",
+        args=[1, "two", {"k": "v"}],
+    )
+    rb(ruby, resque_namespace, "enqueue", queue="default", cls="Deep::Nested::Job", args=[])
+    rb(ruby, resque_namespace, "enqueue_class", queue="other", cls="Py::Named", args=[3.5, None])
+
+    assert await queue.queues() == sorted(rb(ruby, resque_namespace, "queues"))
+    assert await queue.queued("default") == rb(ruby, resque_namespace, "peek", queue="default")
+    assert await queue.queued("default") == [
+        {"class": "Py::Job", "args": [1, "two", {"k": "v"}]},
+        {"class": "Deep::Nested::Job", "args": []},
+    ]
+    assert await queue.length("other") == rb(ruby, resque_namespace, "size", queue="other") == 1
+    info = await queue.info()
+    assert info == {**rb(ruby, resque_namespace, "info"), "pending": 3}
+
+
+async def test_pyresque_reads_delayed_jobs_ruby_enqueued_at(
+    ruby: Peer, queue: Queue, resque_namespace: str
+) -> None:
+    rb(
+        ruby,
+        resque_namespace,
+        "enqueue_at",
+        queue="later",
+        cls="Py::Job",
+        args=[1],
+        at=FUTURE_S + 0.7,
+    )
+    rb(
+        ruby,
+        resque_namespace,
+        "enqueue_at",
+        queue="later",
+        cls="Py::Job",
+        args=[1],
+        at=FUTURE_S + 0.2,
+    )
+    rb(
+        ruby,
+        resque_namespace,
+        "enqueue_at",
+        queue="later",
+        cls="Py::Job",
+        args=[2],
+        at=FUTURE_S + 99,
+    )
+
+    assert await queue.timestamps() == [FUTURE_S * 1000, (FUTURE_S + 99) * 1000]
+    assert await queue.scheduled_at("later", "Py::Job", [1]) == [FUTURE_S]
+    assert await queue.delayed_queue_peek(0, 10) == rb(
+        ruby, resque_namespace, "delayed_queue_peek", start=0, count=10
+    )
+    assert await queue.delayed_queue_schedule_size() == 2
+    assert (
+        await queue.count_all_scheduled_jobs()
+        == rb(ruby, resque_namespace, "count_all_scheduled_jobs")
+        == 3
+    )
+    assert await queue.delayed_timestamp_peek(FUTURE_S, 0, 5) == rb(
+        ruby, resque_namespace, "delayed_timestamp_peek", timestamp=FUTURE_S, start=0, count=5
+    )
+    # Ruby allows the same job twice at one second; both copies are there.
+    assert (await queue.delayed_at(FUTURE_S * 1000)).tasks == [
+        {"class": "Py::Job", "args": [1], "queue": "later"},
+        {"class": "Py::Job", "args": [1], "queue": "later"},
+    ]
+
+
+async def test_pyresque_reads_and_handles_failures_a_ruby_worker_wrote(
+    ruby: Peer, queue: Queue, resque_namespace: str
+) -> None:
+    for arg in ("a", "b", "c"):
+        rb(ruby, resque_namespace, "fail_job", queue="jobs", cls="Py::Fail", args=[arg])
+    ruby_failed = rb(ruby, resque_namespace, "failed", start=0, count=10)
+    assert await queue.failed() == ruby_failed
+    assert ruby_failed[0]["exception"] == "ArgumentError"
+
+    assert await queue.requeue_failed(0) is True
+    assert await queue.remove_failed_at(1) is True
+    assert await queue.retry_and_remove_failed(ruby_failed[2]) is True
+    left = rb(ruby, resque_namespace, "failed", start=0, count=10)
+    assert len(left) == 1 and left[0]["payload"]["args"] == ["a"]
+    assert "retried_at" in left[0]
+    assert rb(ruby, resque_namespace, "peek", queue="jobs") == [
+        {"class": "Py::Fail", "args": ["a"]},
+        {"class": "Py::Fail", "args": ["c"]},
+    ]
+
+
+# -- pyresque writes, Ruby reads -----------------------------------------------------------
+
+
+async def test_ruby_finds_and_removes_delayed_jobs_pyresque_wrote(
+    ruby: Peer, queue: Queue, resque_namespace: str
+) -> None:
+    await queue.enqueue_at(FUTURE_S * 1000 + 900, "later", "Py::Job", [1, {"a": "b"}])
+    await queue.enqueue_at((FUTURE_S + 60) * 1000, "later", "Py::Job", [1, {"a": "b"}])
+    await queue.enqueue_at((FUTURE_S + 60) * 1000, "later", "Py::Job", [2])
+
+    found = rb(
+        ruby, resque_namespace, "scheduled_at", queue="later", cls="Py::Job", args=[1, {"a": "b"}]
+    )
+    assert sorted(found) == [FUTURE_S, FUTURE_S + 60]
+    assert rb(ruby, resque_namespace, "delayed?", queue="later", cls="Py::Job", args=[2]) is True
+    assert (
+        rb(
+            ruby,
+            resque_namespace,
+            "remove_delayed",
+            queue="later",
+            cls="Py::Job",
+            args=[1, {"a": "b"}],
+        )
+        == 2
+    )
+    assert await queue.scheduled_at("later", "Py::Job", [1, {"a": "b"}]) == []
+    assert await queue.scheduled_at("later", "Py::Job", [2]) == [FUTURE_S + 60]
+
+
+async def test_ruby_reads_and_dequeues_jobs_pyresque_enqueued(
+    ruby: Peer, queue: Queue, resque_namespace: str
+) -> None:
+    await queue.enqueue("default", "Py::Job", [1, "x"])
+    await queue.enqueue("default", "Py::Job", [2])
+    await queue.enqueue("default", "Py::Other", [])
+    assert rb(ruby, resque_namespace, "peek", queue="default") == await queue.queued("default")
+    assert rb(ruby, resque_namespace, "dequeue", queue="default", cls="Py::Job", args=[1, "x"]) == 1
+    assert await queue.dequeue("default", "Py::Job") == 1
+    assert await queue.queued("default") == [{"class": "Py::Other", "args": []}]
+
+
+async def test_ruby_dialect_enqueue_at_in_the_past_enqueues_at_once_like_ruby(
+    ruby: Peer, queue: Queue, resque_namespace: str
+) -> None:
+    past = time.time() - 3600
+    rb(ruby, resque_namespace, "enqueue_at", queue="now", cls="Py::Job", args=[1], at=past)
+    await queue.enqueue_at(past * 1000, "now", "Py::Job", [1])
+    assert await queue.queued("now") == [{"class": "Py::Job", "args": [1]}] * 2
+    assert await queue.delayed_queue_schedule_size() == 0
+
+
+# -- byte identity -------------------------------------------------------------------------
+
+ruby_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=10).filter(lambda s: not any(0xD800 <= ord(c) <= 0xDFFF for c in s)),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    ),
+    max_leaves=10,
+)
+class_names = st.from_regex(r"\A[A-Z][A-Za-z0-9]{0,6}(::[A-Z][A-Za-z0-9]{0,6})?\Z")
+queue_names = st.from_regex(r"\A[a-z][a-z0-9_]{0,8}\Z")
+
+
+@pytest.fixture
+def namespaces(redis_url: str) -> Iterator[list[str]]:
+    made: list[str] = []
+    yield made
+    for namespace in made:
+        delete_namespace(redis_url, namespace)
+
+
+def _check_identical(
+    peer: Peer,
+    adapter: str,
+    redis_url: str,
+    client: redis.Redis,
+    namespaces: list[str],
+    calls: list[tuple[str, str, str, list[Any], int | None]],
+) -> None:
+    ns_rb, ns_py = f"br-{uuid.uuid4().hex[:10]}", f"bq-{uuid.uuid4().hex[:10]}"
+    namespaces += [ns_rb, ns_py]
+    dialect = Dialect("ruby", json_adapter="oj" if adapter == "oj" else "json")
+
+    async def run_pyresque() -> None:
+        async with Queue(redis_url, namespace=ns_py, dialect=dialect) as q:
+            for op, queue_name, cls, args, at in calls:
+                if op == "enqueue":
+                    await q.enqueue(queue_name, cls, args)
+                else:
+                    assert at is not None
+                    await q.enqueue_at(at * 1000, queue_name, cls, args)
+
+    asyncio.run(run_pyresque())
+    for op, queue_name, cls, args, at in calls:
+        if op == "enqueue":
+            rb(peer, ns_rb, "enqueue", queue=queue_name, cls=cls, args=args)
+        else:
+            rb(peer, ns_rb, "enqueue_at", queue=queue_name, cls=cls, args=args, at=at)
+    assert snapshot(client, ns_py) == snapshot(client, ns_rb)
+    delete_namespace(redis_url, ns_rb)
+    delete_namespace(redis_url, ns_py)
+
+
+ruby_calls = st.lists(
+    st.tuples(
+        st.sampled_from(["enqueue", "enqueue_at"]),
+        queue_names,
+        class_names,
+        st.lists(ruby_values, max_size=3),
+        st.integers(FUTURE_S, FUTURE_S + 5),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(calls=ruby_calls)
+def test_ruby_dialect_writes_the_bytes_ruby_resque_writes_json_gem(
+    ruby: Peer, redis_url: str, resque_redis: redis.Redis, namespaces: list[str], calls: Any
+) -> None:
+    _check_identical(ruby, "json_gem", redis_url, resque_redis, namespaces, calls)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(calls=ruby_calls)
+def test_ruby_dialect_writes_the_bytes_ruby_resque_writes_oj(
+    ruby_oj: Peer, redis_url: str, resque_redis: redis.Redis, namespaces: list[str], calls: Any
+) -> None:
+    _check_identical(ruby_oj, "oj", redis_url, resque_redis, namespaces, calls)

@@ -1,0 +1,41 @@
+"""pyresque: a Python peer for Ruby resque and node-resque on a shared Redis.
+
+``pyresque.Queue`` is the asyncio client, ``pyresque.sync.Queue`` its blocking twin.
+"""
+
+from pyresque._version import __version__
+from pyresque.errors import (
+    ConfigurationError,
+    ConnectionFailedError,
+    DuplicateJobError,
+    JobNotFoundError,
+    PayloadDecodeError,
+    PayloadEncodeError,
+    ProtocolError,
+    PyresqueError,
+    QueueError,
+)
+from pyresque.protocol.dialect import NODE, RUBY, Dialect
+from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
+from pyresque.queue import DelayedAt, Queue
+
+__all__ = [
+    "NODE",
+    "RUBY",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "DelayedAt",
+    "Dialect",
+    "DuplicateJobError",
+    "FailedJob",
+    "Job",
+    "JobNotFoundError",
+    "PayloadDecodeError",
+    "PayloadEncodeError",
+    "ProtocolError",
+    "PyresqueError",
+    "Queue",
+    "QueueError",
+    "WorkingOn",
+    "__version__",
+]

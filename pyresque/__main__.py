@@ -1,0 +1,3 @@
+from pyresque.cli import main
+
+raise SystemExit(main())

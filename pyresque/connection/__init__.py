@@ -1,0 +1,27 @@
+"""Everything in pyresque that talks to Redis goes through this package."""
+
+from pyresque.connection.drivers import (
+    AsyncDriver,
+    LeanDriver,
+    RedisPyDriver,
+    SyncDriver,
+    open_async_driver,
+    open_sync_driver,
+    run_plan,
+)
+from pyresque.connection.resp import RespConnection
+from pyresque.connection.settings import DEFAULT_URL, Settings, default_url
+
+__all__ = [
+    "DEFAULT_URL",
+    "AsyncDriver",
+    "LeanDriver",
+    "RedisPyDriver",
+    "RespConnection",
+    "Settings",
+    "SyncDriver",
+    "default_url",
+    "open_async_driver",
+    "open_sync_driver",
+    "run_plan",
+]

@@ -1,0 +1,303 @@
+"""Drivers run command plans (:mod:`pyresque.protocol.plan`) against a Redis server.
+
+* :class:`LeanDriver`: pyresque's own multiplexed connection, used when given a URL.
+* :class:`RedisPyDriver`: a ``redis.asyncio`` client you already have (TLS settings,
+  Sentinel pools and so on stay yours).
+* :class:`SyncDriver`: a blocking ``redis.Redis`` client, for :mod:`pyresque.sync`.
+
+All three hand plans the same raw replies, so every plan runs unchanged on each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from pyresque.connection.resp import RespConnection
+from pyresque.connection.settings import Settings
+from pyresque.errors import ConfigurationError, ConnectionFailedError
+from pyresque.protocol.plan import Arg, Batch, Call, Eval, Plan, Step, run_plan_sync
+
+__all__ = [
+    "AsyncDriver",
+    "LeanDriver",
+    "RedisPyDriver",
+    "SyncDriver",
+    "open_async_driver",
+    "open_sync_driver",
+    "run_plan",
+]
+
+T = TypeVar("T")
+
+
+def _eval_args(step: Eval) -> tuple[Arg, ...]:
+    return ("EVALSHA", step.script.sha, len(step.keys), *step.keys, *step.args)
+
+
+def _scripts(step: Step) -> list[Eval]:
+    if isinstance(step, Eval):
+        return [step]
+    if isinstance(step, Batch):
+        return [s for s in step.steps if isinstance(s, Eval)]
+    return []
+
+
+def _commands(step: Call | Eval) -> tuple[Arg, ...]:
+    return step.args if isinstance(step, Call) else _eval_args(step)
+
+
+class AsyncDriver:
+    """Runs one step per round trip."""
+
+    async def execute(self, step: Step) -> Any:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def ping(self) -> None:
+        await self.execute(Call("PING"))
+
+
+async def run_plan(plan: Plan[T], driver: AsyncDriver) -> T:
+    """Drive ``plan`` to its result; a Redis error is thrown into it at its ``yield``."""
+    try:
+        step = next(plan)
+        while True:
+            try:
+                reply = await driver.execute(step)
+            except Exception as exc:
+                step = plan.throw(exc)
+            else:
+                step = plan.send(reply)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+class LeanDriver(AsyncDriver):
+    """pyresque's own connection: one socket, requests pipelined as they come."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._conn: RespConnection | None = None
+        self._connecting: asyncio.Lock | None = None
+
+    async def connection(self) -> RespConnection:
+        conn = self._conn
+        if conn is not None and conn.is_open:
+            return conn
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._conn is None or not self._conn.is_open:
+                self._conn = await RespConnection.open(self.settings)
+            return self._conn
+
+    async def execute(self, step: Step) -> Any:
+        conn = await self.connection()
+        for attempt in (1, 2):
+            try:
+                return await self._send(conn, step)
+            except NoScriptError:
+                # The server lost its scripts (restart, SCRIPT FLUSH): nothing ran; load again.
+                conn.loaded_scripts.clear()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _send(self, conn: RespConnection, step: Step) -> Any:
+        loads: list[tuple[Arg, ...]] = []
+        for ev in _scripts(step):
+            if ev.script.sha not in conn.loaded_scripts:
+                loads.append(("SCRIPT", "LOAD", ev.script.source))
+        if isinstance(step, Batch):
+            body = [_commands(s) for s in step.steps]
+            if step.atomic:
+                body = [("MULTI",), *body, ("EXEC",)]
+            replies = await conn.send([*loads, *body])
+            for ev in _scripts(step):
+                conn.loaded_scripts.add(ev.script.sha)
+            replies = replies[len(loads) :]
+            if step.atomic:
+                for reply in replies[:-1]:
+                    err = conn.error(reply)
+                    if err is not None:  # queued command refused: EXEC aborts as a whole
+                        raise err
+                result = replies[-1]
+                if result is None:
+                    return None  # WATCH tripped
+                replies = list(result)
+            for reply in replies:
+                err = conn.error(reply)
+                if err is not None:
+                    raise err
+            return replies
+        command = _commands(step)
+        if not loads:
+            reply = await conn.send([command], last_only=True)
+        else:
+            reply = (await conn.send([*loads, command]))[-1]
+            conn.loaded_scripts.add(step.script.sha)  # type: ignore[union-attr]
+        err = conn.error(reply)
+        if err is not None:
+            raise err
+        return reply
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _check_client(client: redis.Redis | redis.asyncio.Redis) -> None:
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("decode_responses"):
+        raise ConfigurationError(
+            "pyresque needs a Redis client with decode_responses=False: "
+            "resque values are compared byte for byte"
+        )
+
+
+def _wrap_connection_error(exc: Exception) -> ConnectionFailedError:
+    return ConnectionFailedError(f"Redis connection failed: {exc}")
+
+
+class RedisPyDriver(AsyncDriver):
+    """Runs plans on an existing ``redis.asyncio.Redis`` (its pool; not closed by us)."""
+
+    def __init__(self, client: redis.asyncio.Redis, *, owned: bool = False) -> None:
+        _check_client(client)
+        # Our own client object on the caller's pool, with redis-py's reply conversions
+        # turned off so plans see raw replies (the caller's client is left untouched).
+        self._client = redis.asyncio.Redis(connection_pool=client.connection_pool)
+        self._client.response_callbacks.clear()
+        self._command: Callable[..., Awaitable[Any]] = self._client.execute_command
+        self._owned = owned
+        self._loaded: set[str] = set()
+
+    async def execute(self, step: Step) -> Any:
+        try:
+            return await self._execute(step)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise _wrap_connection_error(exc) from exc
+
+    async def _execute(self, step: Step) -> Any:
+        command = self._command
+        if isinstance(step, Call):
+            return await command(*step.args)
+        if isinstance(step, Eval):
+            try:
+                return await command(*_eval_args(step))
+            except NoScriptError:
+                await command("SCRIPT", "LOAD", step.script.source)
+                return await command(*_eval_args(step))
+        for ev in _scripts(step):
+            if ev.script.sha not in self._loaded:
+                await command("SCRIPT", "LOAD", ev.script.source)
+                self._loaded.add(ev.script.sha)
+        async with self._client.pipeline(transaction=step.atomic) as pipe:
+            queue: Callable[..., Any] = pipe.execute_command
+            for s in step.steps:
+                queue(*_commands(s))
+            return await pipe.execute()
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._client.connection_pool.aclose()
+
+
+class SyncDriver:
+    """Runs plans on a blocking ``redis.Redis``."""
+
+    def __init__(self, client: redis.Redis, *, owned: bool = False) -> None:
+        _check_client(client)
+        self._client = redis.Redis(connection_pool=client.connection_pool)
+        self._client.response_callbacks.clear()
+        self._command: Callable[..., Any] = self._client.execute_command
+        self._owned = owned
+        self._loaded: set[str] = set()
+
+    def run(self, plan: Plan[T]) -> T:
+        return run_plan_sync(plan, self.execute)
+
+    def ping(self) -> None:
+        self.execute(Call("PING"))
+
+    def execute(self, step: Step) -> Any:
+        try:
+            return self._execute(step)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise _wrap_connection_error(exc) from exc
+
+    def _execute(self, step: Step) -> Any:
+        command = self._command
+        if isinstance(step, Call):
+            return command(*step.args)
+        if isinstance(step, Eval):
+            try:
+                return command(*_eval_args(step))
+            except NoScriptError:
+                command("SCRIPT", "LOAD", step.script.source)
+                return command(*_eval_args(step))
+        for ev in _scripts(step):
+            if ev.script.sha not in self._loaded:
+                command("SCRIPT", "LOAD", ev.script.source)
+                self._loaded.add(ev.script.sha)
+        with self._client.pipeline(transaction=step.atomic) as pipe:
+            queue: Callable[..., Any] = pipe.execute_command
+            for s in step.steps:
+                queue(*_commands(s))
+            return pipe.execute()
+
+    def close(self) -> None:
+        if self._owned:
+            self._client.connection_pool.disconnect()
+
+
+def open_async_driver(target: str | redis.asyncio.Redis | None) -> AsyncDriver:
+    """A driver for a URL (pyresque's own connection) or an existing asyncio client."""
+    from pyresque.connection.settings import default_url
+
+    if target is None:
+        target = default_url()
+    if isinstance(target, str):
+        return LeanDriver(Settings.from_url(target))
+    if isinstance(target, redis.asyncio.Redis):
+        return RedisPyDriver(target)
+    if isinstance(target, redis.Redis):
+        raise ConfigurationError(
+            "a blocking redis.Redis client was given to the async API; "
+            "use pyresque.sync.Queue, or pass a redis.asyncio.Redis"
+        )
+    raise ConfigurationError(
+        f"expected a Redis URL or a redis.asyncio.Redis client, not {type(target).__name__}"
+    )
+
+
+def open_sync_driver(target: str | redis.Redis | None) -> SyncDriver:
+    """A blocking driver for a URL or an existing ``redis.Redis``."""
+    from pyresque.connection.settings import default_url
+
+    if target is None:
+        target = default_url()
+    if isinstance(target, str):
+        Settings.from_url(target)  # same validation and errors as the async side
+        # Never retry on our own: a re-sent pop or push is not idempotent.
+        client = redis.Redis.from_url(target, protocol=2, retry=Retry(NoBackoff(), 0))
+        return SyncDriver(client, owned=True)
+    if isinstance(target, redis.Redis):
+        return SyncDriver(target)
+    raise ConfigurationError(
+        f"expected a Redis URL or a redis.Redis client, not {type(target).__name__}"
+    )

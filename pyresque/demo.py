@@ -1,0 +1,125 @@
+"""``pyresque demo``: enqueue normal and delayed jobs, then show the state two ways:
+as node-resque's Queue reports it and as Ruby resque / resque-scheduler report it.
+
+Redis: ``--redis`` or ``$REDIS_URL`` if given; else the one on 127.0.0.1:6379 if it
+answers; else a private ``redis-server`` started on a loopback port for the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from pyresque.errors import PyresqueError
+from pyresque.queue import Queue
+from pyresque.server import RedisServer, redis_answers
+
+__all__ = ["run_demo"]
+
+NAMESPACE = "pyresque-demo"
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+async def _demo(url: str) -> None:
+    node = Queue(url, namespace=NAMESPACE, dialect="node")
+    ruby = Queue(url, namespace=NAMESPACE, dialect="ruby")
+    try:
+        for name in await node.queues():
+            await node.delete_queue(name)
+        for ts in await node.timestamps():
+            for job in (await node.delayed_at(ts)).tasks:
+                await node.delete_delayed(job.get("queue", ""), job["class"], job["args"])
+
+        print(f"\nEnqueued in namespace {NAMESPACE!r}:")
+        jobs: list[tuple[Queue, str, str, list[Any]]] = [
+            (node, "math", "add", [1, 2]),
+            (node, "math", "add", [3, 4.5]),
+            (node, "email", "SendWelcome", [{"to": "ada@example.com", "name": "Ada"}]),
+            (ruby, "reports", "Reports::Daily", ["2026-11-28"]),
+        ]
+        for queue, name, cls, args in jobs:
+            await queue.enqueue(name, cls, args)
+            print(
+                f"  now        {name:<8} {cls:<16} {_show(args):<44} ({queue.dialect.name} bytes)"
+            )
+        now_ms = node.context.now_ms()
+        delayed: list[tuple[Queue, float, str, str, list[Any]]] = [
+            (node, 60_000, "math", "add", [5, 6]),
+            (node, 3_600_000, "email", "SendReminder", [{"to": "ada@example.com"}]),
+            (ruby, 86_400_000, "reports", "Reports::Weekly", []),
+        ]
+        for queue, delay, name, cls, args in delayed:
+            await queue.enqueue_at(now_ms + delay, name, cls, args)
+            label = f"in {delay / 1000:.0f} s"
+            print(
+                f"  {label:<10} {name:<8} {cls:<16} {_show(args):<44} ({queue.dialect.name} bytes)"
+            )
+
+        names = await node.queues()
+        print("\nAs node-resque's Queue reports it:")
+        print(f"  queue.queues()       {_show(names)}")
+        for name in names:
+            print(
+                f"  queue.length({name!r}){' ' * max(0, 8 - len(name))} {await node.length(name)}"
+            )
+        print(f"  queue.timestamps()   {_show(await node.timestamps())}")
+        for ms, tasks in (await node.all_delayed()).items():
+            print(f"  allDelayed[{ms}]  {_show(tasks)}")
+        print(f"  queue.failedCount()  {await node.failed_count()}")
+        print(f"  queue.workers()      {_show(await node.workers())}")
+
+        info = await ruby.info()
+        print("\nAs Ruby resque and resque-scheduler report it:")
+        print("  Resque.info          " + ", ".join(f"{k}={v}" for k, v in info.items()))
+        for name in names:
+            print(f"  Resque.peek({name!r}, 0, 10)  {_show(await ruby.queued(name, 0, 9))}")
+        print(f"  Resque.delayed_queue_schedule_size  {await ruby.delayed_queue_schedule_size()}")
+        print(f"  Resque.count_all_scheduled_jobs     {await ruby.count_all_scheduled_jobs()}")
+        print(
+            f"  Resque.delayed_queue_peek(0, 10)    {_show(await ruby.delayed_queue_peek(0, 10))}"
+        )
+        print(
+            "\nThe bytes differ by dialect: node-resque writes "
+            '{"class","queue","args"}, Ruby resque {"class","args"};'
+            "\neach peer reads both. See spec/ for every key."
+        )
+    finally:
+        await node.aclose()
+        await ruby.aclose()
+
+
+def run_demo(url: str | None = None) -> int:
+    """Run the demo; returns the process exit code."""
+    server: RedisServer | None = None
+    url = url or os.environ.get("REDIS_URL")
+    if url:
+        print(f"pyresque demo: using Redis at {url}")
+    elif redis_answers("127.0.0.1", 6379):
+        url = "redis://127.0.0.1:6379/0"
+        print(f"pyresque demo: using the Redis already answering at {url}")
+    else:
+        try:
+            server = RedisServer()
+            url = server.start()
+        except PyresqueError as exc:
+            print(f"pyresque demo: no Redis configured, none on 127.0.0.1:6379, and {exc}")
+            return 1
+        print(
+            "pyresque demo: no Redis configured and none answering on 127.0.0.1:6379, "
+            f"so started a private redis-server ({server.source}: {server.binary}) at {url}"
+        )
+    try:
+        asyncio.run(_demo(url))
+    except PyresqueError as exc:
+        print(f"pyresque demo: {exc}")
+        return 1
+    finally:
+        if server is not None:
+            server.stop()
+            print("pyresque demo: stopped the private redis-server")
+    return 0

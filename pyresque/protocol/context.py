@@ -1,0 +1,35 @@
+"""What every plan needs: the key space, the dialect, a clock and the host name."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pyresque.protocol.dialect import Dialect, get_dialect
+from pyresque.protocol.keys import KeySpace
+
+__all__ = ["Context"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    keys: KeySpace
+    dialect: Dialect
+    clock: Callable[[], float] = time.time
+    """Unix time in seconds (a float); tests inject a fixed one."""
+    hostname: str = field(default_factory=socket.gethostname)
+
+    @classmethod
+    def create(
+        cls,
+        namespace: str | Sequence[str] = "resque",
+        dialect: str | Dialect = "node",
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> Context:
+        return cls(KeySpace(namespace), get_dialect(dialect), clock or time.time)
+
+    def now_ms(self) -> float:
+        return self.clock() * 1000

@@ -1,0 +1,130 @@
+"""Dialects: which peer's bytes pyresque writes.
+
+Readers accept both peers' bytes whatever the dialect; the dialect decides only what
+pyresque *writes*. ``node`` (node-resque 9.x, the default) versus ``ruby`` (resque 2.x with
+resque-scheduler):
+
+- queue payload: ``{"class","queue","args"}`` versus ``{"class","args"}``;
+- delayed item: ``{"class","queue","args"}`` versus ``{"class","args","queue"}``;
+- delayed second: ``Math.round(ms / 1000)`` versus ``Time#to_i`` (floor);
+- the same job at the same second: refused (``DuplicateJobError``) versus kept twice;
+- ``enqueue_at`` in the past: delayed anyway versus enqueued at once;
+- JSON numbers: JavaScript's (``1.0`` -> ``1``) versus Ruby's (``1.0``, ``1.0e+20``);
+- failure entries: each peer's key order and date format;
+- scheduler lock: ``resque_scheduler_leader_lock`` versus ``resque:resque_scheduler_master_lock``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pyresque.errors import ConfigurationError, PayloadEncodeError
+from pyresque.protocol.jsjson import JSONValue, js_dumps
+from pyresque.protocol.rubyjson import ruby_dumps
+
+__all__ = ["NODE", "RUBY", "Dialect", "DialectName", "get_dialect", "job_args", "js_round"]
+
+DialectName = Literal["node", "ruby"]
+
+
+def job_args(args: object) -> list[JSONValue]:
+    """node-resque's ``arrayify``: a list or tuple as is, ``None`` as no args, else ``[args]``."""
+    if args is None:
+        return []
+    if isinstance(args, list | tuple):
+        return list(args)
+    return [args]  # type: ignore[list-item]
+
+
+def _check_names(queue: str, job_class: str) -> None:
+    if not isinstance(queue, str) or not queue.strip():
+        raise PayloadEncodeError(f"queue must be a non-empty string, not {queue!r}")
+    if not isinstance(job_class, str) or not job_class.strip():
+        raise PayloadEncodeError(f"job class must be a non-empty string, not {job_class!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What pyresque writes.
+
+    ``non_finite="null"`` writes NaN and Infinity as ``null`` the way node-resque silently
+    does; the default refuses them. ``json_adapter`` picks the Ruby JSON library whose
+    bytes the ruby dialect reproduces (``"json"``: the json gem, resque's default;
+    ``"oj"``: Oj through MultiJson). ``resque_version=3`` adds the zone to ``retried_at``.
+    """
+
+    name: DialectName
+    non_finite: Literal["error", "null"] = "error"
+    json_adapter: Literal["json", "oj"] = "json"
+    resque_version: Literal[2, 3] = 2
+
+    @property
+    def is_node(self) -> bool:
+        return self.name == "node"
+
+    def dumps(self, value: JSONValue) -> bytes:
+        """Encode any stored JSON value the way this dialect's peer does."""
+        if self.name == "node":
+            return js_dumps(value, non_finite=self.non_finite)
+        if self.non_finite == "null":
+            value = _nulls_for_non_finite(value)
+        return ruby_dumps(value, adapter=self.json_adapter)
+
+    def job(self, queue: str, job_class: str, args: Sequence[JSONValue]) -> bytes:
+        """A queue payload, as pushed onto ``queue:<queue>``."""
+        _check_names(queue, job_class)
+        if self.name == "node":
+            return self.dumps({"class": job_class, "queue": queue, "args": list(args)})
+        return self.dumps({"class": job_class, "args": list(args)})
+
+    def delayed_job(self, queue: str, job_class: str, args: Sequence[JSONValue]) -> bytes:
+        """A delayed item, as pushed onto ``delayed:<ts>`` and named in ``timestamps:<item>``."""
+        _check_names(queue, job_class)
+        if self.name == "node":
+            return self.dumps({"class": job_class, "queue": queue, "args": list(args)})
+        return self.dumps({"class": job_class, "args": list(args), "queue": queue})
+
+    def bucket(self, at_ms: float) -> int:
+        """The delayed-queue second for a due time in milliseconds."""
+        seconds = at_ms / 1000
+        if self.name == "node":
+            return js_round(seconds)
+        return math.floor(seconds)
+
+    @property
+    def other(self) -> Dialect:
+        return NODE if self.name == "ruby" else RUBY
+
+
+def js_round(x: float) -> int:
+    """JavaScript ``Math.round``: halves go up (Python's round() goes to even)."""
+    whole = math.floor(x)
+    return whole + 1 if x - whole >= 0.5 else whole
+
+
+def _nulls_for_non_finite(value: JSONValue) -> JSONValue:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_nulls_for_non_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _nulls_for_non_finite(v) for k, v in value.items()}
+    return value
+
+
+NODE = Dialect("node")
+RUBY = Dialect("ruby")
+
+
+def get_dialect(dialect: str | Dialect) -> Dialect:
+    """``"node"``, ``"ruby"`` or a :class:`Dialect`."""
+    if isinstance(dialect, Dialect):
+        return dialect
+    if dialect == "node":
+        return NODE
+    if dialect == "ruby":
+        return RUBY
+    raise ConfigurationError(f"unknown dialect {dialect!r}: expected 'node' or 'ruby'")

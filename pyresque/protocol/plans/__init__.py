@@ -1,0 +1,1 @@
+"""Protocol operations as command plans, shared by the async and the sync clients."""

