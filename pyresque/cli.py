@@ -114,7 +114,7 @@ def format_status(status: dict[str, Any], where: str) -> str:
     if not queues:
         lines.append("  (none)")
     delayed = status["delayed"]
-    lines.append(f"delayed: {delayed['jobs']} jobs at {delayed['timestamps']} timestamps")
+    lines.append(f"delayed jobs: {delayed['jobs']} at {delayed['timestamps']} timestamps")
     workers = status["workers"]
     lines.append(f"workers ({len(workers)}):")
     for name, queues_csv in workers.items():

@@ -2,21 +2,22 @@
 
 Writes ``pyresque/protocol/js_zone_names.json``, read by ``pyresque.protocol.times``.
 
-Usage::
+Usage (about 90 s)::
 
-    .venv/bin/python interop/record/record_js_zone_names.py [--node node] [--check-only]
+    .venv/bin/python interop/record/record_js_zone_names.py [--node node]
 
-How: Python finds every UTC-offset change of every zone from 1970 to 2041 (zoneinfo, to the
-second); one Node process then asks ICU (``Intl.DateTimeFormat`` ``timeZoneName: "long"``, the
-name ICU gives the instant's own metazone) for the name at each offset run and on a weekly grid,
-bisecting any name change that has no offset change. Per zone the runs are folded into periods
-that map ``offset -> name``; a new period starts only where an offset already seen gets another
-name. Names ICU derives from the offset ("GMT+05:45") are stored as -1 and rebuilt in Python.
+How: Python finds every UTC-offset change of every zone from 1900 to 2041 (zoneinfo, to the
+second); one Node process (LANG=C, so en-US) then asks ICU (``Intl.DateTimeFormat``
+``timeZoneName: "long"``: the name ICU gives the instant in its own metazone) for the name at each
+offset run and on a weekly grid, bisecting any name change that has no offset change. Per zone the
+runs are folded into periods mapping ``offset -> name``; a new period starts only where an offset
+already seen gets another name. Names ICU derives from the offset ("GMT+05:45") are stored as -1.
 
-Then, in the same Node process with ``process.env.TZ`` switched per zone, ``new Date(t).toString()``
-for instants around the recording date is compared with ``js_date_string`` (the end-to-end check).
-``toString`` resolves the metazone at the process's *current* clock, so for the instants node-resque
-writes (now) the two agree; for far-away instants in zones whose metazone changed they may not.
+The same process, with ``process.env.TZ`` switched per zone, records ``new Date(t).toString()`` on
+a 9-day grid 400 days either side of now. Where that disagrees with Intl for a zone (Intl
+canonicalizes GMT, Etc/GMT, GMT0, GMT+0, GMT-0 to UTC, and Node misreads TZ=Eire), the zone's runs
+are taken from ``toString`` instead (``from_tostring`` in the file). Finally ``js_date_string``,
+reading the new file, is compared with every recorded ``toString``; the mismatches are printed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "pyresque" / "protocol" / "js_zone_names.json"
-START = 0  # 1970-01-01: ICU's metazone tables start there
+# ICU's metazone tables start in 1970; before that ICU names every zone by its offset
+# ("GMT-07:52:58"), and recording from 1900 captures that too.
+START = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp())
 END = int(datetime(2041, 1, 1, tzinfo=UTC).timestamp())
 DAY = 86400
 
@@ -62,7 +65,10 @@ for (const [zone, bounds] of Object.entries(input.zones)) {
   // Intl names the instant's own metazone; toString names the one current at the clock. Where
   // the two differ around now, Intl resolved the ID differently (it canonicalizes GMT to UTC):
   // toString is then the truth.
-  const differs = input.checks.some((ms) => !same(intl(Math.floor(ms / 1000)), host(Math.floor(ms / 1000))));
+  const differs = input.checks.some((ms) => {
+    const s = Math.floor(ms / 1000);
+    return !same(intl(s), host(s));
+  });
   const probe = differs ? host : intl;
   out.source[zone] = differs ? "toString" : "Intl";
   const points = new Set();

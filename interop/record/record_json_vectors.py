@@ -150,7 +150,12 @@ def record_node() -> dict[str, Any]:
             case["error"] = error
         cases.append(case)
     peer.close()
-    return {"recorded_with": peer.versions, "cases": cases}
+    about = (
+        "JSON.stringify(value) as Node writes it. input: the value as Python json.dumps text "
+        "(json.loads rebuilds it; NaN/Infinity included); output: the exact text written; "
+        "error: what was thrown. Recorded by interop/record/record_json_vectors.py."
+    )
+    return {"about": about, "recorded_with": peer.versions, "cases": cases}
 
 
 def record_ruby() -> dict[str, Any]:
@@ -172,7 +177,13 @@ def record_ruby() -> dict[str, Any]:
     for peer in peers.values():
         peer.close()
     recorded_with = {name: peer.versions for name, peer in peers.items()}
-    return {"recorded_with": recorded_with, "cases": cases}
+    about = (
+        "MultiJson.dump(value) as Ruby resque writes it, per adapter (json: the json gem; "
+        "oj: Oj in compat mode). input: the value as Python json.dumps text (json.loads "
+        "rebuilds it; NaN/Infinity included); output/error: per adapter, the exact text "
+        "written or what was raised. Recorded by interop/record/record_json_vectors.py."
+    )
+    return {"about": about, "recorded_with": recorded_with, "cases": cases}
 
 
 def _write(path: Path, document: dict[str, Any]) -> None:

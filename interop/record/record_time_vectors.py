@@ -63,6 +63,22 @@ ZONES = [
     "Europe/Istanbul",
 ]
 
+# TZ values that are not plain zone names: how each peer reads them (one instant each side of
+# northern summer).
+TZ_ENV_CASES = [
+    "",
+    "Foo/Bar",
+    "UTC0",
+    "JST-9",
+    "EST5EDT,M3.2.0,M11.1.0",
+    "IST-5:30",
+    ":Europe/Paris",
+    "posix/Asia/Tokyo",
+    "right/Europe/Paris",
+    "localtime",
+]
+TZ_ENV_INSTANTS = [1795957544000, 1783000000000]
+
 
 def ms(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, milli: int = 0) -> int:
     return int(datetime(y, mo, d, h, mi, s, tzinfo=UTC).timestamp()) * 1000 + milli
@@ -125,7 +141,11 @@ TO_I: list[list[int] | float] = [
 def abbreviations() -> list[str]:
     """Alphabetic zone abbreviations tzdata uses from 1970 to 2040 (``%Z`` in failed_at)."""
     found: set[str] = set()
-    starts = [int(datetime(y, m, 1, tzinfo=UTC).timestamp()) for y in range(1970, 2041) for m in (1, 4, 7, 10)]
+    starts = [
+        int(datetime(y, m, 1, tzinfo=UTC).timestamp())
+        for y in range(1970, 2041)
+        for m in (1, 4, 7, 10)
+    ]
     for name in zoneinfo.available_timezones() - {"localtime"}:
         zone = zoneinfo.ZoneInfo(name)
         for t in starts:
@@ -149,6 +169,8 @@ def run(cmd: list[str], zone: str, payload: object) -> dict[str, object]:
 
 
 def name_rule(at_ms: float, zone: str, recorded_ms: int, names: dict[str, object]) -> str:
+    start: int
+    end: int
     start, end = names["range"]  # type: ignore[misc]
     from_tostring = names["from_tostring"]
     assert isinstance(from_tostring, list)
@@ -174,12 +196,16 @@ def record_node(node: str, recorded_ms: int) -> dict[str, object]:
             row["name_rule"] = name_rule(row["ms"], zone, recorded_ms, names)
         zones[zone] = {"resolved_zone": out["resolved_zone"], "instants": rows}
         rounds, buckets = out["rounds"], out["buckets"]
+    tz_env = {}
+    for value in TZ_ENV_CASES:
+        out = run([node, script], value, {**payload, "instants": TZ_ENV_INSTANTS})
+        tz_env[value] = {"resolved_zone": out["resolved_zone"], "instants": out["instants"]}
     versions = subprocess.run(
         [node, "-p", "JSON.stringify(process.versions)"], capture_output=True, text=True, check=True
     ).stdout
     v = json.loads(versions)
     return {
-        "about": "new Date(ms).toString() and friends, per TZ; see interop/record/record_time_vectors.py",
+        "about": "new Date(ms).toString() and friends, per TZ; recorded by " + Path(__file__).name,
         "node": v["node"],
         "icu": v["icu"],
         "tz": v["tz"],
@@ -187,6 +213,7 @@ def record_node(node: str, recorded_ms: int) -> dict[str, object]:
         "rounds": rounds,
         "buckets": buckets,
         "zones": zones,
+        "tz_env": tz_env,
     }
 
 
@@ -200,15 +227,22 @@ def record_ruby(ruby: str) -> dict[str, object]:
         out = run([ruby, script], zone, payload)
         zones[zone] = {"instants": out["instants"]}
         to_i, abbrs = out["to_i"], out["abbreviations"]
+    tz_env = {}
+    for value in TZ_ENV_CASES:
+        out = run(
+            [ruby, script], value, {**payload, "instants": [[x, 1000] for x in TZ_ENV_INSTANTS]}
+        )
+        tz_env[value] = {"instants": out["instants"]}
     version = subprocess.run(
         [ruby, "-e", "print RUBY_VERSION"], capture_output=True, text=True, check=True
     ).stdout
     return {
-        "about": "Ruby Time strings resque writes, per TZ; see interop/record/record_time_vectors.py",
+        "about": "Ruby Time strings resque writes, per TZ; recorded by " + Path(__file__).name,
         "ruby": version,
         "to_i": to_i,
         "abbreviations": abbrs,
         "zones": zones,
+        "tz_env": tz_env,
     }
 
 
@@ -220,17 +254,21 @@ def dump(path: Path, data: dict[str, object]) -> None:
 
     parts = []
     for key, value in data.items():
-        if key == "zones":
+        if key in ("zones", "tz_env"):
             assert isinstance(value, dict)
             zones = []
             for zone, body in value.items():
                 rows = body["instants"] if isinstance(body, dict) else body
-                head = {k: v for k, v in body.items() if k != "instants"} if isinstance(body, dict) else {}
+                head = (
+                    {k: v for k, v in body.items() if k != "instants"}
+                    if isinstance(body, dict)
+                    else {}
+                )
                 rows_text = ",\n      ".join(line(r) for r in rows)
                 inner = [f'"{k}":{line(v)}' for k, v in head.items()]
                 inner.append(f'"instants":[\n      {rows_text}\n    ]')
                 zones.append(f"    {line(zone)}:{{" + ",".join(inner) + "}")
-            parts.append('  "zones": {\n' + ",\n".join(zones) + "\n  }")
+            parts.append(f"  {line(key)}: {{\n" + ",\n".join(zones) + "\n  }")
         else:
             parts.append(f"  {line(key)}: {line(value)}")
     path.write_text("{\n" + ",\n".join(parts) + "\n}\n", encoding="utf-8")

@@ -44,10 +44,8 @@ def _arg(value: _Arg) -> bytes:
 def encode_command(args: Sequence[_Arg]) -> bytes:
     out = [b"*%d\r\n" % len(args)]
     for value in args:
-        data = _arg(value)
-        out.append(b"$%d\r\n" % len(data))
-        out.append(data)
-        out.append(b"\r\n")
+        data = value if type(value) is bytes else _arg(value)
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(out)
 
 
@@ -105,6 +103,7 @@ class RespConnection:
         self.settings = settings
         self._transport: asyncio.Transport | None = None
         self._pending: deque[_Pending] = deque()
+        self._buffer: list[bytes] = []
         self._closed = False
         self.loaded_scripts: set[str] = set()
 
@@ -172,9 +171,24 @@ class RespConnection:
                 ConnectionFailedError(f"connection to Redis at {self.settings.describe()} closed")
             )
             return future
+        data = b"".join([encode_command(c) for c in commands])
+        if self._pending:
+            # Replies are still due: batch this write with others made in the same loop
+            # turn (one syscall for many concurrent callers). An idle connection writes at
+            # once, so a lone caller pays no extra loop turn.
+            if not self._buffer:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self._buffer.append(data)
+        else:
+            self._flush()
+            self._transport.write(data)
         self._pending.append(_Pending(future, len(commands), last_only))
-        self._transport.write(b"".join(encode_command(c) for c in commands))
         return future
+
+    def _flush(self) -> None:
+        if self._buffer and self._transport is not None and not self._closed:
+            self._transport.write(b"".join(self._buffer))
+        self._buffer.clear()
 
     async def call(self, *args: _Arg) -> Any:
         """One command; an error reply is raised."""

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pyresque.errors import ConfigurationError, PayloadEncodeError
+from pyresque.protocol import times
 from pyresque.protocol.jsjson import JSONValue, js_dumps
 from pyresque.protocol.rubyjson import ruby_dumps
 
-__all__ = ["NODE", "RUBY", "Dialect", "DialectName", "get_dialect", "job_args", "js_round"]
+__all__ = ["NODE", "RUBY", "Dialect", "DialectName", "get_dialect", "job_args"]
 
 DialectName = Literal["node", "ruby"]
 
@@ -89,20 +90,13 @@ class Dialect:
 
     def bucket(self, at_ms: float) -> int:
         """The delayed-queue second for a due time in milliseconds."""
-        seconds = at_ms / 1000
         if self.name == "node":
-            return js_round(seconds)
-        return math.floor(seconds)
+            return times.js_bucket(at_ms)
+        return times.ruby_bucket(at_ms / 1000)
 
     @property
     def other(self) -> Dialect:
         return NODE if self.name == "ruby" else RUBY
-
-
-def js_round(x: float) -> int:
-    """JavaScript ``Math.round``: halves go up (Python's round() goes to even)."""
-    whole = math.floor(x)
-    return whole + 1 if x - whole >= 0.5 else whole
 
 
 def _nulls_for_non_finite(value: JSONValue) -> JSONValue:

@@ -18,10 +18,11 @@ size (JavaScript would first round them to a double), and NaN/Infinity raise
 JavaScript's ``null``. Anything that is not JSON (sets, bytes, non-str keys, cycles)
 raises too, where ``JSON.stringify`` would silently drop or coerce it.
 
-The common case (no floats outside ``1e-4 <= |x| < 1e16``, no integral floats, no
-index-like keys) goes through the C encoder of :mod:`json`, whose output is then
-byte-identical; everything else goes through a small pure-Python encoder.
-:mod:`pyresque.protocol.rubyjson` reuses that encoder with Ruby's number rules.
+Speed: a value is written by the C encoder of :mod:`json` whenever that gives the
+peer's bytes, after a pass that copies only what must change (``1.0`` -> ``1``,
+array-index keys first). Floats outside ``1e-4 <= |x| < 1e16``, NaN/Infinity, subclasses
+of the JSON types and errors take a small pure-Python encoder instead.
+:mod:`pyresque.protocol.rubyjson` reuses both with Ruby's number rules.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ import json
 import json.encoder
 import math
 import re
-from collections.abc import Callable, Iterable
-from typing import Literal, TypeAlias
+from collections.abc import Callable
+from typing import Literal, TypeAlias, cast
 
 from pyresque.errors import PayloadDecodeError, PayloadEncodeError
 
@@ -44,6 +45,10 @@ JSONValue: TypeAlias = (
 )  # fmt: skip
 
 NonFinite = Literal["error", "null"]
+# Formats a float as the peer does (or raises _EncodeFailure for it).
+FloatStr = Callable[[float], str]
+# Returns what the C encoder may write instead of a float, or raises _NeedsSlowPath.
+FloatFix = Callable[[float], object]
 
 # Deeper values skip the fast path; the slow encoder then finds cycles precisely.
 _FAST_DEPTH = 300
@@ -137,47 +142,85 @@ def _js_key_order(keys: list[str]) -> list[str]:
     return index + rest
 
 
-def _plain_items(
-    items: Iterable[object], float_ok: Callable[[float], bool], js_keys: bool, depth: int
-) -> bool:
-    """True when the C encoder would write exactly the peer's bytes for every item."""
-    for item in items:
+class _NeedsSlowPath(Exception):  # noqa: N818 - internal control flow
+    """The C encoder cannot write this value as the peer would."""
+
+
+def _prepare(value: object, fix: FloatFix, js_keys: bool) -> object:
+    """``value``, or a copy of it, that the C encoder writes exactly as the peer does.
+
+    Containers are copied only where something changes: a float ``fix`` swaps for an
+    equivalent (``1.0`` -> ``1`` for JavaScript), or, with ``js_keys``, a dict whose
+    array-index keys JavaScript would move first. Raises :class:`_NeedsSlowPath` for
+    anything else (other types, non-str keys, floats ``fix`` refuses, deep nesting).
+    """
+    if type(value) is dict:
+        return _prepare_dict(value, fix, js_keys, 0)
+    if type(value) is list or type(value) is tuple:
+        return _prepare_list(value, fix, js_keys, 0)
+    if type(value) is float:
+        return fix(value)
+    if type(value) is str or type(value) is int or type(value) is bool or value is None:
+        return value
+    raise _NeedsSlowPath
+
+
+def _prepare_item(item: object, fix: FloatFix, js_keys: bool, depth: int) -> object:
+    if type(item) is float:
+        return fix(item)
+    if depth >= _FAST_DEPTH:  # maybe a cycle: the slow encoder tells
+        raise _NeedsSlowPath
+    if type(item) is dict:
+        return _prepare_dict(item, fix, js_keys, depth + 1)
+    if type(item) is list or type(item) is tuple:
+        return _prepare_list(item, fix, js_keys, depth + 1)
+    raise _NeedsSlowPath
+
+
+def _prepare_list(
+    seq: list[object] | tuple[object, ...], fix: FloatFix, js_keys: bool, depth: int
+) -> object:
+    copy: list[object] | None = None
+    for i, item in enumerate(seq):
         t = type(item)
         if t is str or t is int or t is bool or item is None:
             continue
-        if isinstance(item, float):
-            if not float_ok(item):
-                return False
-        elif depth >= _FAST_DEPTH:  # possibly a cycle: let the slow encoder decide
-            return False
-        elif isinstance(item, list | tuple):
-            if not _plain_items(item, float_ok, js_keys, depth + 1):
-                return False
-        elif isinstance(item, dict):
-            for key in item:
-                if type(key) is not str or (
-                    js_keys and "0" <= key[:1] <= "9" and _is_array_index(key)
-                ):
-                    return False
-            if not _plain_items(item.values(), float_ok, js_keys, depth + 1):
-                return False
-        else:
-            return False
-    return True
+        new = _prepare_item(item, fix, js_keys, depth)
+        if new is not item:
+            if copy is None:
+                copy = list(seq)
+            copy[i] = new
+    return seq if copy is None else copy
 
 
-def _encode(
-    value: object,
-    float_str: Callable[[float], str],
-    float_ok: Callable[[float], bool],
-    js_keys: bool,
-) -> bytes:
+def _prepare_dict(d: dict[object, object], fix: FloatFix, js_keys: bool, depth: int) -> object:
+    copy: dict[object, object] | None = None
+    reorder = False
+    for key, item in d.items():
+        if type(key) is not str:
+            raise _NeedsSlowPath
+        if js_keys and key < ":" and _is_array_index(key):  # cheap pre-test: first char <= "9"
+            reorder = True
+        t = type(item)
+        if t is str or t is int or t is bool or item is None:
+            continue
+        new = _prepare_item(item, fix, js_keys, depth)
+        if new is not item:
+            if copy is None:
+                copy = dict(d)
+            copy[key] = new
+    if reorder:
+        source = d if copy is None else copy
+        return {k: source[k] for k in _js_key_order(cast("list[str]", list(source)))}
+    return d if copy is None else copy
+
+
+def _encode(value: object, float_str: FloatStr, fix: FloatFix, js_keys: bool) -> bytes:
     """Shared entry point of the JavaScript and Ruby encoders."""
     try:
-        if _plain_items((value,), float_ok, js_keys, 0):
-            return _to_bytes(_fast_encode(value))
-    except (ValueError, RecursionError):  # an int past the str-digits limit, or deep
-        pass  # the slow path copes, or names the problem
+        return _to_bytes(_fast_encode(_prepare(value, fix, js_keys)))
+    except (_NeedsSlowPath, ValueError, RecursionError):
+        pass  # ValueError: an int past the str-digits limit; the slow path copes
     try:
         return _to_bytes(_SlowEncoder(float_str, js_keys).encode(value))
     except _EncodeFailure as exc:
@@ -189,7 +232,7 @@ def _encode(
 class _SlowEncoder:
     """Pure-Python encoder for what the C encoder would write differently."""
 
-    def __init__(self, float_str: Callable[[float], str], js_keys: bool) -> None:
+    def __init__(self, float_str: FloatStr, js_keys: bool) -> None:
         self.float_str = float_str
         self.js_keys = js_keys
         self.out: list[str] = []
@@ -335,9 +378,13 @@ def js_number(x: int | float) -> str:
     raise TypeError(f"js_number() takes an int or a float, not {type(x).__qualname__}")
 
 
-def _js_fast_float(x: float) -> bool:
-    # Non-integral and within repr's decimal range: repr(x) is JS's text already.
-    return 1e-4 <= abs(x) < 1e16 and not x.is_integer()
+def _js_float_for_c(x: float) -> object:
+    if 1e-4 <= abs(x) < 1e16:  # repr's decimal range, where it is JS's text but for ".0"
+        # An integral double below 1e16 is written by JS as its exact integer.
+        return int(x) if x.is_integer() else x
+    if x == 0.0:
+        return 0
+    raise _NeedsSlowPath
 
 
 def _js_float_or_fail(x: float) -> str:
@@ -366,7 +413,7 @@ def js_dumps(value: object, *, non_finite: NonFinite = "error") -> bytes:
         float_str = _js_float_or_null
     else:
         raise ValueError(f"non_finite must be 'error' or 'null', not {non_finite!r}")
-    return _encode(value, float_str, _js_fast_float, True)
+    return _encode(value, float_str, _js_float_for_c, True)
 
 
 # -- reading ------------------------------------------------------------------------------

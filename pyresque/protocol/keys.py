@@ -79,7 +79,7 @@ class KeySpace:
         """node-resque's ``connection.key(...parts)``."""
         return ":".join([*self._parts, *(_render(p) for p in parts if _kept(p))])
 
-    def strip(self, key: bytes | str) -> str:
+    def unprefixed(self, key: bytes | str) -> str:
         """``key`` without the namespace prefix (as ``locks()`` and ``stats()`` report keys)."""
         name = text(key)
         if self.prefix and name.startswith(self.prefix + ":"):

@@ -35,7 +35,7 @@ _MASK = 0xFFFFFFFF
 _NONE = -1
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def lua_string_hash(data: bytes) -> int:
     """Redis' ``luaS_newlstr`` hash of a Lua string (unsigned 32-bit)."""
     h = len(data) & _MASK
@@ -75,7 +75,7 @@ class LuaTable(Generic[V]):
         """``lua_rawset``: overwrite in place, else add the key (``luaH_set``)."""
         node = self._index.get(key)
         if node is None:
-            node = self._new_key(key)
+            node = self._new_key(key, lua_string_hash(key))
         self._values[node] = value
 
     def __getitem__(self, key: bytes) -> V:
@@ -94,19 +94,18 @@ class LuaTable(Generic[V]):
 
     # -- ltable.c -----------------------------------------------------------------------
 
-    def _new_key(self, key: bytes) -> int:
-        """``newkey``: the node for a key not yet in the table."""
+    def _new_key(self, key: bytes, h: int) -> int:
+        """``newkey``: the node for a key (of hash ``h``) not yet in the table."""
         size = len(self._keys)
-        h = lua_string_hash(key)
         if size == 0:
             self._rehash()
-            return self._new_key(key)
+            return self._new_key(key, h)
         mp = h & (size - 1)
         if self._keys[mp] is not None:
             free = self._free_position()
             if free == _NONE:
                 self._rehash()
-                return self._new_key(key)
+                return self._new_key(key, h)
             other = self._hashes[mp] & (size - 1)
             if other != mp:
                 # The occupant is a guest here: move it out and take its place.
@@ -147,13 +146,13 @@ class LuaTable(Generic[V]):
         """``rehash`` + ``resize`` for string keys: all keys, plus the one coming, to the hash."""
         total = len(self._index) + 1
         size = 1 << (total - 1).bit_length()  # 2 ** ceillog2(total)
-        old = list(zip(self._keys, self._values, strict=True))
+        old = list(zip(self._keys, self._hashes, self._values, strict=True))
         self._keys = [None] * size
         self._hashes = [0] * size
         self._values = [None] * size
         self._next = [_NONE] * size
         self._lastfree = size
         self._index = {}
-        for key, value in reversed(old):
+        for key, h, value in reversed(old):
             if key is not None and value is not None:
-                self._values[self._new_key(key)] = value
+                self._values[self._new_key(key, h)] = value

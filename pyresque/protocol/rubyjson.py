@@ -33,11 +33,16 @@ encode.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Literal
 
 from pyresque.errors import PayloadEncodeError
-from pyresque.protocol.jsjson import _encode, _EncodeFailure
+from pyresque.protocol.jsjson import (
+    FloatFix,
+    FloatStr,
+    _encode,
+    _EncodeFailure,
+    _NeedsSlowPath,
+)
 
 __all__ = ["RubyAdapter", "ruby_dumps", "ruby_float"]
 
@@ -70,17 +75,23 @@ def _oj_float(x: float) -> str:
     return _float_to_s(x)
 
 
-def _json_fast_float(x: float) -> bool:
+def _json_gem_float_for_c(x: float) -> object:
     # repr(x) is already Float#to_s in this range, and for both zeros.
-    return 1e-4 <= abs(x) < 1e15 or x == 0.0
+    if 1e-4 <= abs(x) < 1e15 or x == 0.0:
+        return x
+    raise _NeedsSlowPath
 
 
-def _oj_fast_float(x: float) -> bool:
-    # Integral floats below 1e15 are their exact digits + ".0", as in repr; -0.0 is not.
-    return 1e-4 <= abs(x) < 1e15 or (x == 0.0 and math.copysign(1.0, x) > 0)
+def _oj_float_for_c(x: float) -> object:
+    # Integral floats below 1e16 are their exact digits + ".0", as in repr.
+    if 1e-4 <= abs(x) < 1e16:
+        return x
+    if x == 0.0:
+        return 0.0  # Oj drops the sign of -0.0
+    raise _NeedsSlowPath
 
 
-def _refusing(fmt: Callable[[float], str]) -> Callable[[float], str]:
+def _refusing(fmt: FloatStr) -> FloatStr:
     def checked(x: float) -> str:
         if math.isfinite(x):
             return fmt(x)
@@ -91,13 +102,13 @@ def _refusing(fmt: Callable[[float], str]) -> Callable[[float], str]:
     return checked
 
 
-_FORMATS: dict[str, tuple[Callable[[float], str], Callable[[float], bool]]] = {
-    "json": (_refusing(_float_to_s), _json_fast_float),
-    "oj": (_refusing(_oj_float), _oj_fast_float),
+_FORMATS: dict[str, tuple[FloatStr, FloatFix]] = {
+    "json": (_refusing(_float_to_s), _json_gem_float_for_c),
+    "oj": (_refusing(_oj_float), _oj_float_for_c),
 }
 
 
-def _adapter_formats(adapter: str) -> tuple[Callable[[float], str], Callable[[float], bool]]:
+def _adapter_formats(adapter: str) -> tuple[FloatStr, FloatFix]:
     try:
         return _FORMATS[adapter]
     except KeyError:
@@ -123,5 +134,5 @@ def ruby_dumps(value: object, *, adapter: RubyAdapter = "json") -> bytes:
     :class:`~pyresque.errors.PayloadEncodeError` for anything that is not JSON,
     NaN and the infinities included, naming what and where (``$[2]["b"]``).
     """
-    float_str, float_ok = _adapter_formats(adapter)
-    return _encode(value, float_str, float_ok, False)
+    float_str, fix = _adapter_formats(adapter)
+    return _encode(value, float_str, fix, False)

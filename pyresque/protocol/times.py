@@ -1,39 +1,35 @@
 """Time values the resque peers store in Redis, written byte for byte and read back.
 
-Writers, one per value the peers store (recorded from the real peers in
+Writers, one per stored value (checked against recordings of the real peers in
 ``spec/vectors/times-node.json`` and ``spec/vectors/times-ruby.json``):
 
-==================================  =============================================================
 node-resque 9.7.1 (Node 20)
-----------------------------------  -------------------------------------------------------------
-working-on ``run_at``, ``failed_at``  :func:`js_date_string` (``new Date().toString()``)
-Retry plugin ``failed_at``           :func:`js_retry_failed_at` (local ``YYYY/MM/DD HH:MM:SS``)
-``started``, ping, delayed buckets   :func:`js_bucket` (``Math.round(ms / 1000)``)
+  - working-on ``run_at``, failure ``failed_at``: :func:`js_date_string` (``Date#toString``)
+  - Retry plugin ``failed_at``: :func:`js_retry_failed_at` (local ``YYYY/MM/DD HH:MM:SS``)
+  - ``started``, ping ``time``, delayed buckets: :func:`js_bucket` (``Math.round(ms / 1000)``)
+
 Ruby resque 2.7 / resque-scheduler 4.11
-----------------------------------  -------------------------------------------------------------
-``worker:<id>:started``,             :func:`ruby_time_to_s` (``Time.now.to_s``)
-``delayed:last_enqueued_at``
-working-on ``run_at``                :func:`ruby_iso8601_utc` (``Time.now.utc.iso8601``)
-``workers:heartbeat``                :func:`ruby_iso8601` (``Time.at(redis TIME).iso8601``)
-failure ``failed_at``                :func:`ruby_failed_at` (``%Y/%m/%d %H:%M:%S %Z``)
-failure ``retried_at``               :func:`ruby_retried_at` (resque 3.0 adds ``%Z``)
-delayed buckets                      :func:`ruby_bucket` (``Time#to_i``)
-==================================  =============================================================
+  - ``worker:<id>:started``, ``delayed:last_enqueued_at``: :func:`ruby_time_to_s`
+  - working-on ``run_at``: :func:`ruby_iso8601_utc`
+  - ``workers:heartbeat``: :func:`ruby_iso8601` (of Redis ``TIME``)
+  - failure ``failed_at`` / ``retried_at``: :func:`ruby_failed_at` / :func:`ruby_retried_at`
+  - delayed buckets: :func:`ruby_bucket` (``Time#to_i``)
 
 :func:`parse_peer_time` reads any of them back.
 
-The zone: ``tz`` is an IANA name; ``None`` means this process's local zone. For the Node formats
-that is :func:`local_zone_name` (ICU's detection); for the Ruby formats it is libc's
-``localtime``, which is what Ruby itself calls, so POSIX ``TZ`` rule strings behave as in Ruby.
+``tz`` is an IANA name; ``None`` means this process's local zone. For the Node formats that is
+:func:`local_zone_name` (ICU's detection, measured); for the Ruby formats it is libc's
+``localtime``, which Ruby itself calls, so POSIX ``TZ`` rule strings behave as in Ruby.
 
-The name in ``toString``'s parentheses comes from ICU, not from tzdata. Python has no ICU, so
-``js_zone_names.json`` (recorded from Node 20 by ``interop/record/record_js_zone_names.py``) holds
-the en-US long names of every zone from 1970 to 2040: the name ICU gives the instant's own
-metazone, which is what a Node process prints for ``new Date()`` (ICU resolves the metazone at the
-process's clock). Outside that range the nearest period's names are used, and offsets that period
-never had print as ICU's ``GMT+05:45`` form; a Node process printing a far past or future instant
-names today's metazone instead. Node follows ``LANG``/``LC_ALL`` for these names (German under
-``de_DE``); only the English names are recorded.
+The name in ``toString``'s parentheses comes from ICU, not tzdata. ``js_zone_names.json``
+(recorded from Node 20 / ICU 78 by ``interop/record/record_js_zone_names.py``) holds, per zone and
+1900..2040, the en-US name ICU gives an instant in its own metazone: what a Node process whose clock
+reads that instant prints, which is every string node-resque writes (checked against ``toString``
+for every zone around the recording date: all equal but ``Eire``, where Node misreads ``TZ=Eire`` as
+a fixed +01:00). ICU has no metazones before 1970, so earlier instants are named by offset
+(``GMT-07:52:58``); after 2040 the 2040 names hold. A Node process asked about an instant far from
+its own clock names today's metazone instead. Node follows ``LANG``/``LC_ALL`` for these names
+(German under ``de_DE``); only the English ones are recorded.
 """
 
 from __future__ import annotations
@@ -188,8 +184,11 @@ def _zone_from_file(content: bytes) -> str | None:
         for name in sorted(_zone_keys()):
             path = os.path.join(root, name)
             try:
-                if os.path.getsize(path) == len(content) and open(path, "rb").read() == content:
-                    return name
+                if os.path.getsize(path) != len(content):
+                    continue
+                with open(path, "rb") as f:
+                    if f.read() == content:
+                        return name
             except OSError:
                 continue
     return None
@@ -212,6 +211,7 @@ def _zone_from_localtime(path: str) -> str:
     return _zone_from_file(content) or "UTC"
 
 
+_LOCALTIME = "/etc/localtime"
 _local_cache: dict[object, str] = {}
 
 
@@ -219,21 +219,23 @@ def local_zone_name() -> str:
     """The IANA zone a Node process started now would use for ``new Date().toString()``.
 
     ICU's order: ``TZ`` (a leading ``:`` and ``posix/``/``right/`` dropped), else the target of
-    the ``/etc/localtime`` link, else the zoneinfo file with the same bytes, else UTC. Cheap to
-    call again (cached on ``TZ`` and the link's status); a worker may also keep the result.
+    the ``/etc/localtime`` link, else the zoneinfo file with the same bytes, else UTC. A ``TZ``
+    that names no zone maps by libc's reading of it (as of the last ``time.tzset()``) to what Node
+    prints: ``Etc/GMT-9`` for ``JST-9``, :data:`UNKNOWN_ZONE`, or ``UTC``. Cheap to call again
+    (cached on ``TZ`` and the link's status); a worker may also keep the result.
     """
     tz_env = os.environ.get("TZ")
     try:
-        st = os.lstat("/etc/localtime")
-        key: object = (tz_env, st.st_ino, st.st_mtime_ns, st.st_size)
+        st = os.lstat(_LOCALTIME)
+        key: object = (tz_env, _LOCALTIME, st.st_ino, st.st_mtime_ns, st.st_size)
     except OSError:
-        key = (tz_env, None)
+        key = (tz_env, _LOCALTIME)
     name = _local_cache.get(key)
     if name is None:
         if tz_env is not None:
             name = _zone_from_tz_env(tz_env)
         else:
-            name = _zone_from_localtime("/etc/localtime")
+            name = _zone_from_localtime(_LOCALTIME)
         _local_cache.clear()
         _local_cache[key] = name
     return name
@@ -480,16 +482,16 @@ def parse_peer_time(text: str | bytes, tz: str | None = None) -> float | None:
         month = m["mon"].capitalize()
         if month not in _MONTHS:
             return None
-        fields: tuple[int, ...] = (int(m["year"]), _MONTHS.index(month) + 1, int(m["day"]))
+        date = (int(m["year"]), _MONTHS.index(month) + 1, int(m["day"]))
         frac, off, abbr = 0.0, m["off"], None
     elif m := _YMD_RE.fullmatch(text):
-        fields = (int(m["year"]), int(m["mon"]), int(m["day"]))
+        date = (int(m["year"]), int(m["mon"]), int(m["day"]))
         frac = float("0." + m["frac"][1:]) if m["frac"] else 0.0
         off, abbr = m["off"], m["abbr"]
     else:
         return None
     try:
-        wall = datetime(*fields, int(m["h"]), int(m["m"]), int(m["s"]))
+        wall = datetime(*date, int(m["h"]), int(m["m"]), int(m["s"]))
     except ValueError:
         return None
     offset = _offset_seconds(off) if off else None

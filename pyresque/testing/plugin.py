@@ -18,6 +18,7 @@ fixtures skip with the reason.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -122,21 +123,47 @@ class _SessionRedis:
             self._stop = None
 
 
+def _docker_answers() -> str | None:
+    """None when a Docker engine answers its ping, else why not (probed with a bare socket,
+    so nothing is left open when there is no engine)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        if host.startswith("unix://"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(2)
+            try:
+                sock.connect(host[len("unix://") :])
+            except OSError:
+                sock.close()
+                raise
+        elif host.startswith("tcp://"):
+            name, _, port = host[len("tcp://") :].partition(":")
+            sock = socket.create_connection((name, int(port or 2375)), timeout=2)
+        else:
+            return f"unsupported DOCKER_HOST {host!r}"
+    except OSError as exc:
+        return f"no Docker engine answers at {host} ({exc.strerror or exc})"
+    with sock:
+        try:
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            reply = sock.recv(64)
+        except OSError as exc:
+            return f"no Docker engine answers at {host} ({exc})"
+    return None if b" 200 " in reply else f"Docker at {host} did not answer its ping"
+
+
 def _start_container() -> tuple[str, Callable[[], None]] | str:
     """A testcontainers Redis, or the reason there is none."""
+    reason = _docker_answers()
+    if reason is not None:
+        return reason
     try:
-        import docker
         from testcontainers.community.redis import RedisContainer
     except ImportError:
         try:
-            import docker
             from testcontainers.redis import RedisContainer
         except ImportError:
             return "testcontainers is not installed"
-    try:
-        docker.from_env().ping()
-    except Exception as exc:
-        return f"no Docker engine answers ({type(exc).__name__})"
     container = RedisContainer("redis:7")
     container.start()
     host = container.get_container_host_ip()

@@ -377,7 +377,7 @@ def _values(ctx: Context, keys: list[bytes], prefix: str) -> Plan[dict[str, str 
     values = as_list((yield Call("MGET", *keys)))
     out: dict[str, str | None] = {}
     for key, value in sorted(zip(keys, values, strict=True)):
-        name = ctx.keys.strip(key)
+        name = ctx.keys.unprefixed(key)
         if prefix and name.startswith(prefix):
             name = name[len(prefix) :]
         data = as_bytes(value)

@@ -212,6 +212,13 @@ def test_subclasses_of_json_types_are_written_as_their_base_values() -> None:
     assert js_dumps([Colour.RED, Tagged("t"), True]) == b'[1,"t",true]'
 
 
+def test_the_callers_value_is_never_modified() -> None:
+    value: dict[str, Any] = {"b": [1.0, -0.0, (2.0,)], "1": {"x": 3.0}, "0": "z"}
+    before = repr(value)
+    assert js_dumps(value) == b'{"0":"z","1":{"x":3},"b":[1,0,[2]]}'
+    assert repr(value) == before
+
+
 # -- errors -------------------------------------------------------------------------------
 
 

@@ -194,6 +194,14 @@ def _digits(n: int) -> str:
     return "".join(reversed(pieces)).lstrip("0")
 
 
+def test_the_callers_value_is_never_modified() -> None:
+    value: dict[str, Any] = {"z": [-0.0, (1e15,)], "1": 2.5}
+    before = repr(value)
+    assert ruby_dumps(value, adapter="oj") == b'{"z":[0.0,[1000000000000000.0]],"1":2.5}'
+    assert ruby_dumps(value, adapter="json") == b'{"z":[-0.0,[1.0e+15]],"1":2.5}'
+    assert repr(value) == before
+
+
 # -- errors -------------------------------------------------------------------------------
 
 

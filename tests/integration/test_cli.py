@@ -1,0 +1,145 @@
+"""The pyresque command line: enqueue, status, demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from pyresque.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_enqueue_now_later_and_in_the_ruby_dialect(
+    capsys: pytest.CaptureFixture[str],
+    redis_url: str,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+) -> None:
+    common = ["--redis", redis_url, "--namespace", resque_namespace]
+    assert run(capsys, "enqueue", "math", "add", "[1, 2]", *common)[0] == 0
+    assert run(capsys, "enqueue", "math", "add", "[3]", "--at", "1900000000500", *common)[0] == 0
+    code, out, _ = run(
+        capsys, "enqueue", "math", "Add", '["x"]', "--in", "60000", "--dialect", "ruby", *common
+    )
+    assert code == 0 and "delayed by 60000 ms" in out
+    assert resque_redis.lrange(f"{resque_namespace}:queue:math", 0, -1) == [
+        b'{"class":"add","queue":"math","args":[1,2]}'
+    ]
+    assert resque_redis.zcard(f"{resque_namespace}:delayed_queue_schedule") == 2
+
+
+@pytest.mark.parametrize("bad", ["[1, 2", "[NaN]", "{'a': 1}"])
+def test_enqueue_rejects_invalid_json_args_without_writing(
+    capsys: pytest.CaptureFixture[str],
+    redis_url: str,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+    bad: str,
+) -> None:
+    code, _, err = run(
+        capsys, "enqueue", "q", "J", bad, "--redis", redis_url, "--namespace", resque_namespace
+    )
+    assert code == 1
+    assert "ARGS_JSON is not valid JSON" in err
+    assert list(resque_redis.scan_iter(match=f"{resque_namespace}:*")) == []
+
+
+def test_enqueue_at_and_in_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["enqueue", "q", "J", "--at", "1", "--in", "1"])
+    assert exit_info.value.code == 2
+
+
+def test_status_reports_queues_delayed_workers_failed_and_leader(
+    capsys: pytest.CaptureFixture[str],
+    redis_url: str,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+) -> None:
+    ns = resque_namespace
+    common = ["--redis", redis_url, "--namespace", ns]
+    run(capsys, "enqueue", "math", "add", "[1]", *common)
+    run(capsys, "enqueue", "math", "add", "[1]", "--at", "1900000000000", *common)
+    resque_redis.sadd(f"{ns}:workers", "vm:1:math")
+    resque_redis.rpush(
+        f"{ns}:failed", b'{"worker":"vm:1","queue":"math","payload":{"class":"a","args":[]}}'
+    )
+    resque_redis.set(f"{ns}:resque_scheduler_leader_lock", "sched-1")
+
+    code, out, _ = run(capsys, "status", *common, "--json")
+    assert code == 0
+    status = json.loads(out)
+    assert status["queues"] == {"math": 1}
+    assert status["delayed"] == {"jobs": 1, "timestamps": 1}
+    assert status["workers"] == {"vm:1": "math"}
+    assert status["failed"] == 1
+    assert status["leader"] == "sched-1"
+
+    code, out, _ = run(capsys, "status", *common)
+    assert code == 0
+    assert "math" in out and "failed: 1" in out and "leader: sched-1" in out
+
+
+def test_status_against_an_unreachable_redis_exits_1_with_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "status", "--redis", "redis://127.0.0.1:1/0")
+    assert code == 1
+    assert "cannot connect to Redis at 127.0.0.1:1/0" in err
+
+
+def test_module_entry_point_runs_the_cli(redis_url: str, resque_namespace: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyresque",
+            "status",
+            "--redis",
+            redis_url,
+            "--namespace",
+            resque_namespace,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "queues (0)" in done.stdout
+
+
+def test_demo_uses_the_given_redis_and_shows_both_peers_views(
+    capsys: pytest.CaptureFixture[str], redis_url: str, resque_redis: redis.Redis
+) -> None:
+    try:
+        code, out, _ = run(capsys, "demo", "--redis", redis_url)
+        assert code == 0
+        assert "As node-resque's Queue reports it" in out
+        assert "As Ruby resque and resque-scheduler report it" in out
+        assert "Resque.info          pending=4" in out
+        assert resque_redis.llen("pyresque-demo:queue:math") == 2
+    finally:
+        for key in resque_redis.scan_iter(match="pyresque-demo:*"):
+            resque_redis.delete(key)
+
+
+def test_demo_starts_a_private_redis_when_none_is_configured_or_running(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyresque.demo
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(pyresque.demo, "redis_answers", lambda *a, **k: False)
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    assert "started a private redis-server" in out
+    assert "stopped the private redis-server" in out

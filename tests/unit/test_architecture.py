@@ -1,0 +1,128 @@
+"""Structural rules of the code base, checked rather than hoped for."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+import pyresque
+
+PACKAGE = Path(pyresque.__file__).parent
+MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
+
+# Fragments of key names: only pyresque/protocol may spell them.
+KEY_FRAGMENTS = re.compile(
+    r"(queue:|:queues|delayed_queue_schedule(?!_size)|delayed:|timestamps:|worker:|workers:heartbeat|"
+    r"stat:|:failed|resque_scheduler|workerslock|pruning_dead|connection_test_key)"
+)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module.split(".")[0] if node.level == 0 else "")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "protocol").rglob("*.py")), ids=str)
+def test_protocol_package_is_sans_io(path: Path) -> None:
+    assert (
+        not _imports(path) & {"redis", "asyncio", "socket", "hiredis"} or path.name == "context.py"
+    )
+
+
+def test_protocol_context_uses_socket_only_for_the_host_name() -> None:
+    source = (PACKAGE / "protocol" / "context.py").read_text()
+    assert "socket.gethostname" in source
+    assert "asyncio" not in source and "redis" not in source.replace("Redis", "")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if "protocol" not in p.parts],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_only_the_protocol_package_spells_key_names(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    literals = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+    assert [text for text in literals if KEY_FRAGMENTS.search(text)] == []
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_stay_small(path: Path) -> None:
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 650
+
+
+@pytest.mark.parametrize("script", sorted((PACKAGE / "protocol" / "lua").glob("*.lua")), ids=str)
+def test_lua_scripts_document_their_keys_and_args(script: Path) -> None:
+    header = script.read_text().split("\n\n")[0] + script.read_text()[:2000]
+    body = script.read_text()
+    used_keys = set(re.findall(r"KEYS\[(\d+)\]", body))
+    assert "-- KEYS[" in header or not used_keys
+    assert "-- ARGV[" in header
+    assert "Returns" in header
+
+
+def test_layers_only_point_down() -> None:
+    order = ["protocol", "connection", "queue", "sync", "cli", "demo", "testing"]
+    rank = {name: i for i, name in enumerate(order)}
+    for path in MODULES:
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        layer = parts[0] if parts[0] in rank else None
+        if layer is None:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("pyresque.")
+            ):
+                target = node.module.split(".")[1]
+                if target in rank:
+                    assert rank[target] <= rank[layer] or (layer, target) == ("cli", "demo"), (
+                        f"{path.relative_to(PACKAGE)} imports pyresque.{target}"
+                    )
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["pyresque", "pyresque.sync", "pyresque.errors", "pyresque.connection", "pyresque.testing"],
+)
+def test_public_modules_export_exactly_what_they_define(module: str) -> None:
+    mod = importlib.import_module(module)
+    exported = mod.__all__
+    assert len(set(exported)) == len(exported)
+    for name in exported:
+        assert hasattr(mod, name), name
+        assert not name.startswith("_") or name == "__version__"
+
+
+def test_package_is_typed() -> None:
+    assert (PACKAGE / "py.typed").exists()
+
+
+def test_every_error_derives_from_the_root() -> None:
+    from pyresque import errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.PyresqueError)
