@@ -115,16 +115,16 @@ def ruby_unavailable() -> str | None:
     """Why Ruby resque cannot run here, or None (see interop/README.md for RUBYLIB)."""
     if shutil.which("ruby") is None:
         return "ruby is not on PATH"
-    if not os.environ.get("RUBYLIB"):
-        return (
-            "RUBYLIB is not set: point it at resque's and resque-scheduler's lib folders "
-            "(see interop/README.md)"
-        )
     probe = subprocess.run(
         ["ruby", "-e", _RUBY_PROBE], capture_output=True, text=True, timeout=60, check=False
     )
     if probe.returncode != 0:
-        return f"resque does not load from RUBYLIB: {probe.stderr.strip()[-300:]}"
+        where = os.environ.get("RUBYLIB")
+        hint = f"RUBYLIB={where}" if where else "RUBYLIB is not set"
+        return (
+            f"resque and resque-scheduler do not load ({hint}; see interop/README.md): "
+            f"{probe.stderr.strip().splitlines()[0] if probe.stderr.strip() else ''}"
+        )
     return None
 
 
