@@ -132,7 +132,18 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL"))
     parser.add_argument("--rounds", type=int, default=3, help="best of N rounds")
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop for pyresque (uvloop: pip install uvloop)",
+    )
     options = parser.parse_args()
+    run: Any = asyncio.run
+    if options.loop == "uvloop":
+        import uvloop
+
+        run = uvloop.run
 
     server = None
     url = options.redis
@@ -146,7 +157,7 @@ def main() -> int:
         per_job: dict[str, Any] = {}
         for _ in range(options.rounds):
             node = bench_node(url, options.jobs, options.concurrency, client)
-            py = asyncio.run(bench_pyresque(url, options.jobs, options.concurrency, client))
+            py = run(bench_pyresque(url, options.jobs, options.concurrency, client))
             per_job = {"node": node.pop("commands_per_job"), "py": py.pop("commands_per_job")}
             for k, v in node.items():
                 best_node[k] = min(v, best_node.get(k, v))
@@ -162,7 +173,10 @@ def main() -> int:
     def rate(seconds: float) -> float:
         return jobs / seconds
 
-    print(f"enqueue throughput, {jobs} jobs, best of {options.rounds} rounds, Redis {url}")
+    print(
+        f"enqueue throughput, {jobs} jobs, best of {options.rounds} rounds, Redis {url}, "
+        f"pyresque on {options.loop}"
+    )
     print(f"  {'client and mode':44} {'jobs/s':>9} {'vs node':>8}")
     for label, key in (
         ("serial", "serial"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -56,8 +56,8 @@ class Queue:
     def __repr__(self) -> str:
         return f"Queue(namespace={self.namespace!r}, dialect={self.dialect.name!r})"
 
-    async def _run(self, plan: Plan[T]) -> T:
-        return await run_plan(plan, self._driver)
+    def _run(self, plan: Plan[T]) -> Awaitable[T]:
+        return run_plan(plan, self._driver)
 
     async def connect(self) -> None:
         """Check that Redis answers (commands connect on their own anyway)."""

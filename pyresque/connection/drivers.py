@@ -105,7 +105,18 @@ class LeanDriver(AsyncDriver):
             return self._conn
 
     async def execute(self, step: Step) -> Any:
-        conn = await self.connection()
+        conn = self._conn
+        if conn is None or not conn.is_open:
+            conn = await self.connection()
+        if type(step) is Eval and step.script.sha in conn.loaded_scripts:
+            # The hot path (every enqueue): one EVALSHA, no list building.
+            reply = await conn.send_one(_eval_args(step))
+            err = conn.error(reply)
+            if err is None:
+                return reply
+            if not isinstance(err, NoScriptError):
+                raise err
+            conn.loaded_scripts.clear()  # server restarted or flushed: load and go again
         for attempt in (1, 2):
             try:
                 return await self._send(conn, step)

@@ -171,7 +171,10 @@ class RespConnection:
                 ConnectionFailedError(f"connection to Redis at {self.settings.describe()} closed")
             )
             return future
-        data = b"".join([encode_command(c) for c in commands])
+        if len(commands) == 1:
+            data = encode_command(commands[0])
+        else:
+            data = b"".join([encode_command(c) for c in commands])
         if self._pending:
             # Replies are still due: batch this write with others made in the same loop
             # turn (one syscall for many concurrent callers). An idle connection writes at
@@ -189,6 +192,10 @@ class RespConnection:
         if self._buffer and self._transport is not None and not self._closed:
             self._transport.write(b"".join(self._buffer))
         self._buffer.clear()
+
+    def send_one(self, command: Sequence[_Arg]) -> asyncio.Future[Any]:
+        """:meth:`send` for a single command; the future gets its raw reply."""
+        return self.send((command,), last_only=True)
 
     async def call(self, *args: _Arg) -> Any:
         """One command; an error reply is raised."""

@@ -57,7 +57,7 @@ class KeySpace:
     prefix ``app:jobs``, and ``""`` gives no prefix at all (both as node-resque does).
     """
 
-    __slots__ = ("_parts", "namespace", "prefix")
+    __slots__ = ("_parts", "_queue_keys", "namespace", "prefix")
 
     def __init__(self, namespace: str | Sequence[str] = "resque") -> None:
         if isinstance(namespace, str):
@@ -71,6 +71,7 @@ class KeySpace:
         self.namespace: str | tuple[str, ...] = namespace if isinstance(namespace, str) else parts
         self._parts = tuple(p for p in parts if p.strip())
         self.prefix = ":".join(self._parts)
+        self._queue_keys: dict[str, str] = {}  # queue() is on the enqueue hot path
 
     def __repr__(self) -> str:
         return f"KeySpace({self.namespace!r})"
@@ -95,7 +96,12 @@ class KeySpace:
         return self.key("queues")
 
     def queue(self, queue: str) -> str:
-        return self.key("queue", queue)
+        found = self._queue_keys.get(queue)
+        if found is None:
+            found = self.key("queue", queue)
+            if len(self._queue_keys) < 4096:
+                self._queue_keys[queue] = found
+        return found
 
     # -- delayed jobs (resque-scheduler layout, shared by node-resque) ---------------------
     def schedule(self) -> str:

@@ -63,17 +63,26 @@ def load_script(name: str) -> Script:
     return script
 
 
-@dataclass(frozen=True, slots=True)
+# Steps are built per call on hot paths: plain slotted classes, cheap to make. Treat them
+# as immutable.
 class Call:
     """One Redis command."""
 
-    args: tuple[Arg, ...]
+    __slots__ = ("args",)
 
     def __init__(self, *args: Arg) -> None:
-        object.__setattr__(self, "args", args)
+        self.args: tuple[Arg, ...] = args
+
+    def __repr__(self) -> str:
+        return f"Call{self.args!r}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Call) and other.args == self.args
+
+    __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Eval:
     """One script call (EVALSHA, loading the script first where the server lacks it)."""
 
@@ -82,7 +91,7 @@ class Eval:
     args: tuple[Arg, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Batch:
     """Commands sent in one write and answered in one read.
 
