@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from interop.harness import Peer, node_unavailable, ruby_unavailable, start_node, start_ruby
+from pyresque.testing.plugin import delete_namespace
 
 
 def _ci() -> bool:
@@ -47,3 +48,12 @@ def ruby(redis_url: str) -> Iterator[Peer]:
 def ruby_oj(redis_url: str) -> Iterator[Peer]:
     """The same Ruby peer with MultiJson on Oj (what Debian's multi_json picks)."""
     yield from _ruby(redis_url, "oj")
+
+
+@pytest.fixture
+def namespaces(redis_url: str) -> Iterator[list[str]]:
+    """Extra namespaces a test fills in; all are deleted afterwards."""
+    made: list[str] = []
+    yield made
+    for namespace in made:
+        delete_namespace(redis_url, namespace)

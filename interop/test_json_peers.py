@@ -7,12 +7,8 @@ per adapter). Hypothesis generates values; each one must come out byte-identical
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from interop.json_peer import NODE_SCRIPT, RUBY_SCRIPT, JsonPeer
 from pyresque.errors import PayloadEncodeError
 from pyresque.protocol.jsjson import js_dumps
 from pyresque.protocol.rubyjson import RubyAdapter, ruby_dumps
@@ -31,71 +28,27 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-class Peer:
-    """A peer process reading JSON lines and answering one JSON line each."""
-
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the peer
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            env={**os.environ, **(env or {})},
-        )
-        self.versions = json.loads(self._readline())
-
-    def _readline(self) -> bytes:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(timeout=10)
-            self.stderr.seek(0)
-            detail = self.stderr.read().decode(errors="replace").strip()
-            raise RuntimeError(f"{self.proc.args!r} exited {self.proc.returncode}: {detail}")
-        return line
-
-    def dump(self, value: Any) -> bytes | str:
-        """The peer's bytes for ``value``, or its error message as a str."""
-        assert self.proc.stdin is not None
-        text = json.dumps(value, ensure_ascii=True, allow_nan=False)
-        self.proc.stdin.write(text.encode("ascii") + b"\n")
-        self.proc.stdin.flush()
-        reply = json.loads(self._readline())
-        if isinstance(reply, str):
-            return reply.encode("utf-8")
-        return str(reply["error"])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        self.stderr.close()
-
-
-def _start(tool: str, argv: list[str], env: dict[str, str] | None = None) -> Peer:
+def _start(tool: str, argv: list[str], env: dict[str, str] | None = None) -> JsonPeer:
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} is not on PATH; the {tool} JSON peer cannot run")
     try:
-        return Peer(argv, env)
+        return JsonPeer(argv, env)
     except RuntimeError as exc:
         pytest.skip(f"the {tool} JSON peer did not start: {exc}")
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[Peer]:
-    peer = _start("node", ["node", str(HERE / "node" / "stringify.js")])
+def node() -> Iterator[JsonPeer]:
+    peer = _start("node", ["node", str(NODE_SCRIPT)])
     yield peer
     peer.close()
 
 
 @pytest.fixture(scope="module", params=["json", "oj"])
-def ruby(request: pytest.FixtureRequest) -> Iterator[tuple[RubyAdapter, Peer]]:
+def ruby(request: pytest.FixtureRequest) -> Iterator[tuple[RubyAdapter, JsonPeer]]:
     adapter: RubyAdapter = request.param
     env = {"JSON_ADAPTER": "json_gem" if adapter == "json" else "oj"}
-    peer = _start("ruby", ["ruby", str(HERE / "ruby" / "dump_json.rb")], env)
+    peer = _start("ruby", ["ruby", str(RUBY_SCRIPT)], env)
     yield adapter, peer
     peer.close()
 
@@ -186,18 +139,18 @@ def _tag(number: float) -> str:
 
 @EXAMPLES
 @given(value=node_values)
-def test_js_dumps_is_byte_identical_to_node_json_stringify(node: Peer, value: Any) -> None:
+def test_js_dumps_is_byte_identical_to_node_json_stringify(node: JsonPeer, value: Any) -> None:
     assert js_dumps(value) == node.dump(value)
 
 
 @EXAMPLES
 @given(numbers=st.lists(finite_floats, min_size=1, max_size=40))
-def test_js_dumps_writes_every_float_as_node_does(node: Peer, numbers: list[float]) -> None:
+def test_js_dumps_writes_every_float_as_node_does(node: JsonPeer, numbers: list[float]) -> None:
     assert js_dumps(numbers) == node.dump(numbers)
 
 
 @pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
-def test_js_dumps_non_finite_null_matches_node(node: Peer, number: float) -> None:
+def test_js_dumps_non_finite_null_matches_node(node: JsonPeer, number: float) -> None:
     tagged = {"$nonfinite": _tag(number)}
     assert js_dumps([1, number], non_finite="null") == node.dump([1, tagged])
 
@@ -208,7 +161,7 @@ def test_js_dumps_non_finite_null_matches_node(node: Peer, number: float) -> Non
 @EXAMPLES
 @given(value=ruby_values)
 def test_ruby_dumps_is_byte_identical_to_multijson_dump(
-    ruby: tuple[RubyAdapter, Peer], value: Any
+    ruby: tuple[RubyAdapter, JsonPeer], value: Any
 ) -> None:
     adapter, peer = ruby
     assert ruby_dumps(value, adapter=adapter) == peer.dump(value)
@@ -217,7 +170,7 @@ def test_ruby_dumps_is_byte_identical_to_multijson_dump(
 @EXAMPLES
 @given(numbers=st.lists(finite_floats, min_size=1, max_size=40))
 def test_ruby_dumps_writes_every_float_as_ruby_does(
-    ruby: tuple[RubyAdapter, Peer], numbers: list[float]
+    ruby: tuple[RubyAdapter, JsonPeer], numbers: list[float]
 ) -> None:
     adapter, peer = ruby
     assert ruby_dumps(numbers, adapter=adapter) == peer.dump(numbers)
@@ -225,7 +178,7 @@ def test_ruby_dumps_writes_every_float_as_ruby_does(
 
 @pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
 def test_ruby_dumps_refuses_non_finite_like_ruby(
-    ruby: tuple[RubyAdapter, Peer], number: float
+    ruby: tuple[RubyAdapter, JsonPeer], number: float
 ) -> None:
     adapter, peer = ruby
     answer = peer.dump({"x": [{"$nonfinite": _tag(number)}]})

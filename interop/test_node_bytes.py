@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -102,14 +101,6 @@ def _apply_node(node: Peer, namespace: str, call: tuple[Any, ...]) -> Any:
     except PeerError as exc:
         return ("error", exc.message)
     return sorted(result) if name == "delDelayed" else result
-
-
-@pytest.fixture
-def namespaces(redis_url: str) -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for namespace in made:
-        delete_namespace(redis_url, namespace)
 
 
 @settings(

@@ -52,6 +52,22 @@ function jobsFor(namespace) {
   };
 }
 
+function makeWorker(namespace, name, qs, timeout) {
+  return new NR.Worker(
+    { connection: connectionOptions(namespace), queues: qs, name, timeout },
+    jobsFor(namespace),
+  );
+}
+
+// Keep a worker under its name for worker_end / work_stop; report how it registered.
+async function keep(name, worker, begin) {
+  worker.on("error", () => {});
+  await worker.connect();
+  await begin(worker);
+  workers.set(name, worker);
+  return { name: worker.name, queues: worker.stringQueues() };
+}
+
 const handlers = {
   // Any node-resque Queue method, e.g. enqueue, enqueueAt, timestamps, failed, workers ...
   async queue({ namespace, method, args }) {
@@ -62,15 +78,7 @@ const handlers = {
 
   // Register a worker (track + started + ping) without taking jobs.
   async worker_register({ namespace, name, queues: qs }) {
-    const worker = new NR.Worker(
-      { connection: connectionOptions(namespace), queues: qs, name, timeout: 60000 },
-      jobsFor(namespace),
-    );
-    worker.on("error", () => {});
-    await worker.connect();
-    await worker.init();
-    workers.set(name, worker);
-    return { name: worker.name, queues: worker.stringQueues() };
+    return keep(name, makeWorker(namespace, name, qs, 60000), (w) => w.init());
   },
 
   async worker_end({ name }) {
@@ -83,10 +91,7 @@ const handlers = {
 
   // Start a worker, let it work until `count` jobs succeeded or failed, then end it.
   async work({ namespace, name, queues: qs, count, timeoutMs }) {
-    const worker = new NR.Worker(
-      { connection: connectionOptions(namespace), queues: qs, name, timeout: 50 },
-      jobsFor(namespace),
-    );
+    const worker = makeWorker(namespace, name, qs, 50);
     const outcomes = [];
     worker.on("success", (q, job, result) => outcomes.push({ event: "success", queue: q, job, result }));
     worker.on("failure", (q, job, failure) =>
@@ -105,15 +110,7 @@ const handlers = {
 
   // Start a worker in the background (returns at once); stop it with work_stop.
   async work_start({ namespace, name, queues: qs, timeout }) {
-    const worker = new NR.Worker(
-      { connection: connectionOptions(namespace), queues: qs, name, timeout: timeout || 50 },
-      jobsFor(namespace),
-    );
-    worker.on("error", () => {});
-    await worker.connect();
-    await worker.start();
-    workers.set(name, worker);
-    return { name: worker.name, queues: worker.stringQueues() };
+    return keep(name, makeWorker(namespace, name, qs, timeout || 50), (w) => w.start());
   },
 
   async work_stop({ name }) {

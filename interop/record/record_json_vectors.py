@@ -13,71 +13,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-NODE_SCRIPT = ROOT / "interop" / "node" / "stringify.js"
-RUBY_SCRIPT = ROOT / "interop" / "ruby" / "dump_json.rb"
+sys.path.insert(0, str(ROOT))
+
+from interop.json_peer import NODE_SCRIPT, RUBY_SCRIPT, JsonPeer  # noqa: E402
+
 VECTORS = ROOT / "spec" / "vectors"
 RUBY_ADAPTERS = {"json": "json_gem", "oj": "oj"}
-
-
-class Peer:
-    """One long-lived peer process: a JSON text per line in, a JSON reply per line out."""
-
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, **(env or {})},
-        )
-        self.versions: dict[str, str] = json.loads(self._readline())
-
-    def _readline(self) -> bytes:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"peer {self.proc.args!r} exited with {self.proc.wait()}")
-        return line
-
-    def ask(self, value: Any) -> tuple[str | None, str | None]:
-        """(output, None) or (None, error) for one value."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(wire(value).encode("ascii") + b"\n")
-        self.proc.stdin.flush()
-        reply = json.loads(self._readline())
-        if isinstance(reply, str):
-            return reply, None
-        return None, str(reply["error"])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-
-
-def _tag_non_finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return {
-            "$nonfinite": "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-        }
-    if isinstance(value, list):
-        return [_tag_non_finite(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _tag_non_finite(item) for key, item in value.items()}
-    return value
-
-
-def wire(value: Any) -> str:
-    """What the peers read: ASCII JSON, floats by repr, NaN/Infinity as tagged objects."""
-    return json.dumps(_tag_non_finite(value), ensure_ascii=True, allow_nan=False)
 
 
 def _number_cases() -> list[Any]:
@@ -138,7 +84,7 @@ def _ruby_only_cases() -> list[Any]:
 
 
 def record_node() -> dict[str, Any]:
-    peer = Peer(["node", str(NODE_SCRIPT)])
+    peer = JsonPeer(["node", str(NODE_SCRIPT)])
     cases = []
     values = _number_cases() + _string_cases(True) + _structure_cases(True)
     for value in values:
@@ -160,7 +106,7 @@ def record_node() -> dict[str, Any]:
 
 def record_ruby() -> dict[str, Any]:
     peers = {
-        name: Peer(["ruby", str(RUBY_SCRIPT)], {"JSON_ADAPTER": env})
+        name: JsonPeer(["ruby", str(RUBY_SCRIPT)], {"JSON_ADAPTER": env})
         for name, env in RUBY_ADAPTERS.items()
     }
     values = _number_cases() + _ruby_only_cases() + _string_cases(False) + _structure_cases(False)

@@ -271,6 +271,8 @@ class _SlowEncoder:
         self.active.add(id(container))
 
     def array(self, v: list[object] | tuple[object, ...]) -> None:
+        # value()'s dispatch is repeated inline here and in object(): one frame per level
+        # keeps deep documents within Python's recursion limit.
         self.enter(v)
         self.out.append("[")
         i = 0

@@ -373,3 +373,14 @@ async def test_list_namespace_joins_its_parts(
     async with Queue(redis_url, namespace=[resque_namespace, "jobs"]) as q:
         await q.enqueue("q", "j")
     assert resque_redis.llen(f"{resque_namespace}:jobs:queue:q") == 1
+
+
+async def test_scripts_flushed_from_the_server_are_loaded_again(
+    queue: Queue, resque_redis: redis.Redis
+) -> None:
+    await queue.enqueue("q", "job", [1])
+    resque_redis.script_flush()
+    await queue.enqueue("q", "job", [2])
+    await queue.enqueue_at(BASE_MS, "q", "job", [3])
+    assert [j["args"] for j in await queue.queued("q")] == [[1], [2]]
+    assert await queue.count_all_scheduled_jobs() == 1
