@@ -18,6 +18,7 @@ from pyresque.errors import (
 from pyresque.protocol.dialect import NODE, RUBY, Dialect
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.queue import DelayedAt, Queue
+from pyresque.worker import JobDefinition, Worker, current_job
 
 __all__ = [
     "NODE",
@@ -29,6 +30,7 @@ __all__ = [
     "DuplicateJobError",
     "FailedJob",
     "Job",
+    "JobDefinition",
     "JobNotFoundError",
     "PayloadDecodeError",
     "PayloadEncodeError",
@@ -36,6 +38,8 @@ __all__ = [
     "PyresqueError",
     "Queue",
     "QueueError",
+    "Worker",
     "WorkingOn",
     "__version__",
+    "current_job",
 ]

@@ -42,9 +42,14 @@ class ConfigurationError(PyresqueError, ValueError):
 class ConnectionFailedError(PyresqueError, ConnectionError):
     """Redis could not be reached, or the connection was lost mid-command.
 
-    A command that was sent when the connection dropped may or may not have run;
-    pyresque never re-sends it on its own (a re-sent pop could take a second job).
+    A command that was sent when the connection dropped may or may not have run
+    (``maybe_sent``); pyresque never re-sends it on its own (a re-sent pop could take a
+    second job).
     """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class ProtocolError(PyresqueError):

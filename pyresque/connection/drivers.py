@@ -68,6 +68,12 @@ class AsyncDriver:
     async def ping(self) -> None:
         await self.execute(Call("PING"))
 
+    async def open_blocking(
+        self,
+    ) -> tuple[Callable[..., Awaitable[Any]], Callable[[], Awaitable[None]]]:
+        """A ``(call, close)`` pair for blocking commands, off the shared connection."""
+        raise NotImplementedError
+
 
 async def run_plan(plan: Plan[T], driver: AsyncDriver) -> T:
     """Drive ``plan`` to its result; a Redis error is thrown into it at its ``yield``."""
@@ -170,6 +176,17 @@ class LeanDriver(AsyncDriver):
             self._conn.close()
             self._conn = None
 
+    async def open_blocking(
+        self,
+    ) -> tuple[Callable[..., Awaitable[Any]], Callable[[], Awaitable[None]]]:
+        # A blocked command would hold up everything pipelined behind it: own socket.
+        conn = await RespConnection.open(self.settings)
+
+        async def close() -> None:
+            conn.close()
+
+        return conn.call, close
+
 
 def _check_client(client: redis.Redis | redis.asyncio.Redis) -> None:
     kwargs = client.connection_pool.connection_kwargs
@@ -181,7 +198,8 @@ def _check_client(client: redis.Redis | redis.asyncio.Redis) -> None:
 
 
 def _wrap_connection_error(exc: Exception) -> ConnectionFailedError:
-    return ConnectionFailedError(f"Redis connection failed: {exc}")
+    # redis-py does not say whether the command reached the server: assume it may have.
+    return ConnectionFailedError(f"Redis connection failed: {exc}", maybe_sent=True)
 
 
 class RedisPyDriver(AsyncDriver):
@@ -226,6 +244,22 @@ class RedisPyDriver(AsyncDriver):
     async def aclose(self) -> None:
         if self._owned:
             await self._client.connection_pool.aclose()
+
+    async def open_blocking(
+        self,
+    ) -> tuple[Callable[..., Awaitable[Any]], Callable[[], Awaitable[None]]]:
+        # Each blocking call borrows a pool connection for its duration (the caller keeps
+        # it shorter than the pool's socket timeout).
+        async def call(*args: Any) -> Any:
+            try:
+                return await self._command(*args)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                raise _wrap_connection_error(exc) from exc
+
+        async def close() -> None:
+            return None
+
+        return call, close
 
 
 class SyncDriver:

@@ -153,7 +153,8 @@ class RespConnection:
             if not waiter.future.done():
                 waiter.future.set_exception(
                     ConnectionFailedError(
-                        f"connection to Redis at {self.settings.describe()} lost{reason}"
+                        f"connection to Redis at {self.settings.describe()} lost{reason}",
+                        maybe_sent=True,
                     )
                 )
 

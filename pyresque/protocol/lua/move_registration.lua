@@ -1,0 +1,13 @@
+-- Move a worker's registration to a new workers-set member (its queue list changed).
+-- KEYS[1]  <ns>:workers
+-- KEYS[2]  <ns>:worker:<old member>:started
+-- KEYS[3]  <ns>:worker:<new member>:started
+-- ARGV[1]  old member
+-- ARGV[2]  new member
+-- Returns  1
+redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[1], ARGV[2])
+if KEYS[2] ~= KEYS[3] and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RENAME', KEYS[2], KEYS[3])
+end
+return 1

@@ -1,0 +1,91 @@
+-- One worker step: settle the job just worked (if any), then take the next one.
+-- Doing both in one script makes a worker's steady state one round trip per job, and a job
+-- is always either in a queue, in the worker's working-on record, or settled.
+--
+-- KEYS[1]    <ns>:worker:<name>:<queues>   the working-on record
+-- KEYS[2]    <ns>:stat:processed
+-- KEYS[3]    <ns>:stat:processed:<worker>
+-- KEYS[4]    <ns>:stat:failed
+-- KEYS[5]    <ns>:stat:failed:<worker>
+-- KEYS[6]    <ns>:failed
+-- KEYS[7]    <ns>:queue:<q> the settled job goes back to (requeue), else any key
+-- KEYS[8]    <ns>:pause-all-workers (honoured when ARGV[9] is "1")
+-- KEYS[9..]  <ns>:queue:<q> to take from, in priority order
+-- ARGV[1]    settle: "" nothing, "done" count it, "requeue" put it back at the head
+-- ARGV[2]    processed increment ("0"/"1")
+-- ARGV[3]    failed increment ("0"/"1")
+-- ARGV[4]    failure entry to push onto the failed list ("" for none)
+-- ARGV[5]    the settled job's payload (requeue only)
+-- ARGV[6]    "1" to take a job after settling, "0" to stop here
+-- ARGV[7]    record style: "cjson" (node-resque's, built by Lua cjson) or "splice" (Ruby's key
+--            order, the payload's bytes spliced in as they are)
+-- ARGV[8]    run_at (cjson: the raw string; splice: already JSON-encoded)
+-- ARGV[9]    "1" to honour pause-all-workers
+-- ARGV[10]   the worker name written into a cjson record
+-- ARGV[11..] queue names in the order of KEYS[9..] (splice: JSON-encoded)
+-- Returns    nil when nothing was taken, else {queue index (1-based), payload, decoded}
+--            where decoded is 1 when the payload is valid JSON and 0 when it is not (such a
+--            job is kept in the record, as a string, for the worker to fail).
+local settle = ARGV[1]
+if settle ~= '' then
+  if settle == 'requeue' then
+    redis.call('LPUSH', KEYS[7], ARGV[5])
+  else
+    if ARGV[4] ~= '' then
+      redis.call('RPUSH', KEYS[6], ARGV[4])
+    end
+    if ARGV[2] == '1' then
+      redis.call('INCR', KEYS[2])
+      redis.call('INCR', KEYS[3])
+    end
+    if ARGV[3] == '1' then
+      redis.call('INCR', KEYS[4])
+      redis.call('INCR', KEYS[5])
+    end
+  end
+  redis.call('DEL', KEYS[1])
+end
+
+if ARGV[6] ~= '1' then
+  return nil
+end
+if ARGV[9] == '1' then
+  local paused = redis.call('GET', KEYS[8])
+  if paused and string.lower((string.gsub(paused, '^%s*(.-)%s*$', '%1'))) == 'true' then
+    return nil
+  end
+end
+
+for i = 9, #KEYS do
+  local payload = redis.call('LPOP', KEYS[i])
+  if payload then
+    local queue = ARGV[i + 2]
+    -- node-resque's own pop script decodes without pcall: an invalid payload aborts the
+    -- script after the pop and the job is lost. Here it is kept, as a string, in the record.
+    local ok, decoded = pcall(cjson.decode, payload)
+    local record
+    if ARGV[7] == 'cjson' then
+      local rec = {}
+      rec['run_at'] = ARGV[8]
+      rec['queue'] = queue
+      if ok then rec['payload'] = decoded else rec['payload'] = payload end
+      rec['worker'] = ARGV[10]
+      local encoded, text = pcall(cjson.encode, rec)
+      if not encoded then
+        -- cjson cannot write it (NaN, nesting over its limit): keep the bytes as a string
+        ok = false
+        rec['payload'] = payload
+        text = cjson.encode(rec)
+      end
+      record = text
+    else
+      local body = payload
+      if not ok then body = cjson.encode(payload) end
+      record = '{"queue":' .. queue .. ',"run_at":' .. ARGV[8] .. ',"payload":' .. body .. '}'
+    end
+    redis.call('SET', KEYS[1], record)
+    if ok then return {i - 8, payload, 1} end
+    return {i - 8, payload, 0}
+  end
+end
+return nil

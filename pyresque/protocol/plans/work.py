@@ -1,0 +1,224 @@
+"""Plans for a worker: register, stay alive, take and settle jobs, unregister."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pyresque.protocol import times
+from pyresque.protocol.context import Context
+from pyresque.protocol.jsjson import js_dumps
+from pyresque.protocol.keys import text
+from pyresque.protocol.plan import (
+    Batch,
+    Call,
+    Eval,
+    Plan,
+    as_bytes,
+    as_int,
+    as_list,
+    load_script,
+)
+from pyresque.protocol.workers import Identity, ping_value
+
+__all__ = [
+    "Settle",
+    "Taken",
+    "expand_queues",
+    "heartbeat",
+    "is_dynamic",
+    "move_registration",
+    "ping",
+    "register",
+    "unregister",
+    "work_step",
+]
+
+
+@dataclass(slots=True)
+class Settle:
+    """What to do with the job a worker just finished (or gave up on).
+
+    ``done``: count it (``processed``/``failed`` increments) and push ``entry`` (a failure
+    entry, or ``b""``). ``requeue``: put ``payload`` back at the head of ``queue``.
+    Either way the working-on record goes.
+    """
+
+    kind: Literal["done", "requeue"]
+    processed: bool = False
+    failed: bool = False
+    entry: bytes = b""
+    queue: str = ""
+    payload: bytes = b""
+
+
+@dataclass(slots=True)
+class Taken:
+    """A job taken from ``queue``: its exact bytes, and whether Redis' cjson could read it."""
+
+    queue: str
+    raw: bytes
+    decoded: bool
+
+
+def work_step(
+    ctx: Context,
+    who: Identity,
+    queues: Sequence[str],
+    *,
+    settle: Settle | None,
+    take: bool,
+    started: str = "",
+    honour_pause: bool = False,
+) -> Plan[Taken | None]:
+    """Settle the previous job (if any) and take the next one, in one round trip.
+
+    ``started`` is the ``run_at`` to record for the taken job, in the dialect's format.
+    """
+    keys = ctx.keys
+    if ctx.dialect.is_node:
+        style, run_at, names = "cjson", started, list(queues)
+    else:
+        style, run_at = "splice", js_dumps(started).decode()
+        names = [js_dumps(q).decode() for q in queues]
+    requeue_key = keys.queue(settle.queue) if settle and settle.kind == "requeue" else keys.failed()
+    reply = yield Eval(
+        load_script("work"),
+        (
+            keys.worker(who.member),
+            keys.stat("processed"),
+            keys.stat("processed", who.stats),
+            keys.stat("failed"),
+            keys.stat("failed", who.stats),
+            keys.failed(),
+            requeue_key,
+            keys.pause_all(),
+            *(keys.queue(q) for q in queues),
+        ),
+        (
+            settle.kind if settle else "",
+            "1" if settle and settle.processed else "0",
+            "1" if settle and settle.failed else "0",
+            settle.entry if settle else b"",
+            settle.payload if settle else b"",
+            "1" if take and queues else "0",
+            style,
+            run_at,
+            "1" if honour_pause else "0",
+            who.name,
+            *names,
+        ),
+    )
+    if reply is None:
+        return None
+    index, raw, decoded = as_list(reply)
+    return Taken(queues[as_int(index) - 1], as_bytes(raw) or b"", as_int(decoded) == 1)
+
+
+def register(ctx: Context, who: Identity) -> Plan[None]:
+    """Join the ``workers`` set with the dialect's ``started`` value and first liveness mark."""
+    keys = ctx.keys
+    if ctx.dialect.is_node:
+        now = ctx.now_ms()
+        yield Batch.of(
+            [
+                Call("SADD", keys.workers(), who.member),
+                Call("SET", keys.worker_started(who.member), times.js_bucket(now)),
+                Call("SET", keys.worker_ping(who.name), ping_value(who.name, who.queues, now)),
+            ]
+        )
+        return
+    # Ruby: heartbeat first (a worker with a heartbeat is never mistaken for another client
+    # library's), then the set member and started time.
+    yield Call("HDEL", keys.heartbeats(), who.member)
+    yield from heartbeat(ctx, who)
+    yield Batch.of(
+        [
+            Call("SADD", keys.workers(), who.member),
+            Call("SET", keys.worker_started(who.member), times.ruby_time_to_s(ctx.clock())),
+        ]
+    )
+
+
+def ping(ctx: Context, who: Identity) -> Plan[None]:
+    """node-resque's liveness: rewrite the ping key."""
+    yield Call("SET", ctx.keys.worker_ping(who.name), ping_value(who.name, who.queues, ctx.now_ms()))
+
+
+def heartbeat(ctx: Context, who: Identity) -> Plan[None]:
+    """Ruby's liveness: ``workers:heartbeat[id]`` = Redis' clock as local ISO-8601."""
+    seconds, _micros = as_list((yield Call("TIME")))
+    stamp = times.ruby_iso8601(int(seconds))
+    yield Call("HSET", ctx.keys.heartbeats(), who.member, stamp)
+
+
+def unregister(ctx: Context, who: Identity) -> Plan[None]:
+    """Leave the ``workers`` set and delete every per-worker key, as the peer does."""
+    keys = ctx.keys
+    steps = [
+        Call("SREM", keys.workers(), who.member),
+        Call("DEL", keys.worker(who.member)),
+        Call("DEL", keys.worker_started(who.member)),
+        Call("DEL", keys.stat("failed", who.stats)),
+        Call("DEL", keys.stat("processed", who.stats)),
+    ]
+    if ctx.dialect.is_node:
+        steps.insert(1, Call("DEL", keys.worker_ping(who.name)))
+    else:
+        steps.insert(3, Call("HDEL", keys.heartbeats(), who.member))
+    yield Batch.of(steps, atomic=True)
+
+
+def move_registration(ctx: Context, old: Identity, new: Identity) -> Plan[None]:
+    """A wildcard worker's queue list changed: move its set member and ``started`` key.
+
+    node-resque untracks and re-tracks itself instead, deleting its own ping, ``started``
+    and per-worker stats every idle cycle; this keeps them.
+    """
+    keys = ctx.keys
+    yield Eval(
+        load_script("move_registration"),
+        (
+            keys.workers(),
+            keys.worker_started(old.member),
+            keys.worker_started(new.member),
+        ),
+        (old.member, new.member),
+    )
+
+
+def expand_queues(ctx: Context, patterns: Sequence[str]) -> Plan[list[str]]:
+    """The queues a worker with these patterns works now, in order.
+
+    node: every known queue, sorted as JavaScript sorts strings (UTF-16 code units). ruby:
+    each pattern (literal names too) matched against the known queues with ``*``, ``?``,
+    ``[...]``, minus the ``!name`` patterns, each pattern's matches sorted, concatenated
+    without repeats, as resque does.
+    """
+    known = [text(q) for q in as_list((yield Call("SMEMBERS", ctx.keys.queues())))]
+    if ctx.dialect.is_node:
+        return sorted(known, key=lambda q: q.encode("utf-16-be"))
+    skip = [p[1:] for p in patterns if p.startswith("!")]
+    found: dict[str, None] = {}
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            continue
+        matches = [
+            q
+            for q in known
+            if fnmatch.fnmatchcase(q, pattern) and not any(fnmatch.fnmatchcase(q, s) for s in skip)
+        ]
+        found.update(dict.fromkeys(sorted(matches, key=lambda q: q.encode())))
+    return list(found)
+
+
+def is_dynamic(ctx: Context, queues: Sequence[str]) -> bool:
+    """Must the queue list be expanded against the known queues before each take?
+
+    node: a lone ``*`` (or no queues). ruby: any ``!exclusion`` or any of ``* ? { } [ ]``.
+    """
+    if ctx.dialect.is_node:
+        return not queues or list(queues) == ["*"]
+    return any(q.startswith("!") for q in queues) or any(c in "".join(queues) for c in "*?{}[]")

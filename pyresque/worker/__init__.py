@@ -1,0 +1,24 @@
+"""Workers: take jobs from resque queues and run them beside node-resque and Ruby resque."""
+
+from pyresque.worker.events import DEFAULT_LOG_LEVELS, Events
+from pyresque.worker.jobs import (
+    CurrentJob,
+    JobDefinition,
+    JobTimeoutError,
+    UnknownJobError,
+    current_job,
+)
+from pyresque.worker.waker import Waker
+from pyresque.worker.worker import Worker
+
+__all__ = [
+    "DEFAULT_LOG_LEVELS",
+    "CurrentJob",
+    "Events",
+    "JobDefinition",
+    "JobTimeoutError",
+    "UnknownJobError",
+    "Waker",
+    "Worker",
+    "current_job",
+]

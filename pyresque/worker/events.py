@@ -1,0 +1,121 @@
+"""Worker events (node-resque's set) and their structured log lines.
+
+``worker.on("success", fn)`` calls ``fn(queue, job, result, duration_ms)`` like node-resque's
+emitter; a callback may be a coroutine function. Each event is also logged on the
+``pyresque.worker`` logger at the level Actionhero's ``workerLogging`` gives it, changeable
+per event (``None`` silences one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["DEFAULT_LOG_LEVELS", "EVENTS", "Events"]
+
+EVENTS = (
+    "start",
+    "end",
+    "cleaning_worker",
+    "poll",
+    "ping",
+    "job",
+    "reEnqueue",
+    "success",
+    "failure",
+    "error",
+    "pause",
+    "multiWorkerAction",
+)
+
+DEFAULT_LOG_LEVELS: Mapping[str, int | None] = {
+    "start": logging.INFO,
+    "end": logging.INFO,
+    "cleaning_worker": logging.INFO,
+    "poll": logging.DEBUG,
+    "ping": logging.DEBUG,
+    "job": logging.DEBUG,
+    "reEnqueue": logging.DEBUG,
+    "success": logging.INFO,
+    "failure": logging.ERROR,
+    "error": logging.ERROR,
+    "pause": logging.DEBUG,
+    "multiWorkerAction": logging.DEBUG,
+}
+"""Actionhero's ``workerLogging`` defaults."""
+
+Listener = Callable[..., Any]
+
+
+class Events:
+    """A small emitter: ``on``, ``once``, ``off``, ``emit``; logs every event it emits."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        logger: logging.Logger | None = None,
+        log_levels: Mapping[str, int | str | None] | None = None,
+    ) -> None:
+        self.source = source
+        self.logger = logger or logging.getLogger("pyresque.worker")
+        levels: dict[str, int | None] = dict(DEFAULT_LOG_LEVELS)
+        for name, level in (log_levels or {}).items():
+            levels[name] = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+        self.levels = levels
+        self._listeners: dict[str, list[tuple[Listener, bool]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def on(self, event: str, listener: Listener) -> Listener:
+        """Call ``listener(*args)`` on every ``event``; returns it (usable as a decorator)."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; events are {', '.join(EVENTS)}")
+        self._listeners.setdefault(event, []).append((listener, False))
+        return listener
+
+    def once(self, event: str, listener: Listener) -> Listener:
+        self.on(event, listener)
+        self._listeners[event][-1] = (listener, True)
+        return listener
+
+    def off(self, event: str, listener: Listener | None = None) -> None:
+        """Remove one listener, or all of an event's listeners."""
+        if listener is None:
+            self._listeners.pop(event, None)
+        else:
+            self._listeners[event] = [e for e in self._listeners.get(event, []) if e[0] != listener]
+
+    def emit(self, event: str, *args: Any, **log_fields: Any) -> None:
+        level = self.levels.get(event)
+        if level is not None and self.logger.isEnabledFor(level):
+            self.logger.log(
+                level,
+                "%s %s%s",
+                self.source,
+                event,
+                "".join(f" {k}={v!r}" for k, v in log_fields.items()),
+                extra={"pyresque_event": event, "pyresque_source": self.source, **log_fields},
+            )
+        listeners = self._listeners.get(event)
+        if not listeners:
+            return
+        for listener, once in list(listeners):
+            if once:
+                listeners.remove((listener, once))
+            try:
+                result = listener(*args)
+            except Exception:
+                self.logger.exception("%s: %s listener failed", self.source, event)
+                continue
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.logger.error("%s: event listener failed", self.source, exc_info=task.exception())

@@ -1,0 +1,129 @@
+"""Job definitions and how a worker calls them.
+
+Jobs resolve only through the ``jobs`` mapping a worker is given (class name -> callable
+or :class:`JobDefinition`): nothing named in a payload is ever imported or evaluated.
+An ``async def`` runs on the event loop; a plain function runs in a thread pool, so a
+blocking job never stalls the loop (or the other workers sharing it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyresque.errors import PyresqueError
+
+__all__ = [
+    "CurrentJob",
+    "JobDefinition",
+    "JobTimeoutError",
+    "UnknownJobError",
+    "current_job",
+    "job_definitions",
+]
+
+
+class UnknownJobError(PyresqueError, LookupError):
+    """A payload names a class that is not in the worker's ``jobs``."""
+
+
+class JobTimeoutError(PyresqueError, TimeoutError):
+    """A job ran longer than the worker's ``job_timeout``."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobDefinition:
+    """What a worker runs for one job class: ``perform(*args)``.
+
+    ``plugins`` and ``plugin_options`` follow node-resque's job definitions (see
+    :mod:`pyresque.plugins`).
+    """
+
+    perform: Callable[..., Any]
+    plugins: tuple[Any, ...] = ()
+    plugin_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.perform) or inspect.iscoroutinefunction(
+            getattr(self.perform, "__call__", None)  # noqa: B004 - async callable objects
+        )
+
+
+def job_definitions(jobs: Mapping[str, Any] | None) -> dict[str, JobDefinition]:
+    """Normalise a ``jobs`` mapping (callables or definitions) into definitions."""
+    found: dict[str, JobDefinition] = {}
+    for name, job in (jobs or {}).items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"job names must be non-empty strings, not {name!r}")
+        if isinstance(job, JobDefinition):
+            found[name] = job
+        elif callable(job):
+            found[name] = JobDefinition(job)
+        else:
+            raise TypeError(f"job {name!r} is neither callable nor a JobDefinition: {job!r}")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentJob:
+    """What a running job can learn about itself (:func:`current_job`)."""
+
+    worker: Any
+    queue: str
+    job_class: str
+    args: list[Any]
+    payload: Mapping[str, Any]
+
+
+_current: contextvars.ContextVar[CurrentJob | None] = contextvars.ContextVar(
+    "pyresque_current_job", default=None
+)
+
+
+def current_job() -> CurrentJob | None:
+    """The job being performed in this task or thread, or None outside a job."""
+    return _current.get()
+
+
+async def invoke(
+    definition: JobDefinition,
+    args: list[Any],
+    context: CurrentJob,
+    *,
+    executor: Executor | None,
+    timeout_ms: float | None,
+) -> Any:
+    """Run one job; a ``timeout_ms`` overrun raises :class:`JobTimeoutError`.
+
+    A thread cannot be stopped from outside: a blocking job that overruns keeps running in
+    its thread, but its result is ignored and the job is settled as timed out.
+    """
+    token = _current.set(context)
+    try:
+        if definition.is_async:
+            call: Awaitable[Any] = definition.perform(*args)
+        else:
+            loop = asyncio.get_running_loop()
+            ctx = contextvars.copy_context()
+            call = loop.run_in_executor(executor, lambda: ctx.run(definition.perform, *args))
+        if timeout_ms is None or math.isinf(timeout_ms):
+            result = await call
+        else:
+            try:
+                result = await asyncio.wait_for(call, timeout_ms / 1000)
+            except TimeoutError:
+                raise JobTimeoutError(
+                    f"{context.job_class} ran longer than {timeout_ms:.0f} ms"
+                ) from None
+        if inspect.isawaitable(result):  # a sync callable that returned a coroutine
+            result = await result
+        return result
+    finally:
+        _current.reset(token)
