@@ -144,7 +144,8 @@ def register(ctx: Context, who: Identity) -> Plan[None]:
 
 def ping(ctx: Context, who: Identity) -> Plan[None]:
     """node-resque's liveness: rewrite the ping key."""
-    yield Call("SET", ctx.keys.worker_ping(who.name), ping_value(who.name, who.queues, ctx.now_ms()))
+    value = ping_value(who.name, who.queues, ctx.now_ms())
+    yield Call("SET", ctx.keys.worker_ping(who.name), value)
 
 
 def heartbeat(ctx: Context, who: Identity) -> Plan[None]:
