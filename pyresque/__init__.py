@@ -18,7 +18,7 @@ from pyresque.errors import (
 from pyresque.protocol.dialect import NODE, RUBY, Dialect
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.queue import DelayedAt, Queue
-from pyresque.worker import JobDefinition, Worker, current_job
+from pyresque.worker import JobDefinition, MultiWorker, Worker, current_job
 
 __all__ = [
     "NODE",
@@ -32,6 +32,7 @@ __all__ = [
     "Job",
     "JobDefinition",
     "JobNotFoundError",
+    "MultiWorker",
     "PayloadDecodeError",
     "PayloadEncodeError",
     "ProtocolError",

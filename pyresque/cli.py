@@ -1,12 +1,18 @@
-"""The ``pyresque`` command: enqueue jobs, show queue status, run the demo."""
+"""The ``pyresque`` command: enqueue jobs, show queue status, run workers, run the demo."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
+import logging
+import os
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pyresque._version import __version__
@@ -14,6 +20,9 @@ from pyresque.connection.settings import default_url
 from pyresque.errors import PyresqueError
 from pyresque.protocol.jsjson import loads
 from pyresque.queue import Queue
+from pyresque.worker import MultiWorker, Worker
+from pyresque.worker.jobs import job_definitions
+from pyresque.worker.runner import run_until_signalled
 
 __all__ = ["main"]
 
@@ -58,11 +67,212 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="queues, delayed jobs, workers")
     status.add_argument("--json", action="store_true", help="print JSON")
 
+    _worker_parser(sub, common)
+
     demo = sub.add_parser(
         "demo", help="enqueue demo jobs and print the state as node-resque and Ruby resque see it"
     )
     demo.add_argument("--redis", default=None, metavar="URL", help="Redis URL (default: find one)")
     return parser
+
+
+def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    worker = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="work queues until SIGTERM/SIGINT (or, with --burst, until they are empty)",
+        description="Work queues with the jobs named by --jobs. The first SIGTERM or SIGINT "
+        "stops taking jobs and lets running ones finish within --grace; a second cuts them "
+        "off at once. Either way unfinished jobs are settled per --unfinished.",
+    )
+    worker.add_argument(
+        "--queues", required=True, metavar="Q[,Q...]", help="queues in priority order; * for all"
+    )
+    worker.add_argument(
+        "--jobs",
+        required=True,
+        metavar="MODULE:ATTR",
+        help="an importable mapping of job class name -> callable or JobDefinition "
+        "(the current directory is importable)",
+    )
+    worker.add_argument("--min", type=int, metavar="N", help="run a MultiWorker: at least N jobs")
+    worker.add_argument("--max", type=int, metavar="N", help="run a MultiWorker: at most N jobs")
+    worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    worker.add_argument(
+        "--timeout", type=float, default=5000, metavar="MS", help="idle poll and ping interval"
+    )
+    worker.add_argument(
+        "--job-timeout", type=float, default=None, metavar="MS", help="fail jobs running longer"
+    )
+    worker.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="on stop, seconds a running job may take to finish (default: 30)",
+    )
+    worker.add_argument(
+        "--unfinished",
+        choices=("fail", "requeue"),
+        default="fail",
+        help="a job still running after the grace: record it as failed (default), or "
+        "put it back at the head of its queue",
+    )
+    worker.add_argument("--name", default=None, help="worker name (default: host:pid)")
+    worker.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="stderr logging level (default: info)",
+    )
+
+
+class JobsSpecError(Exception):
+    """``--jobs`` does not name a mapping of jobs (exit status 2)."""
+
+
+def load_jobs(spec: str) -> Mapping[str, Any]:
+    """Import ``module:attr`` (attr may be dotted) from the current directory or sys.path."""
+    module_name, colon, attr = spec.partition(":")
+    if not colon or not module_name or not attr:
+        raise JobsSpecError(f"--jobs {spec!r}: expected MODULE:ATTR, e.g. myapp.jobs:JOBS")
+    # `python -m` puts the current directory on sys.path; the console script does not.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
+            raise JobsSpecError(
+                f"--jobs {spec!r}: no module named {exc.name!r} (in {os.getcwd()} or on sys.path)"
+            ) from None
+        raise JobsSpecError(f"--jobs {spec!r}: importing {module_name!r} failed: {exc}") from exc
+    except Exception as exc:  # the module itself raised: say so, exit 2 like a bad spec
+        raise JobsSpecError(
+            f"--jobs {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    for part in attr.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise JobsSpecError(f"--jobs {spec!r}: {module_name!r} has no {attr!r}") from None
+    if not isinstance(found, Mapping):
+        raise JobsSpecError(
+            f"--jobs {spec!r} is a {type(found).__name__}, not a mapping of job class name "
+            "to callable or JobDefinition"
+        )
+    return found
+
+
+def _make_workers(
+    options: argparse.Namespace, jobs: Mapping[str, Any], executor: ThreadPoolExecutor
+) -> list[Worker | MultiWorker]:
+    settings: dict[str, Any] = {
+        "namespace": options.namespace,
+        "dialect": options.dialect,
+        "timeout": options.timeout,
+        "job_timeout": options.job_timeout,
+        "shutdown_grace": options.grace,
+        "unfinished": options.unfinished,
+        "executor": executor,
+    }
+    if options.name is not None:
+        settings["name"] = options.name
+    if not _multi(options):
+        return [Worker(options.redis, options.queues, jobs, **settings)]
+    least, most = _pool_size(options)
+    return [
+        MultiWorker(
+            options.redis,
+            options.queues,
+            jobs,
+            min_task_processors=least,
+            max_task_processors=most,
+            **settings,
+        )
+    ]
+
+
+def _multi(options: argparse.Namespace) -> bool:
+    return options.min is not None or options.max is not None
+
+
+def _pool_size(options: argparse.Namespace) -> tuple[int, int]:
+    """--min and --max, defaulting like node-resque's MultiWorker (1 and 10)."""
+    least = 1 if options.min is None else options.min
+    return least, max(10, least) if options.max is None else options.max
+
+
+# Job threads carry this name prefix, so the exit can tell whether one still runs a job.
+_JOB_THREAD = "pyresque-job"
+
+
+async def _work(options: argparse.Namespace, jobs: Mapping[str, Any]) -> int:
+    # The workers' own pool, not the loop's default one: asyncio.run would wait for a
+    # thread still running a cut-off job before returning (see _exit_past_cut_off_jobs).
+    size = _pool_size(options)[1] if _multi(options) else 1
+    executor = ThreadPoolExecutor(size, thread_name_prefix=_JOB_THREAD)
+    try:
+        return await run_until_signalled(
+            _make_workers(options, jobs, executor), burst=options.burst
+        )
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _exit_past_cut_off_jobs(code: int) -> int:
+    """A blocking job cut off by the stop still runs in its thread (a thread cannot be
+    stopped from outside) though it is settled already, as failed or requeued: exit
+    without waiting for it, as Ruby resque kills its child."""
+    deadline = time.monotonic() + 0.5
+    threads = [t for t in threading.enumerate() if t.name.startswith(_JOB_THREAD)]
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))  # idle ones exit at once
+    busy = [t for t in threads if t.is_alive()]
+    if not busy:
+        return code
+    logging.getLogger("pyresque.worker").warning(
+        "%d job thread(s) still running cut-off jobs; exiting without waiting for them",
+        len(busy),
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _worker_usage_error(options: argparse.Namespace) -> str | None:
+    if options.min is not None and options.min < 0:
+        return "--min must be 0 or more"
+    if options.max is not None and options.max < 1:
+        return "--max must be 1 or more"
+    least, most = _pool_size(options)
+    if _multi(options) and least > most:
+        return f"--min {least} exceeds --max {most}"
+    if _multi(options) and options.burst:
+        return "--burst runs one Worker; it cannot be combined with --min/--max"
+    return None
+
+
+def _worker_command(options: argparse.Namespace) -> int:
+    problem = _worker_usage_error(options)
+    if problem is None:
+        try:
+            jobs = load_jobs(options.jobs)
+            job_definitions(jobs)  # a value that is no job: say so now, not at its first run
+        except JobsSpecError as exc:
+            problem = str(exc)
+        except TypeError as exc:
+            problem = f"--jobs {options.jobs!r}: {exc}"
+    if problem is not None:
+        print(f"pyresque: {problem}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=options.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return _exit_past_cut_off_jobs(asyncio.run(_work(options, jobs)))
 
 
 async def _enqueue(options: argparse.Namespace) -> str:
@@ -141,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(asyncio.run(_enqueue(options)))
         elif options.command == "status":
             print(asyncio.run(_status(options)))
+        elif options.command == "worker":
+            return _worker_command(options)
         elif options.command == "demo":
             from pyresque.demo import run_demo
 

@@ -1,5 +1,6 @@
 """``pyresque demo``: enqueue normal and delayed jobs, then show the state two ways:
-as node-resque's Queue reports it and as Ruby resque / resque-scheduler report it.
+as node-resque's Queue reports it and as Ruby resque / resque-scheduler report it; then
+work the jobs that are due with pyresque workers (one per dialect) and show the state again.
 
 Redis: ``--redis`` or ``$REDIS_URL`` if given; else the one on 127.0.0.1:6379 if it
 answers; else a private ``redis-server`` started on a loopback port for the demo.
@@ -8,13 +9,18 @@ answers; else a private ``redis-server`` started on a loopback port for the demo
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 from typing import Any
 
+import redis.asyncio
+
 from pyresque.errors import PyresqueError
 from pyresque.queue import Queue
 from pyresque.server import RedisServer, redis_answers
+from pyresque.worker import Worker
+from pyresque.worker.runner import run_until_signalled
 
 __all__ = ["run_demo"]
 
@@ -25,15 +31,64 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
+# The demo's jobs. `async def` so their lines print in order with the workers' own.
+async def add(a: float, b: float) -> float:
+    print(f"    add: {a} + {b} = {a + b}")
+    return a + b
+
+
+async def send_welcome(message: dict[str, str]) -> None:
+    print(f"    SendWelcome: would email {message.get('name')} at {message.get('to')}")
+
+
+async def daily_report(day: str) -> None:
+    print(f"    Reports::Daily: would build the report for {day}")
+
+
+async def _reset(url: str, queue: Queue) -> None:
+    """Start from empty queues, no delayed jobs, zero stats and no failures."""
+    for name in await queue.queues():
+        await queue.delete_queue(name)
+    for ts in await queue.timestamps():
+        for job in (await queue.delayed_at(ts)).tasks:
+            await queue.delete_delayed(job.get("queue", ""), job["class"], job["args"])
+    keys = queue.context.keys
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        await client.delete(keys.stat("processed"), keys.stat("failed"), keys.failed())
+    finally:
+        await client.aclose()
+
+
+def _finished(dialect: str, queue: str, job: dict[str, Any], result: Any, ms: float) -> None:
+    """A worker's ``success`` event."""
+    shown = _show(job.get("args")) + ("" if result is None else f" -> {_show(result)}")
+    print(f"  finished   {queue:<8} {job.get('class', ''):<16} {shown:<44} ({dialect} worker)")
+
+
+async def _work(url: str) -> None:
+    print(
+        "\nWorking the jobs due now with pyresque workers, in burst mode (they stop once their"
+        "\nqueues are empty): node dialect on math,email; ruby dialect on reports."
+    )
+    node_jobs = {"add": add, "SendWelcome": send_welcome}
+    workers = [
+        Worker(url, ["math", "email"], node_jobs, namespace=NAMESPACE, dialect="node"),
+        Worker(
+            url, ["reports"], {"Reports::Daily": daily_report}, namespace=NAMESPACE, dialect="ruby"
+        ),
+    ]
+    for worker in workers:
+        worker.on("success", functools.partial(_finished, worker.context.dialect.name))
+    if await run_until_signalled(workers, burst=True):
+        raise PyresqueError("a demo worker failed (see the log above)")
+
+
 async def _demo(url: str) -> None:
     node = Queue(url, namespace=NAMESPACE, dialect="node")
     ruby = Queue(url, namespace=NAMESPACE, dialect="ruby")
     try:
-        for name in await node.queues():
-            await node.delete_queue(name)
-        for ts in await node.timestamps():
-            for job in (await node.delayed_at(ts)).tasks:
-                await node.delete_delayed(job.get("queue", ""), job["class"], job["args"])
+        await _reset(url, node)
 
         print(f"\nEnqueued in namespace {NAMESPACE!r}:")
         jobs: list[tuple[Queue, str, str, list[Any]]] = [
@@ -87,6 +142,20 @@ async def _demo(url: str) -> None:
             "\nThe bytes differ by dialect: node-resque writes "
             '{"class","queue","args"}, Ruby resque {"class","args"};'
             "\neach peer reads both. See spec/ for every key."
+        )
+
+        await _work(url)
+        print("\nAfter the workers:")
+        for name in names:
+            print(
+                f"  queue.length({name!r}){' ' * max(0, 8 - len(name))} {await node.length(name)}"
+            )
+        print(f"  queue.stats()        {_show(await node.stats())}")
+        info = await ruby.info()
+        print("  Resque.info          " + ", ".join(f"{k}={v}" for k, v in info.items()))
+        print(
+            f"  delayed jobs         {await ruby.count_all_scheduled_jobs()} still waiting "
+            f"for their time: {_show(await node.timestamps())}"
         )
     finally:
         await node.aclose()

@@ -26,6 +26,7 @@ function connectionOptions(namespace) {
 
 const queues = new Map();
 const workers = new Map();
+const schedulers = new Map();
 
 async function queueFor(namespace) {
   const key = JSON.stringify(namespace);
@@ -49,6 +50,13 @@ function jobsFor(namespace) {
       },
     },
     hold: { perform: async (ms) => new Promise((r) => setTimeout(r, ms || 1000)) },
+    // Records that it ran (and where), so tests can check every job ran exactly once.
+    mark: {
+      perform: async function (id) {
+        await this.connection.redis.rpush(this.connection.key("done"), `${id}:node`);
+        return id;
+      },
+    },
   };
 }
 
@@ -117,6 +125,44 @@ const handlers = {
     return handlers.worker_end({ name });
   },
 
+  async enqueue_many({ namespace, queue, jobClass, argsList }) {
+    const q = await queueFor(namespace);
+    for (const args of argsList) await q.enqueue(queue, jobClass, args);
+    return argsList.length;
+  },
+
+  // A node-resque Scheduler (leader lock, delayed jobs, stuck-worker cleanup).
+  async scheduler_start({ namespace, name, timeout, stuckWorkerTimeout, retryStuckJobs }) {
+    const scheduler = new NR.Scheduler({
+      connection: connectionOptions(namespace),
+      name,
+      timeout: timeout || 200,
+      stuckWorkerTimeout: stuckWorkerTimeout || 3600000,
+      retryStuckJobs: !!retryStuckJobs,
+    });
+    const cleaned = [];
+    scheduler.on("error", () => {});
+    scheduler.on("cleanStuckWorker", (workerName, payload, delta) =>
+      cleaned.push({ workerName, payload, delta }),
+    );
+    await scheduler.connect();
+    await scheduler.start();
+    schedulers.set(name, { scheduler, cleaned });
+    return true;
+  },
+
+  async scheduler_cleaned({ name }) {
+    return schedulers.get(name).cleaned;
+  },
+
+  async scheduler_stop({ name }) {
+    const entry = schedulers.get(name);
+    if (!entry) return false;
+    schedulers.delete(name);
+    await entry.scheduler.end();
+    return true;
+  },
+
   async date({ ms }) {
     return new Date(ms).toString();
   },
@@ -149,6 +195,7 @@ async function handle(line) {
 }
 
 async function shutdown() {
+  for (const { scheduler } of schedulers.values()) await scheduler.end().catch(() => {});
   for (const worker of workers.values()) await worker.end().catch(() => {});
   for (const queue of queues.values()) await queue.end().catch(() => {});
   process.exit(0);

@@ -34,6 +34,8 @@ module PyresquePeer
     unless klass.respond_to?(:perform)
       klass.define_singleton_method(:perform) do |*args|
         raise ArgumentError, "boom #{args.inspect}" if name.end_with?("Fail")
+        # Mark jobs record where they ran, like the node and Python peers' mark jobs.
+        Resque.redis.rpush("done", "#{args.first}:ruby") if name.end_with?("Mark")
         Resque.redis.rpush("performed", MultiJson.dump([name, args]))
       end
     end
@@ -41,8 +43,10 @@ module PyresquePeer
   end
 
   def self.use_namespace(namespace)
-    redis = Redis.new(url: ENV.fetch("REDIS_URL"))
-    Resque.redis = Redis::Namespace.new(namespace || "resque", redis: redis)
+    @redis ||= Redis.new(url: ENV.fetch("REDIS_URL"))
+    Resque.redis = Redis::Namespace.new(namespace || "resque", redis: @redis)
+    # Resque::Stat memoises the first data store it sees; keep it on this namespace too.
+    Resque::Stat.data_store = Resque.redis
   end
 
   def self.handle(req)
@@ -103,6 +107,17 @@ module PyresquePeer
       worker = Resque::Worker.new(*queues)
       worker.register_worker
       worker.to_s
+    when "prune"
+      # What every Ruby worker does at start-up: prune dead workers (same host and queues,
+      # pid not a live resque process; or heartbeat older than the prune interval).
+      Resque::Worker.new(*req["queues"]).prune_dead_workers
+      Resque.workers.map(&:to_s).sort
+    when "work"
+      # A real Ruby worker, in this process, until its queues are empty (INTERVAL=0).
+      (req["classes"] || []).each { |name| job_class(name, nil) }
+      worker = Resque::Worker.new(*req["queues"])
+      worker.work(0)
+      true
     when "fail_job"
       # A real worker processes one job of a failing class: a failure entry as Ruby writes it.
       job_class(req["class"], req["queue"])

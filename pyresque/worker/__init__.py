@@ -8,6 +8,7 @@ from pyresque.worker.jobs import (
     UnknownJobError,
     current_job,
 )
+from pyresque.worker.multi import MultiWorker
 from pyresque.worker.waker import Waker
 from pyresque.worker.worker import Worker
 
@@ -17,6 +18,7 @@ __all__ = [
     "Events",
     "JobDefinition",
     "JobTimeoutError",
+    "MultiWorker",
     "UnknownJobError",
     "Waker",
     "Worker",

@@ -118,9 +118,17 @@ async def _adopt(worker: Worker, record: bytes) -> Taken | None:
     if not ctx.dialect.is_node and isinstance(payload, dict):
         # Ruby's record holds the payload as Ruby wrote it: the job can run as taken.
         return Taken(queue, ctx.dialect.dumps(payload), True)
-    # node's record is Lua cjson's re-encoding, not the job's bytes ([] became {}, long
-    # numbers were shortened): running it could change the job. Fail it, untouched, with
-    # an entry that says why; retry_and_remove_failed re-enqueues it.
+    if isinstance(payload, dict) and payload.get("args") == {}:
+        payload["args"] = []  # node-resque always writes an array: {} is cjson's []
+    if isinstance(payload, dict) and _cjson_kept_it(payload):
+        # node's record is Lua cjson's re-encoding of the job, which loses nothing for
+        # payloads without empty containers or long numbers: run it, keys in node's order.
+        ordered = {k: payload[k] for k in ("class", "queue", "args") if k in payload}
+        ordered.update((k, v) for k, v in payload.items() if k not in ordered)
+        return Taken(queue, ctx.dialect.dumps(ordered), True)
+    # Otherwise cjson may have changed it ([] became {}, 0.1 + 0.2 became 0.3): running it
+    # could change the job. Fail it, untouched, with an entry that says why;
+    # retry_and_remove_failed re-enqueues it.
     entry = failure_entry(
         ctx,
         worker=worker.identity.name,
@@ -134,6 +142,20 @@ async def _adopt(worker: Worker, record: bytes) -> Taken | None:
     worker.failed += 1
     # The record stays until this settle runs, so recovering it again is safe.
     return await recover_step(worker, settle, "", maybe_sent=False)
+
+
+def _cjson_kept_it(value: Any) -> bool:
+    """True when Lua cjson's re-encoding of ``value`` is known to lose nothing: no empty
+    array/object (cjson writes both as ``{}``) and only integers %.14g writes exactly."""
+    if isinstance(value, dict):
+        return bool(value) and all(
+            _cjson_kept_it(v) for k, v in value.items() if not (k == "args" and v == [])
+        )
+    if isinstance(value, list):
+        return bool(value) and all(_cjson_kept_it(v) for v in value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    return isinstance(value, int) and abs(value) < 10**14
 
 
 def stopped_entry(worker: Worker, queue: str, payload: Any) -> dict[str, Any]:

@@ -86,13 +86,24 @@ class Waker:
                 await asyncio.sleep(backoff)  # waiters still time out and poll meanwhile
                 backoff = min(backoff * 2, 2.0)
                 continue
+            except Exception:
+                # An error reply (the key is not a list; a Redis without BLMOVE): wake the
+                # waiters so their own step meets, and reports, the same error.
+                self._wake(watch)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
             backoff = 0.05
             if found is not None:
-                for waiter in list(watch.waiters):
-                    if not waiter.done():
-                        waiter.set_result(None)
-                watch.waiters.clear()
+                self._wake(watch)
         # Idle watches keep their connection for the next waiter.
+
+    @staticmethod
+    def _wake(watch: _Watch) -> None:
+        for waiter in list(watch.waiters):
+            if not waiter.done():
+                waiter.set_result(None)
+        watch.waiters.clear()
 
     async def _drop(self, watch: _Watch) -> None:
         close, watch.call, watch.close = watch.close, None, None

@@ -121,6 +121,7 @@ class Worker:
         self._ticker: asyncio.Task[None] | None = None
         self._job_task: asyncio.Task[Any] | None = None
         self._registered = False
+        self._finishing: asyncio.Future[None] | None = None
         # What this worker's per-worker stat keys hold, as far as it knows: how it tells,
         # after a dropped connection, whether its last step ran (see recovery.py).
         self._known_processed = 0
@@ -156,6 +157,7 @@ class Worker:
             raise RuntimeError(f"{self!r} is already started")
         self._burst = burst
         self._stop.clear()
+        self._finishing = None
         if self._dynamic:
             await self._refresh_queues(register=False)
         await self._run(plans.register(self.context, self.identity))
@@ -201,6 +203,12 @@ class Worker:
             self._job_task.cancel()
 
     async def _finish(self) -> None:
+        # stop() and join() may both get here: one clean-up, everyone waits for it.
+        if self._finishing is None:
+            self._finishing = asyncio.ensure_future(self._clean_up())
+        await asyncio.shield(self._finishing)
+
+    async def _clean_up(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -217,6 +225,7 @@ class Worker:
             self.events.emit("end", datetime.now(UTC), worker=self.identity.member)
         if self._owns_waker:
             await self._waker.aclose()
+            self._waker = Waker(self._driver.open_blocking)  # ready if started again
         if self._owns_driver:
             await self._driver.aclose()
 

@@ -126,7 +126,10 @@ def test_demo_uses_the_given_redis_and_shows_both_peers_views(
         assert "As node-resque's Queue reports it" in out
         assert "As Ruby resque and resque-scheduler report it" in out
         assert "Resque.info          pending=4" in out
-        assert resque_redis.llen("pyresque-demo:queue:math") == 2
+        assert_demo_worked_its_jobs(out)
+        assert resque_redis.llen("pyresque-demo:queue:math") == 0
+        assert resque_redis.zcard("pyresque-demo:delayed_queue_schedule") == 3
+        assert resque_redis.smembers("pyresque-demo:workers") == set()
     finally:
         for key in resque_redis.scan_iter(match="pyresque-demo:*"):
             resque_redis.delete(key)
@@ -142,4 +145,26 @@ def test_demo_starts_a_private_redis_when_none_is_configured_or_running(
     code, out, _ = run(capsys, "demo")
     assert code == 0
     assert "started a private redis-server" in out
+    assert_demo_worked_its_jobs(out)
     assert "stopped the private redis-server" in out
+
+
+def assert_demo_worked_its_jobs(out: str) -> None:
+    """Each job due now ran once (its own line, then the worker's success line), in the
+    dialect's worker; afterwards the queues are empty and the delayed jobs still wait."""
+    _, _, worked = out.partition("Working the jobs due now")
+    assert worked, out
+    finished = [line.split() for line in worked.splitlines() if line.startswith("  finished")]
+    assert sorted((f[1], f[2], f[-2]) for f in finished) == [
+        ("email", "SendWelcome", "(node"),
+        ("math", "add", "(node"),
+        ("math", "add", "(node"),
+        ("reports", "Reports::Daily", "(ruby"),
+    ]
+    assert "    add: 1 + 2 = 3\n" in worked and "-> 7.5" in worked
+    assert "Reports::Daily: would build the report for 2026-11-28" in worked
+    _, _, after = worked.partition("After the workers:")
+    assert "queue.length('math')     0" in after
+    assert 'queue.stats()        {"processed": "4"}' in after
+    assert "Resque.info          pending=0, processed=4, queues=3, workers=0" in after
+    assert "delayed jobs         3 still waiting" in after
