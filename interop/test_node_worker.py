@@ -47,7 +47,9 @@ def spawn(redis_url: str, resque_namespace: str) -> Iterator[Any]:
     """Start ``pyresque worker`` processes (the real CLI); kills leftovers afterwards."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(queues: str, name: str, *extra: str, dialect: str = "node") -> subprocess.Popen[bytes]:
+    def start(
+        queues: str, name: str, *extra: str, dialect: str = "node"
+    ) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "pyresque", "worker",
@@ -166,9 +168,7 @@ async def test_node_scheduler_cleans_a_killed_pyresque_worker_and_spares_a_live_
     survivor = spawn("other", alive, "--timeout", "200")
     await poll_until(lambda: _registered(queue, alive), timeout=30)
 
-    node.call(
-        "scheduler_start", namespace=ns, name="sched", timeout=200, stuckWorkerTimeout=1000
-    )
+    node.call("scheduler_start", namespace=ns, name="sched", timeout=200, stuckWorkerTimeout=1000)
     try:
         await poll_until(queue.failed_count, timeout=30)
         cleaned = node.call("scheduler_cleaned", name="sched")

@@ -95,11 +95,19 @@ def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="an importable mapping of job class name -> callable or JobDefinition "
         "(the current directory is importable)",
     )
-    worker.add_argument("--min", type=int, metavar="N", help="run a MultiWorker: at least N jobs")
-    worker.add_argument("--max", type=int, metavar="N", help="run a MultiWorker: at most N jobs")
+    worker.add_argument(
+        "--min", type=int, metavar="N", help="run a MultiWorker of at least N workers (default 1)"
+    )
+    worker.add_argument(
+        "--max", type=int, metavar="N", help="run a MultiWorker of at most N workers (default 10)"
+    )
     worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     worker.add_argument(
-        "--timeout", type=float, default=5000, metavar="MS", help="idle poll and ping interval"
+        "--timeout",
+        type=float,
+        default=5000,
+        metavar="MS",
+        help="idle poll and ping interval (default: 5000)",
     )
     worker.add_argument(
         "--job-timeout", type=float, default=None, metavar="MS", help="fail jobs running longer"
@@ -118,7 +126,12 @@ def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="a job still running after the grace: record it as failed (default), or "
         "put it back at the head of its queue",
     )
-    worker.add_argument("--name", default=None, help="worker name (default: host:pid)")
+    worker.add_argument(
+        "--name",
+        default=None,
+        help="worker name (default: host:pid; a MultiWorker's children are NAME:pid+N, "
+        "NAME defaulting to host)",
+    )
     worker.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),

@@ -269,8 +269,8 @@ def main() -> int:
     total = sum(len(v) for v in checks.values())
     print(
         f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size} bytes): "
-        f"{len(data['zones'])} zones, {len(data['records'])} records, "  # type: ignore[arg-type]
-        f"{len(data['names'])} names; toString check {total - len(mismatches)}/{total} equal; "  # type: ignore[arg-type]
+        f"{len(data['zones'])} zones, {len(data['records'])} records, "
+        f"{len(data['names'])} names; toString check {total - len(mismatches)}/{total} equal; "
         f"{len(problems)} offset mismatches"
     )
     return 0

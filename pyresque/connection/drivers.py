@@ -138,13 +138,14 @@ class LeanDriver(AsyncDriver):
         for ev in _scripts(step):
             if ev.script.sha not in conn.loaded_scripts:
                 loads.append(("SCRIPT", "LOAD", ev.script.source))
+                # Marked at once: commands sent after this one on the socket run after the
+                # load, so concurrent callers need not load it again.
+                conn.loaded_scripts.add(ev.script.sha)
         if isinstance(step, Batch):
             body = [_commands(s) for s in step.steps]
             if step.atomic:
                 body = [("MULTI",), *body, ("EXEC",)]
             replies = await conn.send([*loads, *body])
-            for ev in _scripts(step):
-                conn.loaded_scripts.add(ev.script.sha)
             replies = replies[len(loads) :]
             if step.atomic:
                 for reply in replies[:-1]:
@@ -165,7 +166,6 @@ class LeanDriver(AsyncDriver):
             reply = await conn.send([command], last_only=True)
         else:
             reply = (await conn.send([*loads, command]))[-1]
-            conn.loaded_scripts.add(step.script.sha)  # type: ignore[union-attr]
         err = conn.error(reply)
         if err is not None:
             raise err

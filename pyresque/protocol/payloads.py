@@ -40,11 +40,12 @@ class WorkingOn(TypedDict):
 
 
 class FailedJob(TypedDict):
-    """An entry of the ``failed`` list."""
+    """An entry of the ``failed`` list. ``payload`` is the job, or the raw text of a
+    payload that was not JSON (pyresque keeps such jobs as failures)."""
 
     worker: str
     queue: str
-    payload: Job
+    payload: Job | str
     exception: NotRequired[str]
     error: NotRequired[str]
     backtrace: list[str] | None

@@ -9,6 +9,7 @@ from pyresque.worker.jobs import (
     current_job,
 )
 from pyresque.worker.multi import MultiWorker
+from pyresque.worker.runner import run_until_signalled
 from pyresque.worker.waker import Waker
 from pyresque.worker.worker import Worker
 
@@ -23,4 +24,5 @@ __all__ = [
     "Waker",
     "Worker",
     "current_job",
+    "run_until_signalled",
 ]

@@ -89,7 +89,11 @@ class Events:
             self._listeners[event] = [e for e in self._listeners.get(event, []) if e[0] != listener]
 
     def emit(self, event: str, *args: Any, **log_fields: Any) -> None:
+        # Per job this runs twice or more: skip quickly when nobody listens or logs.
+        listeners = self._listeners.get(event)
         level = self.levels.get(event)
+        if not listeners and (level is None or not self.logger.isEnabledFor(level)):
+            return
         if level is not None and self.logger.isEnabledFor(level):
             self.logger.log(
                 level,
@@ -99,7 +103,6 @@ class Events:
                 "".join(f" {k}={v!r}" for k, v in log_fields.items()),
                 extra={"pyresque_event": event, "pyresque_source": self.source, **log_fields},
             )
-        listeners = self._listeners.get(event)
         if not listeners:
             return
         for listener, once in list(listeners):

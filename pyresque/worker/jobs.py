@@ -48,12 +48,14 @@ class JobDefinition:
     perform: Callable[..., Any]
     plugins: tuple[Any, ...] = ()
     plugin_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    is_async: bool = field(init=False)
+    """An ``async def`` (or an object whose ``__call__`` is one): runs on the loop."""
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.perform) or inspect.iscoroutinefunction(
+    def __post_init__(self) -> None:
+        is_async = inspect.iscoroutinefunction(self.perform) or inspect.iscoroutinefunction(
             getattr(self.perform, "__call__", None)  # noqa: B004 - async callable objects
         )
+        object.__setattr__(self, "is_async", is_async)
 
 
 def job_definitions(jobs: Mapping[str, Any] | None) -> dict[str, JobDefinition]:
@@ -71,7 +73,7 @@ def job_definitions(jobs: Mapping[str, Any] | None) -> dict[str, JobDefinition]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CurrentJob:
     """What a running job can learn about itself (:func:`current_job`)."""
 

@@ -73,7 +73,7 @@ import redis.asyncio
 from pyresque.connection import AsyncDriver, open_async_driver
 from pyresque.errors import ConfigurationError
 from pyresque.protocol import times
-from pyresque.protocol.dialect import Dialect
+from pyresque.protocol.dialect import Dialect, get_dialect
 from pyresque.worker.events import EVENTS, Events, Listener
 from pyresque.worker.jobs import job_definitions
 from pyresque.worker.waker import Waker
@@ -159,6 +159,7 @@ class MultiWorker:
         self.max_task_processors = max_task_processors
         self.check_timeout = float(check_timeout)
         self.max_event_loop_delay = float(max_event_loop_delay)
+        self.shutdown_grace = shutdown_grace
         self._child_options: dict[str, Any] = {
             "namespace": namespace,
             "dialect": dialect,
@@ -319,6 +320,20 @@ class MultiWorker:
             await self._stop_all(self._grace)
         return verb
 
+    def cut_off(self) -> None:
+        """Cancel every running job now (each child settles its job as unfinished)."""
+        for child in list(self._live):
+            child.worker.cut_off()
+
+    def _child_name(self, wid: int) -> str:
+        """node-resque's ``host:pid+id``. Ruby prunes same-host workers whose pid part is
+        not a live process, and ``1234+1`` never is: in the ruby dialect the id goes on
+        the host part instead (``host+1:1234``), which Ruby's pid check skips (other host)
+        while the heartbeat keeps it alive, and prunes 300 s after it stops beating."""
+        if get_dialect(self._child_options["dialect"]).is_node:
+            return f"{self.name}:{os.getpid()}+{wid}"
+        return f"{self.name}+{wid}:{os.getpid()}"
+
     def _next_id(self) -> int:
         taken = {child.id for child in self._live}
         wid = 1
@@ -333,7 +348,7 @@ class MultiWorker:
             self._driver,
             self.queues,
             self.jobs,
-            name=f"{self.name}:{os.getpid()}+{wid}",
+            name=self._child_name(wid),
             executor=self._executor,
             waker=self._waker,
             **self._child_options,

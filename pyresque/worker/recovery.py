@@ -58,8 +58,6 @@ async def recover_step(
 ) -> Taken | None:
     """Finish a step that failed (its reply lost, or an error part-way through the script);
     returns the job it took, if it took one."""
-    from pyresque.protocol.plans import work as plans
-
     while True:
         if not await _reconnect(worker):
             # Stopping with Redis away: the job, if any, stays in the working-on record,
@@ -80,17 +78,7 @@ async def recover_step(
                 worker._known_processed, worker._known_failed = processed, failed
                 return None if record is None else await _adopt(worker, record)
         try:
-            taken: Taken | None = await worker._run(
-                plans.work_step(
-                    worker.context,
-                    worker.identity,
-                    worker.queues,
-                    settle=settle,
-                    take=not worker._stop.is_set(),
-                    started=started,
-                    honour_pause=not worker.context.dialect.is_node,
-                )
-            )
+            taken: Taken | None = await worker.step(settle, not worker._stop.is_set(), started)
         except ConnectionFailedError as exc:
             worker.events.emit("error", exc, worker.queue, worker.job, error=str(exc))
             maybe_sent = exc.maybe_sent

@@ -53,31 +53,14 @@ def process_title(workers: Sequence[Worker | MultiWorker]) -> str:
     return f"pyresque-{__version__}: Working {','.join(queues) or '*'}"
 
 
-def _cut_off(worker: Worker | MultiWorker) -> None:
-    """Cancel the running job(s) now; each worker settles its job as unfinished.
-
-    Not ``stop(grace=0)`` while a ``join()`` or ``stop()`` is pending: both end in the
-    worker's cleanup, and two cleanups at once close the connection under the unregister.
-    """
-    if isinstance(worker, Worker):
-        worker._cancel_job()
-        return
-    # Every live child, retiring ones too: ``workers`` is emptied once stop() starts.
-    for child in list(worker._live):
-        child.worker._cancel_job()
-
-
 def _grace(worker: Worker | MultiWorker) -> float:
-    if isinstance(worker, Worker):
-        return worker.shutdown_grace
-    grace = worker._child_options["shutdown_grace"]
-    return float(grace)
+    return float(worker.shutdown_grace)
 
 
 class _Run:
     """One worker's run. A Worker ends through its ``join()`` only: the runner asks it to
     stop with ``request_stop()`` and, past its grace, cuts the job off (see
-    :func:`_cut_off`). A MultiWorker ends through its ``stop()``, which applies the grace
+    :meth:`_Run.cut_off`). A MultiWorker ends through its ``stop()``, which applies the grace
     to its children itself."""
 
     def __init__(self, worker: Worker | MultiWorker) -> None:
@@ -112,7 +95,8 @@ class _Run:
         if not self.cut and self.worker.working:
             self.cut = True
             log.warning("%r: %s; cutting running jobs off", self.worker, why)
-        _cut_off(self.worker)
+        # On a beat, not once: a job taken just before the stop may start after a cancel.
+        self.worker.cut_off()
 
     def check(self) -> bool:
         """True the first time the run is seen to have failed."""

@@ -119,13 +119,17 @@ class Worker:
         self._burst = False
         self._loop_task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._job_task: asyncio.Task[Any] | None = None
+        self._in_job = False
+        self._cutting = False
         self._registered = False
         self._finishing: asyncio.Future[None] | None = None
         # What this worker's per-worker stat keys hold, as far as it knows: how it tells,
         # after a dropped connection, whether its last step ran (see recovery.py).
         self._known_processed = 0
         self._known_failed = 0
+        self._work_spec: plans.WorkSpec | None = None
+        self._run_at_second = -1
+        self._run_at = ""
 
     # -- names ------------------------------------------------------------------------------
     def _literal_queues(self) -> list[str]:
@@ -169,10 +173,13 @@ class Worker:
         self._loop_task = asyncio.create_task(self._work(), name=f"pyresque-work:{self.name}")
 
     async def join(self) -> None:
-        """Wait until the worker has stopped (by :meth:`stop`, or after a burst)."""
-        if self._loop_task is not None:
-            await asyncio.shield(self._loop_task)
-        await self._finish()
+        """Wait until the worker has stopped (by :meth:`stop`, or after a burst); it is
+        unregistered whatever ended it."""
+        try:
+            if self._loop_task is not None:
+                await asyncio.shield(self._loop_task)
+        finally:
+            await self._finish()
 
     async def run(self, *, burst: bool = False) -> None:
         """Start, then wait until stopped."""
@@ -188,7 +195,7 @@ class Worker:
             wait = self.shutdown_grace if grace is None else grace
             done, _ = await asyncio.wait({task}, timeout=wait)
             if not done:
-                self._cancel_job()
+                self.cut_off()
                 await asyncio.wait({task})
         await self._finish()
 
@@ -198,9 +205,16 @@ class Worker:
         """Ask the worker to stop after its current job (signal-handler safe)."""
         self._stop.set()
 
-    def _cancel_job(self) -> None:
-        if self._job_task is not None and not self._job_task.done():
-            self._job_task.cancel()
+    def cut_off(self) -> None:
+        """Cancel the running job now; it is settled as unfinished (see ``unfinished``).
+
+        Used by :meth:`stop` once the grace period is over, and by signal handlers.
+        """
+        # The job runs inside the loop task (no task of its own: one less per job), so
+        # cutting it off cancels that task while it is in the job.
+        if self._in_job and self._loop_task is not None and not self._loop_task.done():
+            self._cutting = True
+            self._loop_task.cancel()
 
     async def _finish(self) -> None:
         # stop() and join() may both get here: one clean-up, everyone waits for it.
@@ -230,23 +244,38 @@ class Worker:
             await self._driver.aclose()
 
     # -- the loop ----------------------------------------------------------------------------
+    def _spec(self) -> plans.WorkSpec:
+        """The step's unchanging parts, rebuilt only when the name or queues change."""
+        if self._work_spec is None or self._work_spec.queues != tuple(self.queues):
+            self._work_spec = plans.work_spec(
+                self.context,
+                self.identity,
+                self.queues,
+                honour_pause=not self.context.dialect.is_node,
+            )
+        return self._work_spec
+
+    def _started(self) -> str:
+        """``run_at`` for a job taken now; both formats have whole seconds, so cached."""
+        now = self.context.clock()
+        second = int(now)
+        if second != self._run_at_second:
+            self._run_at_second = second
+            self._run_at = run_at(self.context, now * 1000, self._zone)
+        return self._run_at
+
+    def step(self, settle: Settle | None, take: bool, started: str) -> Any:
+        return self._run(
+            plans.work_step(self.context, self._spec(), settle=settle, take=take, started=started)
+        )
+
     async def _work(self) -> None:
         settle: Settle | None = None
         while True:
             take = not self._stop.is_set()
-            started = run_at(self.context, self.context.now_ms(), self._zone)
+            started = self._started()
             try:
-                taken = await self._run(
-                    plans.work_step(
-                        self.context,
-                        self.identity,
-                        self.queues,
-                        settle=settle,
-                        take=take,
-                        started=started,
-                        honour_pause=not self.context.dialect.is_node,
-                    )
-                )
+                taken = await self.step(settle, take, started)
             except ConnectionFailedError as exc:
                 self.events.emit("error", exc, self.queue, self.job, error=str(exc))
                 taken = await recover_step(self, settle, started, maybe_sent=exc.maybe_sent)
@@ -302,6 +331,7 @@ class Worker:
             if register and moved != self.identity:
                 await self._run(plans.move_registration(self.context, self.identity, moved))
             self.identity = moved
+        self._work_spec = None
 
     async def _tick(self) -> None:
         """Liveness: node's ping every ``timeout`` ms, Ruby's heartbeat every interval."""
@@ -347,19 +377,21 @@ class Worker:
         self.job, self.working = payload, True
         self.events.emit("job", taken.queue, payload, job=job_class)
         current = CurrentJob(self, taken.queue, job_class, args, payload)  # type: ignore[arg-type]
-        self._job_task = asyncio.ensure_future(
-            invoke(definition, args, current, executor=self.executor, timeout_ms=self.job_timeout)
-        )
+        self._in_job = True
         try:
-            result = await self._job_task
+            result = await invoke(
+                definition, args, current, executor=self.executor, timeout_ms=self.job_timeout
+            )
         except asyncio.CancelledError:
-            if self._job_task.cancelled() and self._stop.is_set():
+            task = asyncio.current_task()
+            if self._cutting and task is not None and task.cancelling():
+                task.uncancel()  # the stop cut this job off: settle it, then stop
                 return self._unfinished(taken, payload, began)
             raise
         except Exception as exc:
             return self._failed(taken, payload, exc, began)
         finally:
-            self._job_task = None
+            self._in_job = False
             self.job, self.working = None, False
         duration = (time.monotonic() - began) * 1000
         self.processed += 1
@@ -396,9 +428,17 @@ class Worker:
 
     def _unfinished(self, taken: Taken, payload: Any, began: float) -> Settle:
         if self.unfinished == "requeue":
+            self.events.emit("reEnqueue", taken.queue, payload, "stop", error="cut off by stop")
             return Settle("requeue", queue=taken.queue, payload=taken.raw)
         entry = stopped_entry(self, taken.queue, payload)
-        self.events.emit("failure", taken.queue, payload, None, (time.monotonic() - began) * 1000)
+        self.events.emit(
+            "failure",
+            taken.queue,
+            payload,
+            None,
+            (time.monotonic() - began) * 1000,
+            error="cut off by stop",
+        )
         node = self.context.dialect.is_node
         return Settle(
             "done", processed=not node, failed=node, entry=self.context.dialect.dumps(entry)

@@ -69,9 +69,9 @@ async def test_empty_or_non_string_queue_and_class_names_are_refused(
     queue: Queue, name: object
 ) -> None:
     with pytest.raises(PayloadEncodeError):
-        await queue.enqueue(name, "job")  # type: ignore[arg-type]
+        await queue.enqueue(name, "job")
     with pytest.raises(PayloadEncodeError):
-        await queue.enqueue("q", name)  # type: ignore[arg-type]
+        await queue.enqueue("q", name)
 
 
 def test_unknown_dialect_is_a_configuration_error() -> None:
@@ -82,7 +82,7 @@ def test_unknown_dialect_is_a_configuration_error() -> None:
 @pytest.mark.parametrize("namespace", [5, None, ["ok", 3], b"bytes"])
 def test_namespace_must_be_a_string_or_list_of_strings(namespace: object) -> None:
     with pytest.raises(ConfigurationError, match="namespace"):
-        Queue("redis://127.0.0.1:1/0", namespace=namespace)  # type: ignore[arg-type]
+        Queue("redis://127.0.0.1:1/0", namespace=namespace)
 
 
 def test_bad_urls_and_clients_are_configuration_errors() -> None:
@@ -91,9 +91,9 @@ def test_bad_urls_and_clients_are_configuration_errors() -> None:
     with pytest.raises(ConfigurationError, match="decode_responses=False"):
         Queue(redis.asyncio.Redis(decode_responses=True))
     with pytest.raises(ConfigurationError, match="pyresque.sync.Queue"):
-        Queue(redis.Redis())  # type: ignore[arg-type]
+        Queue(redis.Redis())
     with pytest.raises(ConfigurationError):
-        SyncQueue(redis.asyncio.Redis())  # type: ignore[arg-type]
+        SyncQueue(redis.asyncio.Redis())
 
 
 async def test_unreachable_redis_is_a_connection_error_naming_the_address() -> None:

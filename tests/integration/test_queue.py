@@ -206,7 +206,7 @@ async def test_all_working_on_reports_started_or_the_record(
             "payload": {"class": "X", "args": []},
         },
     }
-    assert (await queue.working_on("vm:2", "b"))["queue"] == "b"  # type: ignore[index]
+    assert (await queue.working_on("vm:2", "b"))["queue"] == "b"
     assert (await queue.info())["working"] == 1
 
 

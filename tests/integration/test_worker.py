@@ -17,8 +17,8 @@ import redis
 
 from pyresque import ConnectionFailedError, JobDefinition, Queue, Worker, current_job
 from pyresque.connection import LeanDriver, Settings
-from pyresque.protocol.plan import Eval
 from pyresque.protocol import times
+from pyresque.protocol.plan import Eval
 from pyresque.testing import poll_until
 
 NODE_HOST = socket.gethostname()
@@ -45,7 +45,10 @@ def key(ns: str, *parts: str) -> str:
 
 
 async def test_worker_runs_node_and_ruby_payloads_with_their_args(
-    queue: Queue, make_worker: Callable[..., Worker], resque_redis: redis.Redis, resque_namespace: str
+    queue: Queue,
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
 ) -> None:
     seen: list[Any] = []
 
@@ -97,12 +100,22 @@ async def test_node_dialect_failure_entry_is_what_node_resque_writes(
     await queue.enqueue("q", "explode", ["é"])
     await make_worker(jobs={"explode": explode}, name="host:7").run(burst=True)
     (entry,) = await queue.failed()
-    assert list(entry) == ["worker", "queue", "payload", "exception", "error", "backtrace", "failed_at"]
+    assert list(entry) == [
+        "worker",
+        "queue",
+        "payload",
+        "exception",
+        "error",
+        "backtrace",
+        "failed_at",
+    ]
     assert entry["worker"] == "host:7"
     assert entry["payload"] == {"class": "explode", "queue": "q", "args": ["é"]}
     assert (entry["exception"], entry["error"]) == ("ValueError", "bad é")
     assert entry["backtrace"] is not None
-    assert entry["backtrace"][0].startswith("    at explode (") and __file__ in entry["backtrace"][0]
+    assert (
+        entry["backtrace"][0].startswith("    at explode (") and __file__ in entry["backtrace"][0]
+    )
     assert times.parse_peer_time(entry["failed_at"]) is not None
     assert await queue.stats() == {"failed": "1"}  # per-worker stats go when it unregisters
 
@@ -117,7 +130,15 @@ async def test_ruby_dialect_failure_counts_processed_too_and_uses_ruby_fields(
         await q.enqueue("q", "Explode")
         await make_worker(jobs={"Explode": explode}, dialect="ruby", name="h:9").run(burst=True)
         (entry,) = await q.failed()
-        assert list(entry) == ["failed_at", "payload", "exception", "error", "backtrace", "worker", "queue"]
+        assert list(entry) == [
+            "failed_at",
+            "payload",
+            "exception",
+            "error",
+            "backtrace",
+            "worker",
+            "queue",
+        ]
         assert entry["worker"] == "h:9:q"
         assert entry["exception"] == "KeyError"
         assert entry["backtrace"][0].endswith("in `explode'")
@@ -138,7 +159,10 @@ async def test_unknown_class_becomes_a_failure_and_the_worker_goes_on(
 
 
 async def test_undecodable_payload_is_kept_as_a_failure_not_dropped(
-    queue: Queue, make_worker: Callable[..., Worker], resque_redis: redis.Redis, resque_namespace: str
+    queue: Queue,
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
 ) -> None:
     resque_redis.rpush(key(resque_namespace, "queue", "q"), b'{"class":"x","args":[1]', b"\xff\xfe")
     await queue.enqueue("q", "ok")
@@ -151,7 +175,10 @@ async def test_undecodable_payload_is_kept_as_a_failure_not_dropped(
 
 
 async def test_node_registration_matches_node_resque_while_running(
-    queue: Queue, make_worker: Callable[..., Worker], resque_redis: redis.Redis, resque_namespace: str
+    queue: Queue,
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
 ) -> None:
     ns = resque_namespace
     worker = make_worker(["b", "a"], name="box:42")
@@ -189,7 +216,10 @@ async def test_ruby_registration_has_heartbeat_and_started_as_resque_writes_them
 
 
 async def test_working_on_record_is_node_resques_cjson_record(
-    queue: Queue, make_worker: Callable[..., Worker], resque_redis: redis.Redis, resque_namespace: str
+    queue: Queue,
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
 ) -> None:
     from pyresque.protocol.cjson import cjson_working_on
 
@@ -231,7 +261,10 @@ async def test_queues_are_tried_in_priority_order_after_every_job(
 
 
 async def test_wildcard_worker_follows_new_queues_without_losing_its_ping(
-    queue: Queue, make_worker: Callable[..., Worker], resque_redis: redis.Redis, resque_namespace: str
+    queue: Queue,
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
 ) -> None:
     ns = resque_namespace
     done: list[Any] = []
@@ -316,7 +349,10 @@ async def test_a_job_cut_off_by_stop_is_recorded_for_retry_stuck_jobs(
 
 
 async def test_unfinished_requeue_puts_the_job_back_at_the_head(
-    queue: Queue, make_worker: Callable[..., Worker], resque_redis: redis.Redis, resque_namespace: str
+    queue: Queue,
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
 ) -> None:
     begun = asyncio.Event()
 
@@ -396,7 +432,10 @@ async def test_perform_inline_runs_without_redis(make_worker: Callable[..., Work
 
 
 async def test_ruby_dialect_honours_pause_all_workers(
-    redis_url: str, resque_namespace: str, make_worker: Callable[..., Worker], resque_redis: redis.Redis
+    redis_url: str,
+    resque_namespace: str,
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
 ) -> None:
     ran: list[int] = []
     async with Queue(redis_url, namespace=resque_namespace, dialect="ruby") as q:
@@ -504,7 +543,10 @@ async def test_a_dropped_connection_during_a_job_settles_it_exactly_once(
 
 
 async def test_a_script_error_part_way_is_not_counted_twice(
-    queue: Queue, make_worker: Callable[..., Worker], resque_redis: redis.Redis, resque_namespace: str
+    queue: Queue,
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
 ) -> None:
     ns = resque_namespace
     ran: list[int] = []

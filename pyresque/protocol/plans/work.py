@@ -12,6 +12,7 @@ from pyresque.protocol.context import Context
 from pyresque.protocol.jsjson import js_dumps
 from pyresque.protocol.keys import text
 from pyresque.protocol.plan import (
+    Arg,
     Batch,
     Call,
     Eval,
@@ -26,6 +27,7 @@ from pyresque.protocol.workers import Identity, ping_value
 __all__ = [
     "Settle",
     "Taken",
+    "WorkSpec",
     "expand_queues",
     "heartbeat",
     "is_dynamic",
@@ -33,6 +35,7 @@ __all__ = [
     "ping",
     "register",
     "unregister",
+    "work_spec",
     "work_step",
 ]
 
@@ -63,58 +66,89 @@ class Taken:
     decoded: bool
 
 
+@dataclass(frozen=True, slots=True)
+class WorkSpec:
+    """What a worker's every step sends unchanged, encoded once (the hot path)."""
+
+    queues: tuple[str, ...]
+    worker_key: bytes
+    stat_keys: tuple[bytes, bytes, bytes, bytes]
+    failed_key: bytes
+    pause_key: bytes
+    queue_keys: tuple[bytes, ...]
+    tail: tuple[bytes, ...]  # ARGV[7..]: style, then run_at's slot, then the rest
+    splice: bool
+
+
+def work_spec(
+    ctx: Context, who: Identity, queues: Sequence[str], *, honour_pause: bool = False
+) -> WorkSpec:
+    keys = ctx.keys
+    node = ctx.dialect.is_node
+    names = [q.encode() if node else js_dumps(q) for q in queues]
+    return WorkSpec(
+        tuple(queues),
+        keys.worker(who.member).encode(),
+        (
+            keys.stat("processed").encode(),
+            keys.stat("processed", who.stats).encode(),
+            keys.stat("failed").encode(),
+            keys.stat("failed", who.stats).encode(),
+        ),
+        keys.failed().encode(),
+        keys.pause_all().encode(),
+        tuple(keys.queue(q).encode() for q in queues),
+        (b"1" if honour_pause else b"0", who.name.encode(), *names),
+        not node,
+    )
+
+
+_NOTHING = ("", b"0", b"0", b"", b"")
+
+
 def work_step(
-    ctx: Context,
-    who: Identity,
-    queues: Sequence[str],
-    *,
-    settle: Settle | None,
-    take: bool,
-    started: str = "",
-    honour_pause: bool = False,
+    ctx: Context, spec: WorkSpec, *, settle: Settle | None, take: bool, started: str = ""
 ) -> Plan[Taken | None]:
     """Settle the previous job (if any) and take the next one, in one round trip.
 
     ``started`` is the ``run_at`` to record for the taken job, in the dialect's format.
     """
-    keys = ctx.keys
-    if ctx.dialect.is_node:
-        style, run_at, names = "cjson", started, list(queues)
+    if settle is None:
+        head: tuple[Arg, ...] = _NOTHING
+        requeue_key = spec.failed_key
     else:
-        style, run_at = "splice", js_dumps(started).decode()
-        names = [js_dumps(q).decode() for q in queues]
-    requeue_key = keys.queue(settle.queue) if settle and settle.kind == "requeue" else keys.failed()
+        head = (
+            settle.kind,
+            b"1" if settle.processed else b"0",
+            b"1" if settle.failed else b"0",
+            settle.entry,
+            settle.payload,
+        )
+        requeue_key = (
+            ctx.keys.queue(settle.queue).encode() if settle.kind == "requeue" else spec.failed_key
+        )
     reply = yield Eval(
         load_script("work"),
         (
-            keys.worker(who.member),
-            keys.stat("processed"),
-            keys.stat("processed", who.stats),
-            keys.stat("failed"),
-            keys.stat("failed", who.stats),
-            keys.failed(),
+            spec.worker_key,
+            *spec.stat_keys,
+            spec.failed_key,
             requeue_key,
-            keys.pause_all(),
-            *(keys.queue(q) for q in queues),
+            spec.pause_key,
+            *spec.queue_keys,
         ),
         (
-            settle.kind if settle else "",
-            "1" if settle and settle.processed else "0",
-            "1" if settle and settle.failed else "0",
-            settle.entry if settle else b"",
-            settle.payload if settle else b"",
-            "1" if take and queues else "0",
-            style,
-            run_at,
-            "1" if honour_pause else "0",
-            who.name,
-            *names,
+            *head,
+            b"1" if take and spec.queues else b"0",
+            b"splice" if spec.splice else b"cjson",
+            js_dumps(started) if spec.splice else started,
+            *spec.tail,
         ),
     )
     if reply is None:
         return None
-    index, raw, decoded = as_list(reply)
-    return Taken(queues[as_int(index) - 1], as_bytes(raw) or b"", as_int(decoded) == 1)
+    index, raw, decoded = reply
+    return Taken(spec.queues[as_int(index) - 1], as_bytes(raw) or b"", as_int(decoded) == 1)
 
 
 def register(ctx: Context, who: Identity) -> Plan[None]:

@@ -241,7 +241,7 @@ def test_non_finite_null_writes_null_as_javascript_does() -> None:
 
 def test_an_unknown_non_finite_policy_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="non_finite"):
-        js_dumps(1, non_finite="zero")  # type: ignore[arg-type]
+        js_dumps(1, non_finite="zero")
 
 
 @pytest.mark.parametrize(

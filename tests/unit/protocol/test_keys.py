@@ -51,7 +51,7 @@ def test_list_namespace_and_blank_namespace() -> None:
 @pytest.mark.parametrize("bad", [1, None, b"x", ["a", 2], {"a": "b"}])
 def test_namespace_of_another_type_is_refused(bad: object) -> None:
     with pytest.raises(ConfigurationError):
-        KeySpace(bad)  # type: ignore[arg-type]
+        KeySpace(bad)
 
 
 def test_scan_patterns_escape_the_namespace_only() -> None:

@@ -237,7 +237,7 @@ def test_circular_structures_are_refused(adapter: RubyAdapter) -> None:
 
 def test_an_unknown_adapter_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="adapter"):
-        ruby_dumps(1, adapter="yajl")  # type: ignore[arg-type]
+        ruby_dumps(1, adapter="yajl")
 
 
 # -- properties ---------------------------------------------------------------------------

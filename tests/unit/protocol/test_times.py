@@ -118,13 +118,13 @@ def test_ruby_bucket_matches_time_to_i(
     value: list[int] | float, time_to_i: int, number_to_i: int
 ) -> None:
     seconds = Fraction(value[0], value[1]) if isinstance(value, list) else value
-    assert ruby_bucket(seconds) == time_to_i  # type: ignore[arg-type]
+    assert ruby_bucket(seconds) == time_to_i
     assert time_to_i == number_to_i or seconds < 0  # Float#to_i truncates: differs only before 1970
 
 
 @given(st.fractions(min_value=-(10**10), max_value=10**10))
 def test_ruby_bucket_is_the_second_at_or_before(seconds: Fraction) -> None:
-    bucket = ruby_bucket(seconds)  # type: ignore[arg-type]
+    bucket = ruby_bucket(seconds)
     assert bucket <= seconds < bucket + 1
 
 
@@ -231,13 +231,13 @@ def test_js_retry_failed_at_reads_back_to_the_same_wall_clock(ms: int, zone: str
 def test_ruby_writers_match_ruby(case: tuple[str, dict[str, Any]]) -> None:
     zone, row = case
     seconds = Fraction(row["ms"], 1000)
-    assert ruby_time_to_s(seconds, zone) == row["to_s"]  # type: ignore[arg-type]
-    assert ruby_iso8601(seconds, zone) == row["iso8601"]  # type: ignore[arg-type]
-    assert ruby_iso8601_utc(seconds) == row["utc_iso8601"]  # type: ignore[arg-type]
-    assert ruby_failed_at(seconds, zone) == row["failed_at"]  # type: ignore[arg-type]
-    assert ruby_retried_at(seconds, zone) == row["retried_at"]  # type: ignore[arg-type]
-    assert ruby_retried_at(seconds, zone, with_zone=True) == row["failed_at"]  # type: ignore[arg-type]
-    assert ruby_bucket(seconds) == row["to_i"]  # type: ignore[arg-type]
+    assert ruby_time_to_s(seconds, zone) == row["to_s"]
+    assert ruby_iso8601(seconds, zone) == row["iso8601"]
+    assert ruby_iso8601_utc(seconds) == row["utc_iso8601"]
+    assert ruby_failed_at(seconds, zone) == row["failed_at"]
+    assert ruby_retried_at(seconds, zone) == row["retried_at"]
+    assert ruby_retried_at(seconds, zone, with_zone=True) == row["failed_at"]
+    assert ruby_bucket(seconds) == row["to_i"]
 
 
 @pytest.mark.parametrize("case", RUBY_ROWS, ids=_ids)
