@@ -159,3 +159,24 @@ async def test_pyresque_and_ruby_workers_stats_add_up_on_a_shared_queue(
     done = sorted(int(x.split(b":")[0]) for x in resque_redis.lrange(f"{ns}:done", 0, -1))
     assert done == list(range(40))
     assert rb(ruby, ns, "stat", name="processed") == 40
+
+
+async def test_ruby_dialect_multiworker_children_survive_ruby_pruning(
+    ruby: Peer, resque_namespace: str, redis_url: str, resque_redis: redis.Redis
+) -> None:
+    from pyresque import MultiWorker
+
+    ns = resque_namespace
+    pool = MultiWorker(
+        redis_url, "pool", jobs.JOBS, namespace=ns, dialect="ruby",
+        min_task_processors=2, max_task_processors=2, check_timeout=20,
+    )  # fmt: skip
+    await pool.start()
+    try:
+        expected = sorted(f"{HOST}+{i}:{os.getpid()}:pool" for i in (1, 2))
+        await poll_until(lambda: asyncio.sleep(0, sorted(rb(ruby, ns, "workers")) == expected))
+        resque_redis.delete(f"{ns}:pruning_dead_workers_in_progress")
+        assert sorted(rb(ruby, ns, "prune", queues=["pool"])) == expected
+    finally:
+        await pool.stop()
+    assert rb(ruby, ns, "workers") == []
