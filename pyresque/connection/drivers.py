@@ -25,7 +25,18 @@ from redis.retry import Retry
 from pyresque.connection.resp import RespConnection
 from pyresque.connection.settings import Settings
 from pyresque.errors import ConfigurationError, ConnectionFailedError
-from pyresque.protocol.plan import Arg, Batch, Call, Eval, Plan, Step, run_plan_sync
+from pyresque.protocol.plan import (
+    Arg,
+    Batch,
+    Call,
+    Eval,
+    Plan,
+    Segment,
+    Step,
+    count_args,
+    flatten,
+    run_plan_sync,
+)
 
 __all__ = [
     "AsyncDriver",
@@ -40,8 +51,13 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _eval_args(step: Eval) -> tuple[Arg, ...]:
-    return ("EVALSHA", step.script.sha, len(step.keys), *step.keys, *step.args)
+def _eval_args(step: Eval) -> tuple[Arg | Segment, ...]:
+    return (step.script.evalsha, count_args(step.keys), *step.keys, *step.args)
+
+
+def _flat_eval_args(step: Eval) -> tuple[Arg, ...]:
+    """For redis-py, which knows nothing of segments."""
+    return flatten(_eval_args(step))
 
 
 def _scripts(step: Step) -> list[Eval]:
@@ -52,7 +68,7 @@ def _scripts(step: Step) -> list[Eval]:
     return []
 
 
-def _commands(step: Call | Eval) -> tuple[Arg, ...]:
+def _commands(step: Call | Eval) -> tuple[Arg | Segment, ...]:
     return step.args if isinstance(step, Call) else _eval_args(step)
 
 
@@ -227,10 +243,10 @@ class RedisPyDriver(AsyncDriver):
             return await command(*step.args)
         if isinstance(step, Eval):
             try:
-                return await command(*_eval_args(step))
+                return await command(*_flat_eval_args(step))
             except NoScriptError:
                 await command("SCRIPT", "LOAD", step.script.source)
-                return await command(*_eval_args(step))
+                return await command(*_flat_eval_args(step))
         for ev in _scripts(step):
             if ev.script.sha not in self._loaded:
                 await command("SCRIPT", "LOAD", ev.script.source)
@@ -238,7 +254,7 @@ class RedisPyDriver(AsyncDriver):
         async with self._client.pipeline(transaction=step.atomic) as pipe:
             queue: Callable[..., Any] = pipe.execute_command
             for s in step.steps:
-                queue(*_commands(s))
+                queue(*flatten(_commands(s)))
             return await pipe.execute()
 
     async def aclose(self) -> None:
@@ -291,10 +307,10 @@ class SyncDriver:
             return command(*step.args)
         if isinstance(step, Eval):
             try:
-                return command(*_eval_args(step))
+                return command(*_flat_eval_args(step))
             except NoScriptError:
                 command("SCRIPT", "LOAD", step.script.source)
-                return command(*_eval_args(step))
+                return command(*_flat_eval_args(step))
         for ev in _scripts(step):
             if ev.script.sha not in self._loaded:
                 command("SCRIPT", "LOAD", ev.script.source)
@@ -302,7 +318,7 @@ class SyncDriver:
         with self._client.pipeline(transaction=step.atomic) as pipe:
             queue: Callable[..., Any] = pipe.execute_command
             for s in step.steps:
-                queue(*_commands(s))
+                queue(*flatten(_commands(s)))
             return pipe.execute()
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from pyresque.connection.settings import Settings
 from pyresque.errors import ConnectionFailedError
+from pyresque.protocol.plan import Segment
 
 __all__ = ["RespConnection", "encode_command"]
 
@@ -41,11 +42,25 @@ def _arg(value: _Arg) -> bytes:
     return repr(value).encode()
 
 
-def encode_command(args: Sequence[_Arg]) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
+def _bulk(value: _Arg) -> bytes:
+    data = value if type(value) is bytes else _arg(value)
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def encode_command(args: Sequence[_Arg | Segment]) -> bytes:
+    out = [b""]
+    count = 0
     for value in args:
-        data = value if type(value) is bytes else _arg(value)
-        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+        if type(value) is Segment:
+            # Constant arguments: encoded once, then reused on every call.
+            if value.wire is None:
+                value.wire = b"".join([_bulk(a) for a in value.args])
+            out.append(value.wire)
+            count += len(value.args)
+        else:
+            out.append(_bulk(value))  # type: ignore[arg-type]
+            count += 1
+    out[0] = b"*%d\r\n" % count
     return b"".join(out)
 
 
@@ -159,7 +174,7 @@ class RespConnection:
                 )
 
     def send(
-        self, commands: Sequence[Sequence[_Arg]], *, last_only: bool = False
+        self, commands: Sequence[Sequence[_Arg | Segment]], *, last_only: bool = False
     ) -> asyncio.Future[Any]:
         """Write ``commands`` now; the future gets their raw replies in order.
 
@@ -194,7 +209,7 @@ class RespConnection:
             self._transport.write(b"".join(self._buffer))
         self._buffer.clear()
 
-    def send_one(self, command: Sequence[_Arg]) -> asyncio.Future[Any]:
+    def send_one(self, command: Sequence[_Arg | Segment]) -> asyncio.Future[Any]:
         """:meth:`send` for a single command; the future gets its raw reply."""
         return self.send((command,), last_only=True)
 

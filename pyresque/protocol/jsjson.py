@@ -440,13 +440,19 @@ def _big_int(digits: str) -> int:
     return -n if negative else n
 
 
+# One decoder for every parse: json.loads(..., parse_constant=...) builds a new one per call,
+# which costs more than decoding a typical job.
+_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
+_decode_big = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_big_int).decode
+
+
 def _parse(text: str) -> JSONValue:
     try:
-        result: JSONValue = json.loads(text, parse_constant=_reject_constant)
+        result: JSONValue = _decode(text)
     except json.JSONDecodeError:
         raise
     except ValueError:  # an integer literal past the str-digits limit
-        result = json.loads(text, parse_constant=_reject_constant, parse_int=_big_int)
+        result = _decode_big(text)
     return result
 
 

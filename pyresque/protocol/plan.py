@@ -25,18 +25,41 @@ __all__ = [
     "Eval",
     "Plan",
     "Script",
+    "Segment",
     "Step",
     "as_bytes",
     "as_int",
     "as_list",
     "as_pairs",
     "as_scan",
+    "count_args",
+    "flatten",
     "load_script",
     "run_plan_sync",
 ]
 
 Arg = bytes | str | int | float
 T = TypeVar("T")
+
+
+class Segment:
+    """Arguments that stay the same from one call to the next (a worker's keys, say).
+
+    A step may hold one where it holds an argument; it stands for all of its ``args``.
+    Drivers may keep their encoding of it (``wire``) and reuse it on every call.
+    """
+
+    __slots__ = ("args", "wire")
+
+    def __init__(self, *args: bytes | str | int | float) -> None:
+        self.args = args
+        self.wire: bytes | None = None
+
+    def __len__(self) -> int:
+        return len(self.args)
+
+    def __repr__(self) -> str:
+        return f"Segment{self.args!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +69,13 @@ class Script:
     name: str
     source: bytes
     sha: str = field(init=False)
+    evalsha: Segment = field(init=False, repr=False)
+    """``EVALSHA <sha>``, for drivers to encode once."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sha", hashlib.sha1(self.source).hexdigest())
+        sha = hashlib.sha1(self.source).hexdigest()
+        object.__setattr__(self, "sha", sha)
+        object.__setattr__(self, "evalsha", Segment("EVALSHA", sha))
 
 
 _SCRIPTS: dict[str, Script] = {}
@@ -61,6 +88,23 @@ def load_script(name: str) -> Script:
         source = resources.files("pyresque.protocol").joinpath("lua", f"{name}.lua").read_bytes()
         script = _SCRIPTS[name] = Script(name, source)
     return script
+
+
+def flatten(args: tuple[Arg | Segment, ...]) -> tuple[Arg, ...]:
+    """``args`` with every :class:`Segment` spelled out."""
+    if not any(type(a) is Segment for a in args):
+        return args  # type: ignore[return-value]
+    out: list[Arg] = []
+    for a in args:
+        if type(a) is Segment:
+            out.extend(a.args)
+        else:
+            out.append(a)  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def count_args(args: tuple[Arg | Segment, ...]) -> int:
+    return sum(len(a) if type(a) is Segment else 1 for a in args)
 
 
 # Steps are built per call on hot paths: plain slotted classes, cheap to make. Treat them
@@ -87,8 +131,8 @@ class Eval:
     """One script call (EVALSHA, loading the script first where the server lacks it)."""
 
     script: Script
-    keys: tuple[Arg, ...] = ()
-    args: tuple[Arg, ...] = ()
+    keys: tuple[Arg | Segment, ...] = ()
+    args: tuple[Arg | Segment, ...] = ()
 
 
 @dataclass(slots=True)

@@ -47,6 +47,7 @@ __all__ = ["Worker"]
 
 T = TypeVar("T")
 Unfinished = Literal["fail", "requeue"]
+_SUCCESS = Settle("done", processed=True)  # shared: never mutated
 
 
 def _queue_list(queues: str | Sequence[str]) -> list[str]:
@@ -354,7 +355,7 @@ class Worker:
         self.queue = taken.queue
         began = time.monotonic()
         try:
-            payload: dict[str, Any] = dict(decode_job(taken.raw))
+            payload: dict[str, Any] = decode_job(taken.raw)  # type: ignore[assignment]
         except PayloadDecodeError as exc:
             return self._failed(taken, text(taken.raw), exc, began, exception="PayloadDecodeError")
         if not ctx.dialect.is_node and taken.decoded:
@@ -396,7 +397,7 @@ class Worker:
         duration = (time.monotonic() - began) * 1000
         self.processed += 1
         self.events.emit("success", taken.queue, payload, result, duration, job=job_class)
-        return Settle("done", processed=True)
+        return _SUCCESS
 
     def _failed(
         self,

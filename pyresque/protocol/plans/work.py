@@ -17,6 +17,7 @@ from pyresque.protocol.plan import (
     Call,
     Eval,
     Plan,
+    Segment,
     as_bytes,
     as_int,
     as_list,
@@ -68,15 +69,15 @@ class Taken:
 
 @dataclass(frozen=True, slots=True)
 class WorkSpec:
-    """What a worker's every step sends unchanged, encoded once (the hot path)."""
+    """What a worker's every step sends unchanged, as segments drivers encode once
+    (on the hot path the encoding of some twenty constant arguments would cost more than
+    the rest of the step)."""
 
     queues: tuple[str, ...]
-    worker_key: bytes
-    stat_keys: tuple[bytes, bytes, bytes, bytes]
     failed_key: bytes
-    pause_key: bytes
-    queue_keys: tuple[bytes, ...]
-    tail: tuple[bytes, ...]  # ARGV[7..]: style, then run_at's slot, then the rest
+    fixed_keys: Segment  # KEYS[1..6]
+    queue_keys: Segment  # KEYS[8..]: pause-all-workers, then the queues
+    tail: Segment  # ARGV[9..]: honour pause, worker name, queue names
     splice: bool
 
 
@@ -86,24 +87,39 @@ def work_spec(
     keys = ctx.keys
     node = ctx.dialect.is_node
     names = [q.encode() if node else js_dumps(q) for q in queues]
+    failed = keys.failed().encode()
     return WorkSpec(
         tuple(queues),
-        keys.worker(who.member).encode(),
-        (
+        failed,
+        Segment(
+            keys.worker(who.member).encode(),
             keys.stat("processed").encode(),
             keys.stat("processed", who.stats).encode(),
             keys.stat("failed").encode(),
             keys.stat("failed", who.stats).encode(),
+            failed,
         ),
-        keys.failed().encode(),
-        keys.pause_all().encode(),
-        tuple(keys.queue(q).encode() for q in queues),
-        (b"1" if honour_pause else b"0", who.name.encode(), *names),
+        Segment(keys.pause_all().encode(), *(keys.queue(q).encode() for q in queues)),
+        Segment(b"1" if honour_pause else b"0", who.name.encode(), *names),
         not node,
     )
 
 
-_NOTHING = ("", b"0", b"0", b"", b"")
+# The settle part of a step is one of a few constant shapes unless it carries a failure
+# entry or a payload: segments, encoded once.
+_HEADS: dict[tuple[str, bool, bool], Segment] = {
+    (kind, processed, failed): Segment(
+        kind, b"1" if processed else b"0", b"1" if failed else b"0", b"", b""
+    )
+    for kind in ("", "done")
+    for processed in (False, True)
+    for failed in (False, True)
+}
+_TAKE = {
+    (take, splice): Segment(b"1" if take else b"0", b"splice" if splice else b"cjson")
+    for take in (False, True)
+    for splice in (False, True)
+}
 
 
 def work_step(
@@ -113,9 +129,12 @@ def work_step(
 
     ``started`` is the ``run_at`` to record for the taken job, in the dialect's format.
     """
+    head: tuple[Arg | Segment, ...]
+    requeue_key = spec.failed_key
     if settle is None:
-        head: tuple[Arg, ...] = _NOTHING
-        requeue_key = spec.failed_key
+        head = (_HEADS["", False, False],)
+    elif not settle.entry and not settle.payload:
+        head = (_HEADS[settle.kind, settle.processed, settle.failed],)
     else:
         head = (
             settle.kind,
@@ -124,25 +143,16 @@ def work_step(
             settle.entry,
             settle.payload,
         )
-        requeue_key = (
-            ctx.keys.queue(settle.queue).encode() if settle.kind == "requeue" else spec.failed_key
-        )
+        if settle.kind == "requeue":
+            requeue_key = ctx.keys.queue(settle.queue).encode()
     reply = yield Eval(
         load_script("work"),
-        (
-            spec.worker_key,
-            *spec.stat_keys,
-            spec.failed_key,
-            requeue_key,
-            spec.pause_key,
-            *spec.queue_keys,
-        ),
+        (spec.fixed_keys, requeue_key, spec.queue_keys),
         (
             *head,
-            b"1" if take and spec.queues else b"0",
-            b"splice" if spec.splice else b"cjson",
+            _TAKE[bool(take and spec.queues), spec.splice],
             js_dumps(started) if spec.splice else started,
-            *spec.tail,
+            spec.tail,
         ),
     )
     if reply is None:
