@@ -6,6 +6,7 @@ Needs RUBYLIB (interop/README.md); skips with the reason otherwise.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -180,3 +181,34 @@ async def test_ruby_dialect_multiworker_children_survive_ruby_pruning(
     finally:
         await pool.stop()
     assert rb(ruby, ns, "workers") == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"class":"Py::Hold","args":[1,"two",{"k":"v"}]}',
+        b'{"class":"Py::Hold","queue":"work","args":[1.5,1e+21,"a/b","\\u00e9"]}',  # node bytes
+        b'{"class":"Py::Hold","args":[],"extra":{"b":1,"a":2}}',
+    ],
+)
+async def test_ruby_dialect_working_on_record_is_what_a_ruby_worker_writes(
+    ruby: Peer, resque_namespace: str, redis_url: str, resque_redis: redis.Redis, payload: bytes
+) -> None:
+    ns = resque_namespace
+    gate = asyncio.Event()
+
+    async def hold(*args: Any) -> None:
+        await gate.wait()
+
+    resque_redis.rpush(f"{ns}:queue:work", payload)
+    worker = Worker(redis_url, "work", {"Py::Hold": hold}, namespace=ns, dialect="ruby")
+    await worker.start()
+    try:
+        key = f"{ns}:worker:{worker.identity.member}"
+        record = await poll_until(lambda: asyncio.to_thread(resque_redis.get, key))
+        run_at = json.loads(record)["run_at"]
+        expected = rb(ruby, ns, "working_on", queue="work", payload=payload.decode(), run_at=run_at)
+        assert record == expected.encode()
+    finally:
+        gate.set()
+        await worker.stop()

@@ -118,6 +118,14 @@ module PyresquePeer
       worker = Resque::Worker.new(*req["queues"])
       worker.work(0)
       true
+    when "working_on"
+      # The working-on record a real Ruby worker writes for this payload (and run_at).
+      worker = Resque::Worker.new(req["queue"])
+      job = Resque::Job.new(req["queue"], Resque.decode(req["payload"]))
+      worker.working_on(job)
+      record = Resque.decode(Resque.redis.get("worker:#{worker}"))
+      Resque.redis.del("worker:#{worker}")
+      Resque.encode(queue: req["queue"], run_at: req["run_at"], payload: record["payload"])
     when "fail_job"
       # A real worker processes one job of a failing class: a failure entry as Ruby writes it.
       job_class(req["class"], req["queue"])

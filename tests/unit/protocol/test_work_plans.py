@@ -1,0 +1,105 @@
+"""Worker plans without Redis: queue patterns, identities, the step's arguments."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from pyresque.protocol.context import Context
+from pyresque.protocol.plan import Eval, Segment, flatten, run_plan_sync
+from pyresque.protocol.plans import work
+from pyresque.protocol.plans.work import Settle
+from pyresque.protocol.workers import Identity
+from pyresque.worker.events import Events
+
+NODE = Context.create("ns", "node", clock=lambda: 1_800_000_000.0)
+RUBY = Context.create("ns", "ruby", clock=lambda: 1_800_000_000.0)
+KNOWN = [b"zeta", b"alpha", b"critical", b"Beta", b"10", b"9", b"mail_high", b"mail_low"]
+
+
+def expand(ctx: Context, patterns: list[str]) -> list[str]:
+    result: list[str] = run_plan_sync(work.expand_queues(ctx, patterns), lambda step: KNOWN)
+    return result
+
+
+def test_node_wildcard_is_every_queue_in_javascript_sort_order() -> None:
+    assert expand(NODE, ["*"]) == [
+        "10",
+        "9",
+        "Beta",
+        "alpha",
+        "critical",
+        "mail_high",
+        "mail_low",
+        "zeta",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "expected"),
+    [
+        (
+            ["critical", "*"],
+            ["critical", "10", "9", "Beta", "alpha", "mail_high", "mail_low", "zeta"],
+        ),
+        (["*", "!zeta", "!mail_*"], ["10", "9", "Beta", "alpha", "critical"]),
+        (["mail_*", "critical"], ["mail_high", "mail_low", "critical"]),
+        (["missing", "alpha?"], []),  # dynamic lists only keep queues that exist
+        (["[a-c]*"], ["alpha", "critical"]),
+    ],
+)
+def test_ruby_patterns_match_like_resque_worker_queues(
+    patterns: list[str], expected: list[str]
+) -> None:
+    assert expand(RUBY, patterns) == expected
+
+
+def test_which_queue_lists_are_dynamic() -> None:
+    assert work.is_dynamic(NODE, ["*"]) and not work.is_dynamic(NODE, ["a", "b"])
+    assert work.is_dynamic(RUBY, ["a*"]) and work.is_dynamic(RUBY, ["a", "!b"])
+    assert not work.is_dynamic(RUBY, ["a", "b"])
+
+
+def test_identities_follow_each_peer() -> None:
+    node = Identity.create(NODE, "host:1", ["a", "b"])
+    ruby = Identity.create(RUBY, "host:1", ["a", "b"])
+    assert (node.member, node.stats) == ("host:1:a,b", "host:1")
+    assert (ruby.member, ruby.stats) == ("host:1:a,b", "host:1:a,b")
+
+
+def test_a_step_sends_constant_segments_and_the_settle_in_order() -> None:
+    who = Identity.create(NODE, "host:1", ["a", "b"])
+    spec = work.work_spec(NODE, who, ["a", "b"])
+    steps: list[Any] = []
+    entry = b'{"worker":"host:1"}'
+    run_plan_sync(
+        work.work_step(
+            NODE, spec, settle=Settle("done", failed=True, entry=entry), take=True, started="T"
+        ),
+        lambda step: steps.append(step),
+    )
+    (step,) = steps
+    assert isinstance(step, Eval) and step.script.name == "work"
+    assert any(isinstance(k, Segment) for k in step.keys)
+    assert flatten(step.keys) == (
+        b"ns:worker:host:1:a,b", b"ns:stat:processed", b"ns:stat:processed:host:1",
+        b"ns:stat:failed", b"ns:stat:failed:host:1", b"ns:failed", b"ns:failed",
+        b"ns:pause-all-workers", b"ns:queue:a", b"ns:queue:b",
+    )  # fmt: skip
+    assert flatten(step.args) == (
+        "done", b"0", b"1", entry, b"", b"1", b"cjson", "T", b"0", b"host:1", b"a", b"b",
+    )  # fmt: skip
+
+
+def test_event_log_levels_can_be_changed_per_event(caplog: pytest.LogCaptureFixture) -> None:
+    events = Events("worker w", log_levels={"success": "debug", "failure": None})
+    caplog.set_level(logging.DEBUG, logger="pyresque.worker")
+    events.emit("success", job="a")
+    events.emit("failure", error="b")
+    events.emit("start")
+    assert [(r.levelname, r.pyresque_event) for r in caplog.records] == [  # type: ignore[attr-defined]
+        ("DEBUG", "success"),
+        ("INFO", "start"),
+    ]
