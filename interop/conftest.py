@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from interop.harness import Peer, node_unavailable, ruby_unavailable, start_node, start_ruby
 from pyresque.testing.plugin import delete_namespace
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _ci() -> bool:
@@ -57,3 +63,34 @@ def namespaces(redis_url: str) -> Iterator[list[str]]:
     yield made
     for namespace in made:
         delete_namespace(redis_url, namespace)
+
+
+@pytest.fixture
+def spawn_worker(redis_url: str, resque_namespace: str) -> Iterator[Any]:
+    """Start ``pyresque worker`` processes (the real CLI, jobs from interop/jobs.py) on the
+    test's namespace; leftovers are killed afterwards.
+
+    ``spawn_worker(queues, *extra_cli_args, dialect="node")`` returns the process.
+    """
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(queues: str, *extra: str, dialect: str = "node") -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "pyresque", "worker", "--dialect", dialect,
+                "--redis", redis_url, "--namespace", resque_namespace,
+                "--queues", queues, "--jobs", "interop.jobs:JOBS", *extra,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "REDIS_URL": redis_url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

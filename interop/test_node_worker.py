@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -40,35 +37,6 @@ def _jobs_use_the_session_redis(redis_url: str, monkeypatch: pytest.MonkeyPatch)
 async def queue(redis_url: str, resque_namespace: str) -> AsyncIterator[Queue]:
     async with Queue(redis_url, namespace=resque_namespace) as q:
         yield q
-
-
-@pytest.fixture
-def spawn(redis_url: str, resque_namespace: str) -> Iterator[Any]:
-    """Start ``pyresque worker`` processes (the real CLI); kills leftovers afterwards."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(
-        queues: str, name: str, *extra: str, dialect: str = "node"
-    ) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "pyresque", "worker",
-                "--redis", redis_url, "--namespace", resque_namespace, "--dialect", dialect,
-                "--queues", queues, "--jobs", "interop.jobs:JOBS", "--name", name, *extra,
-            ],
-            cwd=ROOT,
-            env={**os.environ, "REDIS_URL": redis_url},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 async def test_pyresque_worker_runs_node_jobs_and_node_manages_its_failures(
@@ -155,17 +123,17 @@ async def test_a_node_worker_and_a_pyresque_worker_share_2000_jobs_exactly_once(
 
 
 async def test_node_scheduler_cleans_a_killed_pyresque_worker_and_spares_a_live_one(
-    node: Peer, queue: Queue, resque_namespace: str, redis_url: str, spawn: Any
+    node: Peer, queue: Queue, resque_namespace: str, redis_url: str, spawn_worker: Any
 ) -> None:
     ns = resque_namespace
     doomed = f"doomed{uuid.uuid4().hex[:6]}:1"
     alive = f"alive{uuid.uuid4().hex[:6]}:2"
     node_queue(node, ns, "enqueue", "slow", "hold", [60_000])
-    victim = spawn("slow", doomed, "--timeout", "200")
+    victim = spawn_worker("slow", "--name", doomed, "--timeout", "200")
     await poll_until(lambda: queue.working_on(doomed, "slow"), timeout=30)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    survivor = spawn("other", alive, "--timeout", "200")
+    survivor = spawn_worker("other", "--name", alive, "--timeout", "200")
     await poll_until(lambda: _registered(queue, alive), timeout=30)
 
     node.call("scheduler_start", namespace=ns, name="sched", timeout=200, stuckWorkerTimeout=1000)

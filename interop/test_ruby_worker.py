@@ -10,9 +10,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -48,33 +46,6 @@ async def queue(redis_url: str, resque_namespace: str) -> AsyncIterator[Queue]:
         yield q
 
 
-@pytest.fixture
-def spawn(redis_url: str, resque_namespace: str) -> Iterator[Any]:
-    """``pyresque worker --dialect ruby`` processes; leftovers are killed afterwards."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(queues: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "pyresque", "worker", "--dialect", "ruby",
-                "--redis", redis_url, "--namespace", resque_namespace,
-                "--queues", queues, "--jobs", "interop.jobs:JOBS", "--timeout", "200",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "REDIS_URL": redis_url},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-
-
 async def test_pyresque_worker_runs_jobs_ruby_enqueued(
     ruby: Peer, queue: Queue, resque_namespace: str, redis_url: str, resque_redis: redis.Redis
 ) -> None:
@@ -97,10 +68,10 @@ async def test_pyresque_worker_runs_jobs_ruby_enqueued(
 
 
 async def test_a_live_pyresque_worker_is_listed_and_survives_ruby_pruning_a_killed_one_does_not(
-    ruby: Peer, queue: Queue, resque_namespace: str, resque_redis: redis.Redis, spawn: Any
+    ruby: Peer, queue: Queue, resque_namespace: str, resque_redis: redis.Redis, spawn_worker: Any
 ) -> None:
     ns = resque_namespace
-    live = spawn("work")
+    live = spawn_worker("work", "--timeout", "200", dialect="ruby")
     live_id = f"{HOST}:{live.pid}:work"
     await poll_until(lambda: _listed(ruby, ns, live_id), timeout=30)
 
