@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, open_async_driver, run_plan
+from pyresque.definitions import JobDefinition, job_definitions
+from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import Context
-from pyresque.protocol.dialect import Dialect
+from pyresque.protocol.dialect import Dialect, job_args
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.protocol.plan import Plan
 from pyresque.protocol.plans import admin, delayed, jobs
@@ -36,14 +38,20 @@ class Queue:
 
     def __init__(
         self,
-        redis: str | redis.asyncio.Redis | None = None,
+        redis: str | redis.asyncio.Redis | AsyncDriver | None = None,
         *,
         namespace: str | Sequence[str] = "resque",
         dialect: str | Dialect = "node",
+        jobs: Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.context = Context.create(namespace, dialect, clock=clock)
-        self._driver: AsyncDriver = open_async_driver(redis)
+        # With ``jobs``, enqueue runs the jobs' plugins (before_enqueue may veto).
+        self.jobs: dict[str, JobDefinition] = job_definitions(jobs)
+        if isinstance(redis, AsyncDriver):
+            self._driver, self._owns_driver = redis, False
+        else:
+            self._driver, self._owns_driver = open_async_driver(redis), True
 
     @property
     def dialect(self) -> Dialect:
@@ -64,7 +72,8 @@ class Queue:
         await self._driver.ping()
 
     async def aclose(self) -> None:
-        await self._driver.aclose()
+        if self._owns_driver:
+            await self._driver.aclose()
 
     async def __aenter__(self) -> Queue:
         await self.connect()
@@ -80,7 +89,33 @@ class Queue:
 
     # -- immediate queues ------------------------------------------------------------------
     async def enqueue(self, queue: str, job_class: str, args: object = None) -> bool:
-        return await self._run(jobs.enqueue(self.context, queue, job_class, args))
+        """Push a job; False (nothing written) when a plugin's before_enqueue vetoes it."""
+        definition = self.jobs.get(job_class)
+        if definition is None or not definition.plugins:
+            return await self._run(jobs.enqueue(self.context, queue, job_class, args))
+        arguments = job_args(args)
+        hooks = self._plugin_call(definition, queue, job_class, arguments)
+        if not await run_plugins("before_enqueue", **hooks):
+            return False
+        await self._run(jobs.enqueue(self.context, queue, job_class, arguments))
+        await run_plugins("after_enqueue", **hooks)
+        return True
+
+    def _plugin_call(
+        self, definition: JobDefinition, queue: str, job_class: str, args: list[Any]
+    ) -> dict[str, Any]:
+        return {
+            "plugins": definition.plugins,
+            "plugin_options": definition.plugin_options,
+            "owner": self,
+            "context": self.context,
+            "runner": self._run,
+            "queue_object": self,
+            "job_class": job_class,
+            "queue": queue,
+            "job": definition,
+            "args": args,
+        }
 
     async def queues(self) -> list[str]:
         return await self._run(jobs.queues(self.context))

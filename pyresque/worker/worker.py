@@ -22,7 +22,9 @@ from typing import Any, Literal, TypeVar
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, open_async_driver, run_plan
+from pyresque.definitions import JobDefinition
 from pyresque.errors import ConfigurationError, ConnectionFailedError, PayloadDecodeError
+from pyresque.plugins.base import Hook, Outcome, run_plugins
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect
@@ -32,14 +34,9 @@ from pyresque.protocol.plan import Call, Plan
 from pyresque.protocol.plans import work as plans
 from pyresque.protocol.plans.work import Settle, Taken
 from pyresque.protocol.workers import Identity, exception_entry, ruby_record, run_at
+from pyresque.queue import Queue
 from pyresque.worker.events import Events, Listener
-from pyresque.worker.jobs import (
-    CurrentJob,
-    JobDefinition,
-    UnknownJobError,
-    invoke,
-    job_definitions,
-)
+from pyresque.worker.jobs import CurrentJob, UnknownJobError, invoke, job_definitions
 from pyresque.worker.recovery import recover_step, stopped_entry, worker_state
 from pyresque.worker.waker import Waker
 
@@ -48,6 +45,7 @@ __all__ = ["Worker"]
 T = TypeVar("T")
 Unfinished = Literal["fail", "requeue"]
 _SUCCESS = Settle("done", processed=True)  # shared: never mutated
+_VETOED = Settle("done")
 
 
 def _queue_list(queues: str | Sequence[str]) -> list[str]:
@@ -122,6 +120,7 @@ class Worker:
         self._ticker: asyncio.Task[None] | None = None
         self._in_job = False
         self._cutting = False
+        self._plugin_queue: Queue | None = None
         self._registered = False
         self._finishing: asyncio.Future[None] | None = None
         # What this worker's per-worker stat keys hold, as far as it knows: how it tells,
@@ -360,8 +359,9 @@ class Worker:
             return self._failed(taken, text(taken.raw), exc, began, exception="PayloadDecodeError")
         if not ctx.dialect.is_node and taken.decoded:
             await self._canonical_ruby_record(taken, started, payload)
-        job_class = payload.get("class")
-        definition = self.jobs.get(job_class) if isinstance(job_class, str) else None
+        found = payload.get("class")
+        job_class = found if isinstance(found, str) else ""
+        definition = self.jobs.get(job_class)
         if definition is None:
             error = UnknownJobError(f"No job defined for class {job_class!r}")
             if ctx.dialect.is_node:
@@ -377,27 +377,77 @@ class Worker:
         args = args if isinstance(args, list) else [args]
         self.job, self.working = payload, True
         self.events.emit("job", taken.queue, payload, job=job_class)
-        current = CurrentJob(self, taken.queue, job_class, args, payload)  # type: ignore[arg-type]
+        current = CurrentJob(self, taken.queue, job_class, args, payload)
+        outcome = Outcome()
         self._in_job = True
         try:
-            result = await invoke(
+            if definition.plugins and not await self._hooks(
+                "before_perform", definition, job_class, taken.queue, args, outcome
+            ):
+                return _VETOED  # node-resque counts nothing for a vetoed perform
+            outcome.result = await invoke(
                 definition, args, current, executor=self.executor, timeout_ms=self.job_timeout
             )
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._cutting and task is not None and task.cancelling():
                 task.uncancel()  # the stop cut this job off: settle it, then stop
+                self.job, self.working = None, False
                 return self._unfinished(taken, payload, began)
             raise
         except Exception as exc:
-            return self._failed(taken, payload, exc, began)
+            outcome.error = exc
         finally:
             self._in_job = False
+        try:
+            if definition.plugins:
+                try:
+                    await self._hooks(
+                        "after_perform", definition, job_class, taken.queue, args, outcome
+                    )
+                except Exception as exc:  # after_perform runs after failures too
+                    if outcome.error is None:
+                        outcome.error = exc
+        finally:
             self.job, self.working = None, False
+        if outcome.error is not None:
+            return self._failed(taken, payload, outcome.error, began)
         duration = (time.monotonic() - began) * 1000
         self.processed += 1
-        self.events.emit("success", taken.queue, payload, result, duration, job=job_class)
+        self.events.emit("success", taken.queue, payload, outcome.result, duration, job=job_class)
         return _SUCCESS
+
+    async def _hooks(
+        self,
+        hook: Hook,
+        definition: JobDefinition,
+        job_class: str,
+        queue: str,
+        args: list[Any],
+        outcome: Outcome,
+    ) -> bool:
+        if self._plugin_queue is None:
+            self._plugin_queue = Queue(
+                self._driver,
+                namespace=self.context.keys.namespace,
+                dialect=self.context.dialect,
+                jobs=self.jobs,
+                clock=self.context.clock,
+            )
+        return await run_plugins(
+            hook,
+            plugins=definition.plugins,
+            plugin_options=definition.plugin_options,
+            owner=self,
+            context=self.context,
+            runner=self._run,
+            queue_object=self._plugin_queue,
+            job_class=job_class,
+            queue=queue,
+            job=definition,
+            args=args,
+            outcome=outcome,
+        )
 
     def _failed(
         self,

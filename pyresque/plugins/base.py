@@ -1,0 +1,164 @@
+"""The plugin contract and runner, as node-resque has them.
+
+A job definition lists ``plugins`` (classes, or the names of the built-in ones) and
+``plugin_options`` keyed by plugin name. Around each enqueue (by a :class:`~pyresque.Queue`
+built with ``jobs``, or by a scheduler moving a delayed job) and each perform, every plugin
+gets a fresh instance and its hook is awaited, in list order; the first hook that returns
+``False`` stops the chain and vetoes the enqueue or the perform. Anything else (``True``,
+``None``) lets it go on.
+
+``after_perform`` runs after the job, also when it raised; ``self.outcome.error`` is the
+exception (clear it to turn the failure into a success, as Noop and Retry do) and
+``self.outcome.result`` the job's result.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
+
+from pyresque.errors import ConfigurationError
+from pyresque.protocol.context import Context
+from pyresque.protocol.plan import Plan
+
+__all__ = ["Hook", "Outcome", "Plugin", "QueueLike", "plugin_class", "run_plugins"]
+
+T = TypeVar("T")
+Hook = Literal["before_enqueue", "after_enqueue", "before_perform", "after_perform"]
+
+
+class QueueLike(Protocol):
+    """What a plugin may ask of the queue it runs beside (a :class:`pyresque.Queue`)."""
+
+    async def enqueue(self, queue: str, job_class: str, args: object = None) -> bool: ...
+
+    async def enqueue_in(
+        self,
+        delay: Any,
+        queue: str,
+        job_class: str,
+        args: object = None,
+        *,
+        suppress_duplicate: bool = False,
+    ) -> bool | None: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A perform in flight, as ``after_perform`` sees it."""
+
+    error: BaseException | None = None
+    result: Any = None
+
+
+class Plugin:
+    """Base class of plugins; override the hooks you need.
+
+    Attributes a hook may use: ``owner`` (the Queue, Worker or Scheduler running it),
+    ``context`` (key space, dialect, clock), ``job_class``, ``queue``, ``job`` (the job
+    definition), ``args``, ``options`` (this plugin's ``plugin_options`` entry),
+    ``queue_object`` (to enqueue), ``outcome`` (perform hooks), and :meth:`run` to run a
+    protocol plan on the owner's Redis connection.
+    """
+
+    plugin_name: ClassVar[str] = ""
+    """The name options are looked up by; the class name unless set."""
+
+    def __init__(
+        self,
+        *,
+        owner: Any,
+        context: Context,
+        runner: Callable[[Plan[Any]], Awaitable[Any]],
+        queue_object: QueueLike | None,
+        job_class: str,
+        queue: str,
+        job: Any,
+        args: list[Any],
+        options: Mapping[str, Any],
+        outcome: Outcome | None = None,
+    ) -> None:
+        self.owner = owner
+        self.context = context
+        self._runner = runner
+        self.queue_object = queue_object
+        self.job_class = job_class
+        self.queue = queue
+        self.job = job
+        self.args = args
+        self.options = options
+        self.outcome = outcome
+
+    @classmethod
+    def name_for_options(cls) -> str:
+        return cls.plugin_name or cls.__name__
+
+    async def run(self, plan: Plan[T]) -> T:
+        """Run a protocol plan on the owner's connection."""
+        result: T = await self._runner(plan)
+        return result
+
+    async def before_enqueue(self) -> bool | None:
+        return True
+
+    async def after_enqueue(self) -> bool | None:
+        return True
+
+    async def before_perform(self) -> bool | None:
+        return True
+
+    async def after_perform(self) -> bool | None:
+        return True
+
+
+def plugin_class(reference: type[Plugin] | str) -> type[Plugin]:
+    """A plugin class, or the built-in one of that name (``"JobLock"`` ...)."""
+    if isinstance(reference, str):
+        builtins = importlib.import_module("pyresque.plugins").BUILTIN_PLUGINS
+        try:
+            found: type[Plugin] = builtins[reference]
+        except KeyError:
+            raise ConfigurationError(
+                f"no built-in plugin {reference!r}; built-ins are {', '.join(sorted(builtins))}"
+            ) from None
+        return found
+    if isinstance(reference, type) and issubclass(reference, Plugin):
+        return reference
+    raise ConfigurationError(f"a plugin must be a Plugin subclass or a name, not {reference!r}")
+
+
+async def run_plugins(
+    hook: Hook,
+    *,
+    plugins: Sequence[type[Plugin] | str],
+    plugin_options: Mapping[str, Mapping[str, Any]],
+    owner: Any,
+    context: Context,
+    runner: Callable[[Plan[Any]], Awaitable[Any]],
+    queue_object: QueueLike | None,
+    job_class: str,
+    queue: str,
+    job: Any,
+    args: list[Any],
+    outcome: Outcome | None = None,
+) -> bool:
+    """Run ``hook`` of each plugin in order; False as soon as one returns False."""
+    for reference in plugins:
+        cls = plugin_class(reference)
+        plugin = cls(
+            owner=owner,
+            context=context,
+            runner=runner,
+            queue_object=queue_object,
+            job_class=job_class,
+            queue=queue,
+            job=job,
+            args=args,
+            options=plugin_options.get(cls.name_for_options(), {}),
+            outcome=outcome,
+        )
+        if await getattr(plugin, hook)() is False:
+            return False
+    return True
