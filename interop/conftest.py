@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,3 +96,108 @@ def spawn_worker(redis_url: str, resque_namespace: str) -> Iterator[Any]:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+class SchedulerProcess:
+    """A scheduler subprocess (pyresque's CLI or resque-scheduler); its output is kept."""
+
+    def __init__(self, argv: list[str], *, env: dict[str, str], cwd: Path) -> None:
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, timeout: float = 20) -> int:
+        """SIGTERM, then wait for the exit status."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:  # ours, by its pid
+            self.proc.kill()
+        self.proc.wait()
+        self._reader.join(5)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
+@pytest.fixture
+def spawn_scheduler(redis_url: str, resque_namespace: str) -> Iterator[Any]:
+    """Start ``pyresque scheduler`` processes (the real CLI) on the test's namespace;
+    leftovers are killed afterwards.
+
+    ``spawn_scheduler(*extra_cli_args, dialect="node")`` returns a SchedulerProcess.
+    """
+    started: list[SchedulerProcess] = []
+
+    def start(*extra: str, dialect: str = "node") -> SchedulerProcess:
+        proc = SchedulerProcess(
+            [
+                sys.executable, "-m", "pyresque", "scheduler", "--dialect", dialect,
+                "--redis", redis_url, "--namespace", resque_namespace, *extra,
+            ],
+            env={**os.environ, "REDIS_URL": redis_url},
+            cwd=ROOT,
+        )  # fmt: skip
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.close()
+
+
+@pytest.fixture
+def resque_scheduler(redis_url: str, resque_namespace: str) -> Iterator[Any]:
+    """Start real resque-scheduler processes (interop/ruby/scheduler.rb) on the test's
+    namespace; skipped, with the reason printed, where Ruby resque is unavailable.
+
+    ``resque_scheduler(interval=0.2, lock_timeout=180)`` returns a SchedulerProcess; its
+    lock value is ``<resque-scheduler's host>:<pid>``.
+    """
+    reason = ruby_unavailable()
+    if reason is not None:
+        print(f"\nresque-scheduler interop skipped: {reason}")
+        pytest.skip(f"Ruby resque unavailable: {reason}")
+    started: list[SchedulerProcess] = []
+
+    def start(*, interval: float = 0.2, lock_timeout: int = 180) -> SchedulerProcess:
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "NAMESPACE": resque_namespace,
+            "RESQUE_SCHEDULER_INTERVAL": str(interval),
+            "LOCK_TIMEOUT": str(lock_timeout),
+        }
+        env.setdefault("TZ", "UTC")
+        proc = SchedulerProcess(["ruby", "scheduler.rb"], env=env, cwd=ROOT / "interop" / "ruby")
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.close()

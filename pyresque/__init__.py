@@ -18,6 +18,7 @@ from pyresque.errors import (
 from pyresque.protocol.dialect import NODE, RUBY, Dialect
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.queue import DelayedAt, Queue
+from pyresque.scheduler import Scheduler
 from pyresque.worker import JobDefinition, MultiWorker, Worker, current_job
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "PyresqueError",
     "Queue",
     "QueueError",
+    "Scheduler",
     "Worker",
     "WorkingOn",
     "__version__",

@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
 
     _worker_parser(sub, common)
+    _scheduler_parser(sub, common)
 
     demo = sub.add_parser(
         "demo", help="enqueue demo jobs and print the state as node-resque and Ruby resque see it"
@@ -309,6 +310,82 @@ def _worker_command(options: argparse.Namespace) -> int:
     return _exit_past_cut_off_jobs(_run_loop(_work(options, jobs), options.loop))
 
 
+# -- pyresque scheduler -------------------------------------------------------------------
+
+
+def _scheduler_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    scheduler = sub.add_parser(
+        "scheduler",
+        parents=[common],
+        help="move due delayed jobs and clean up dead workers while leader, until SIGTERM/SIGINT",
+        description="Run a scheduler: while it holds the leader lock (node-resque's, or with "
+        "--dialect ruby resque-scheduler's; both with --both-locks) it moves due delayed "
+        "jobs to their queues and cleans up workers whose ping or heartbeat is stale. "
+        "SIGTERM or SIGINT stops it and releases the lock.",
+    )
+    scheduler.add_argument(
+        "--timeout", type=float, default=5000, metavar="MS", help="poll interval (default: 5000)"
+    )
+    scheduler.add_argument(
+        "--leader-lock-timeout",
+        type=int,
+        default=180,
+        metavar="S",
+        help="seconds the leader lock lives unless refreshed (default: 180)",
+    )
+    scheduler.add_argument(
+        "--stuck-worker-timeout",
+        type=float,
+        default=3_600_000,
+        metavar="MS",
+        help="clean up workers silent for longer than this; 0 never (default: 3600000)",
+    )
+    scheduler.add_argument(
+        "--retry-stuck-jobs",
+        action="store_true",
+        help="re-enqueue the jobs of dead workers after each clean-up",
+    )
+    scheduler.add_argument(
+        "--both-locks",
+        action="store_true",
+        help="lead only while holding node-resque's and resque-scheduler's locks both",
+    )
+    scheduler.add_argument(
+        "--name", default=None, help="lock value (default: host:pid, as the dialect's peer)"
+    )
+    scheduler.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="stderr logging level (default: info)",
+    )
+
+
+def _scheduler_command(options: argparse.Namespace) -> int:
+    from pyresque.scheduler import Scheduler, run_scheduler_until_signalled
+
+    if options.timeout <= 0 or options.leader_lock_timeout <= 0:
+        print("pyresque: --timeout and --leader-lock-timeout must be > 0", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=options.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    scheduler = Scheduler(
+        options.redis,
+        namespace=options.namespace,
+        dialect=options.dialect,
+        timeout=options.timeout,
+        leader_lock_timeout=options.leader_lock_timeout,
+        stuck_worker_timeout=options.stuck_worker_timeout,
+        retry_stuck_jobs=options.retry_stuck_jobs,
+        name=options.name,
+        both_locks=options.both_locks,
+    )
+    return asyncio.run(run_scheduler_until_signalled(scheduler))
+
+
 async def _enqueue(options: argparse.Namespace) -> str:
     try:
         args = loads(options.args)
@@ -387,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(asyncio.run(_status(options)))
         elif options.command == "worker":
             return _worker_command(options)
+        elif options.command == "scheduler":
+            return _scheduler_command(options)
         elif options.command == "demo":
             from pyresque.demo import run_demo
 

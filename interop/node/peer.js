@@ -172,6 +172,143 @@ const handlers = {
   },
 };
 
+// -- Plugins (interop/test_node_plugins.py) ------------------------------------------------
+// Jobs using node-resque's built-in plugins. The pyresque side defines the same classes with
+// the same pluginOptions, so both peers work on the same lock and retry keys. Kept apart
+// from the ops above: a Queue built WITH these jobs runs the enqueue plugins.
+
+const pluginQueues = new Map();
+const noopLogged = [];
+
+function pluginJobsFor() {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  async function mark(worker, id) {
+    await worker.connection.redis.rpush(worker.connection.key("done"), `${id}:node`);
+  }
+  return {
+    lockedSlow: {
+      plugins: ["JobLock"],
+      pluginOptions: { JobLock: { lockTimeout: 30, enqueueTimeout: 1001 } },
+      perform: async function (id, ms) {
+        await mark(this, id);
+        await sleep(ms);
+        return id;
+      },
+    },
+    queueLocked: {
+      plugins: ["QueueLock"],
+      pluginOptions: { QueueLock: { lockTimeout: 30 } },
+      perform: async function (id) {
+        await mark(this, id);
+        return id;
+      },
+    },
+    delayLocked: {
+      plugins: ["DelayQueueLock"],
+      perform: async function (id) {
+        await mark(this, id);
+        return id;
+      },
+    },
+    retried: {
+      plugins: ["Retry"],
+      pluginOptions: { Retry: { retryLimit: 3, retryDelay: 100, backoffStrategy: [100, 200] } },
+      perform: async function (id) {
+        await mark(this, id);
+        throw new Error("BUSTED");
+      },
+    },
+    // Fails its first attempt (counted in <ns>:flaky:<id>, whichever peer ran it).
+    flaky: {
+      plugins: ["Retry"],
+      pluginOptions: { Retry: { retryLimit: 3, retryDelay: 100 } },
+      perform: async function (id) {
+        const attempt = await this.connection.redis.incr(this.connection.key("flaky", String(id)));
+        await mark(this, id);
+        if (attempt === 1) throw new Error("first attempt");
+        return attempt;
+      },
+    },
+    noopFail: {
+      plugins: ["Noop"],
+      // console.log (Noop's default) would write into this peer's stdout replies.
+      pluginOptions: { Noop: { logger: (error) => noopLogged.push(String(error)) } },
+      perform: async () => {
+        throw new Error("BUSTED");
+      },
+    },
+  };
+}
+
+function makePluginWorker(namespace, name, qs, timeout) {
+  return new NR.Worker(
+    { connection: connectionOptions(namespace), queues: qs, name, timeout },
+    pluginJobsFor(),
+  );
+}
+
+function recordEvents(worker, events) {
+  worker.on("job", (q, job) => events.push({ event: "job", queue: q, args: job.args }));
+  worker.on("success", (q, job, result) => events.push({ event: "success", queue: q, args: job.args, result }));
+  worker.on("failure", (q, job, failure) =>
+    events.push({ event: "failure", queue: q, args: job.args, error: String(failure) }),
+  );
+  worker.on("reEnqueue", (q, job, detail) =>
+    events.push({
+      event: "reEnqueue",
+      queue: q,
+      args: job.args,
+      delay: detail.delay,
+      remainingAttempts: detail.remainingAttempts,
+      error: String(detail.err),
+    }),
+  );
+}
+
+const pluginHandlers = {
+  // A Queue method on a Queue built with the plugin jobs (enqueue runs their plugins).
+  async plugin_queue({ namespace, method, args }) {
+    const key = JSON.stringify(namespace);
+    if (!pluginQueues.has(key)) {
+      const queue = new NR.Queue({ connection: connectionOptions(namespace) }, pluginJobsFor());
+      queue.on("error", () => {});
+      await queue.connect();
+      pluginQueues.set(key, queue);
+    }
+    const queue = pluginQueues.get(key);
+    if (typeof queue[method] !== "function") throw new Error(`no Queue method ${method}`);
+    return queue[method](...(args || []));
+  },
+
+  // Work the plugin jobs until `count` events named in `until` (default success, failure)
+  // happened, then end the worker (which waits for the job in hand); all events recorded.
+  async plugin_work({ namespace, name, queues: qs, count, until, timeoutMs }) {
+    const worker = makePluginWorker(namespace, name, qs, 50);
+    const events = [];
+    const wanted = until || ["success", "failure"];
+    recordEvents(worker, events);
+    worker.on("error", (error) => events.push({ event: "error", error: String(error) }));
+    await worker.connect();
+    await worker.start();
+    const deadline = Date.now() + (timeoutMs || 10000);
+    const done = () => events.filter((e) => wanted.includes(e.event)).length >= (count || 1);
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await worker.end();
+    return events;
+  },
+
+  // A plugin-job worker in the background; end it with work_stop.
+  async plugin_work_start({ namespace, name, queues: qs }) {
+    return keep(name, makePluginWorker(namespace, name, qs, 50), (w) => w.start());
+  },
+
+  // What the Noop plugin logged since the last call.
+  async noop_logged() {
+    return noopLogged.splice(0, noopLogged.length);
+  },
+};
+Object.assign(handlers, pluginHandlers);
+
 async function handle(line) {
   let request;
   try {

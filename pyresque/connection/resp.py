@@ -125,7 +125,11 @@ class RespConnection:
     @classmethod
     async def open(cls, settings: Settings) -> RespConnection:
         conn = cls(settings)
-        await conn._connect()
+        try:
+            await conn._connect()
+        except BaseException:  # cancelled (or failed) part-way: don't leave a socket open
+            conn.close()
+            raise
         return conn
 
     @property

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from pyresque.errors import ConfigurationError
@@ -51,6 +51,11 @@ class Outcome:
 
     error: BaseException | None = None
     result: Any = None
+    counts_as_failure: bool = False
+    """Set with ``error`` cleared: settle as a success (no failure entry, ``success``
+    event) but count a failure, as node-resque's Retry leaves the stats for a retry."""
+    state: dict[str, Any] = field(default_factory=dict)
+    """Scratch space the hooks of one perform share (each hook gets a new plugin)."""
 
 
 class Plugin:

@@ -9,17 +9,23 @@ resque's ``Failure.requeue``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
+from pyresque.protocol.dialect import NODE, RUBY
 from pyresque.protocol.jsjson import JSONValue
 
 __all__ = [
+    "PRUNE_EXIT",
+    "RUBY_DIRTY_EXITS",
     "STUCK_MARKER",
     "STUCK_MESSAGE",
+    "CleanStyle",
     "failure_entry",
+    "style_context",
     "stuck_entry",
     "with_retried_at",
 ]
@@ -32,6 +38,14 @@ STUCK_MARKER = "queue#forceCleanWorker"
 
 RUBY_DIRTY_EXITS = ("Resque::DirtyExit", "Resque::PruneDeadWorkerDirtyExit")
 """Ruby's exception names for jobs whose worker went away mid-job."""
+
+PRUNE_EXIT = "Resque::PruneDeadWorkerDirtyExit"
+"""What resque's dead-worker pruning (expired heartbeat) records for the job held."""
+
+CleanStyle = Literal["node", "ruby", "ruby_prune"]
+"""Whose entry a forced clean writes: node-resque's ``forceCleanWorker`` entry, resque's
+``DirtyExit`` (``unregister_worker``), or resque's ``PruneDeadWorkerDirtyExit`` (pruning
+by heartbeat)."""
 
 
 def failure_entry(
@@ -71,18 +85,38 @@ def failure_entry(
     }
 
 
+def style_context(ctx: Context, style: CleanStyle) -> Context:
+    """``ctx`` writing as the peer whose entry ``style`` is (same keys, clock and host);
+    the dialect's own options are kept when it is that peer already."""
+    node = style == "node"
+    if ctx.dialect.is_node == node:
+        return ctx
+    return dataclasses.replace(ctx, dialect=NODE if node else RUBY)
+
+
 def stuck_entry(
-    ctx: Context, *, worker_name: str, member: str, record: dict[str, Any]
+    ctx: Context,
+    *,
+    worker_name: str,
+    member: str,
+    record: dict[str, Any],
+    style: CleanStyle | None = None,
 ) -> dict[str, Any]:
     """The entry for a job whose worker was cleaned up by force.
 
-    node dialect: node-resque's ``forceCleanWorker`` entry (``worker`` is the name without
-    queues). ruby dialect: the ``Resque::DirtyExit`` entry resque writes when it
-    unregisters a worker that still held a job (``worker`` is the full id).
+    ``style`` (default: the dialect's, ``node`` or ``ruby``) picks whose entry it is:
+    ``node``, node-resque's ``forceCleanWorker`` entry (``worker`` is the name without
+    queues); ``ruby``, the ``Resque::DirtyExit`` entry resque writes when it unregisters a
+    worker that still held a job; ``ruby_prune``, the ``Resque::PruneDeadWorkerDirtyExit``
+    entry of resque's pruning by heartbeat (both with the full id as ``worker``). Each is in
+    its peer's key order and date format; encode it with :func:`style_context`'s dialect.
     """
+    if style is None:
+        style = "node" if ctx.dialect.is_node else "ruby"
+    ctx = style_context(ctx, style)
     payload = record.get("payload") or {}
     queue = record.get("queue", "")
-    if ctx.dialect.is_node:
+    if style == "node":
         when = times.js_date_string(ctx.now_ms())
         return failure_entry(
             ctx,
@@ -93,6 +127,19 @@ def stuck_entry(
             error=STUCK_MESSAGE,
             backtrace=[f"killed by {ctx.hostname} at {when}", STUCK_MARKER, "node-resque"],
         )
+    if style == "ruby_prune":
+        # resque: PruneDeadWorkerDirtyExit.new(worker.to_s, job['payload']['class'] rescue nil)
+        job_class = payload.get("class") if isinstance(payload, dict) else None
+        return failure_entry(
+            ctx,
+            worker=member,
+            queue=queue,
+            payload=payload,
+            exception=PRUNE_EXIT,
+            error=f"Worker {member} did not gracefully exit while processing "
+            f"{_ruby_to_s(job_class)}",
+            backtrace=[],
+        )
     return failure_entry(
         ctx,
         worker=member,
@@ -102,6 +149,15 @@ def stuck_entry(
         error="Job still being processed",
         backtrace=[],
     )
+
+
+def _ruby_to_s(job_class: object) -> str:
+    """``"#{job || '<Unknown Job>'}"`` for the JSON scalars a class may be."""
+    if job_class is None:
+        return "<Unknown Job>"
+    if isinstance(job_class, bool):
+        return "true" if job_class else "false"
+    return str(job_class)
 
 
 def with_retried_at(ctx: Context, entry: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ that encoding them again (see :func:`to_bytes`) gives the original bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pyresque.errors import ConfigurationError
@@ -19,6 +20,10 @@ from pyresque.errors import ConfigurationError
 __all__ = ["KeySpace", "glob_escape", "text", "to_bytes"]
 
 _GLOB_SPECIALS = frozenset("*?[]\\")
+# JavaScript's \s (what node-resque's Retry strips from its keys); Python's differs.
+_JS_SPACE = re.compile(
+    r"[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
 
 
 def text(value: bytes | str) -> str:
@@ -144,6 +149,10 @@ class KeySpace:
         """node-resque's liveness key."""
         return self.key("worker", "ping", name)
 
+    def worker_pings(self) -> str:
+        """SCAN MATCH pattern for every ``worker:ping:<name>`` key (namespace escaped)."""
+        return self.pattern("worker", "ping", "*")
+
     def heartbeats(self) -> str:
         """Ruby resque's liveness hash ``{worker id: ISO-8601}``."""
         return self.key("workers", "heartbeat")
@@ -182,3 +191,15 @@ class KeySpace:
 
     def job_lock(self, job_class: str, queue: str, args_json: str) -> str:
         return self.key("workerslock", job_class, queue, args_json)
+
+    # -- node-resque's Retry plugin --------------------------------------------------------
+    # Both keys go through node's ``.replace(/\s/, "")``: the first whitespace character of
+    # the whole key (namespace included) is removed, and only that one.
+    def retry(self, job_class: str, args_key: str) -> str:
+        """The attempt counter ``resque-retry:<class>:<args key>`` (no ``:`` for no args)."""
+        return _JS_SPACE.sub("", self.key("resque-retry", job_class, args_key), count=1)
+
+    def retry_failure(self, job_class: str, args_key: str) -> str:
+        """The last error, ``failure-resque-retry:<class>:<args key>``: one part, so the
+        trailing ``:`` stays for no args."""
+        return _JS_SPACE.sub("", self.key(f"failure-resque-retry:{job_class}:{args_key}"), count=1)

@@ -413,8 +413,13 @@ class Worker:
         if outcome.error is not None:
             return self._failed(taken, payload, outcome.error, began)
         duration = (time.monotonic() - began) * 1000
-        self.processed += 1
         self.events.emit("success", taken.queue, payload, outcome.result, duration, job=job_class)
+        if outcome.counts_as_failure:
+            # A retried failure (Retry plugin): counted in this step's one script, where
+            # node-resque DECRs/INCRs the stats after counting a success.
+            self.failed += 1
+            return Settle("done", processed=not ctx.dialect.is_node, failed=True)
+        self.processed += 1
         return _SUCCESS
 
     async def _hooks(

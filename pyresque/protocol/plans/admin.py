@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyresque.errors import JobNotFoundError, PayloadDecodeError, PayloadEncodeError
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect, job_args
-from pyresque.protocol.failures import RUBY_DIRTY_EXITS, STUCK_MARKER, stuck_entry, with_retried_at
+from pyresque.protocol.failures import (
+    RUBY_DIRTY_EXITS,
+    STUCK_MARKER,
+    CleanStyle,
+    stuck_entry,
+    style_context,
+    with_retried_at,
+)
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import FailedJob, WorkingOn, decode_failed, decode_working_on
 from pyresque.protocol.plan import (
@@ -25,8 +32,10 @@ from pyresque.protocol.plan import (
 )
 
 __all__ = [
+    "Cleaned",
     "all_working_on",
     "clean_old_workers",
+    "clean_stuck_worker",
     "delete_lock",
     "failed",
     "failed_count",
@@ -34,6 +43,7 @@ __all__ = [
     "info",
     "leader",
     "locks",
+    "prune_dead_worker",
     "remove_failed",
     "remove_failed_at",
     "requeue_failed",
@@ -118,70 +128,123 @@ def all_working_on(ctx: Context) -> Plan[dict[str, WorkingOn | str]]:
     return result
 
 
-def force_clean_worker(ctx: Context, worker_name: str) -> Plan[dict[str, Any] | None]:
+class Cleaned(NamedTuple):
+    """What a guarded clean did: ``cleaned`` is False when the worker showed signs of life
+    (its ping or heartbeat changed after it was read) and was left alone."""
+
+    cleaned: bool
+    entry: dict[str, Any] | None
+
+
+def force_clean_worker(
+    ctx: Context, worker_name: str, *, style: CleanStyle | None = None
+) -> Plan[dict[str, Any] | None]:
     """Unregister a worker (node name ``host:pid`` or full id) and fail its job.
 
-    Returns the failure entry written, or None when the worker held no job. Unlike
+    Returns the failure entry written, or None when the worker held no job. ``style``
+    picks whose entry that is (default: the dialect's; see :func:`stuck_entry`). Unlike
     node-resque this also removes the working-on record, counts ``stat:failed`` only
-    when a job failed (node dialect; Ruby never counts these), and writes nothing for a
-    worker it cannot find except its leftover ping and stat keys.
+    when a job failed in node-resque's style (resque never counts these), and writes
+    nothing for a worker it cannot find except its leftover ping and stat keys.
     """
+    return (yield from _force_clean(ctx, worker_name, style, None)).entry
+
+
+def clean_stuck_worker(
+    ctx: Context, worker_name: str, ping: bytes, *, style: CleanStyle = "node"
+) -> Plan[Cleaned]:
+    """node-resque's stuck-worker clean of ``worker_name``, whose ping was read as ``ping``:
+    done only while the ping still holds exactly that (a worker that pinged meanwhile is
+    alive and left alone)."""
+    return (yield from _force_clean(ctx, worker_name, style, ("ping", ping)))
+
+
+def prune_dead_worker(ctx: Context, member: str, heartbeat: bytes) -> Plan[Cleaned]:
+    """resque's pruning of the worker ``member`` (full id) whose heartbeat was read as
+    ``heartbeat``: unregistered, even when no longer in ``workers``, with its job failed as
+    ``Resque::PruneDeadWorkerDirtyExit`` (not counted in ``stat:failed``), only while the
+    heartbeat still holds that value."""
+    name = split_member(member)[0]
+    return (yield from _clean_member(ctx, member, name, "ruby_prune", ("heartbeat", heartbeat)))
+
+
+def _force_clean(
+    ctx: Context,
+    worker_name: str,
+    style: CleanStyle | None,
+    guard: tuple[str, bytes] | None,
+) -> Plan[Cleaned]:
     members = [
         m
         for m in (yield from _members(ctx))
         if m == worker_name or split_member(m)[0] == worker_name
     ]
     if not members:
+        if guard is not None:
+            return (yield from _clean_member(ctx, "", worker_name, style, guard))
         yield Call(
             "DEL",
             ctx.keys.worker_ping(worker_name),
             ctx.keys.stat("failed", worker_name),
             ctx.keys.stat("processed", worker_name),
         )
-        return None
+        return Cleaned(True, None)
     entry: dict[str, Any] | None = None
     for member in members:
-        name = split_member(member)[0]
-        for _attempt in range(_RETRIES):
-            raw = as_bytes((yield Call("GET", ctx.keys.worker(member))))
-            found = None
-            encoded = b""
-            if raw is not None:
-                found = stuck_entry(
-                    ctx,
-                    worker_name=name,
-                    member=member,
-                    record=_record(raw, ctx.keys.worker(member)),
-                )
-                encoded = ctx.dialect.dumps(found)
-            stats = {
-                ctx.keys.stat(kind, who)
-                for kind in ("failed", "processed")
-                for who in (name, member)
-            }
-            done = yield Eval(
-                load_script("force_clean_worker"),
-                (
-                    ctx.keys.workers(),
-                    ctx.keys.worker(member),
-                    ctx.keys.worker_started(member),
-                    ctx.keys.worker_ping(name),
-                    ctx.keys.heartbeats(),
-                    ctx.keys.failed(),
-                    ctx.keys.stat("failed"),
-                    *sorted(stats),
-                ),
-                (
-                    member,
-                    raw or b"",
-                    encoded,
-                    "1" if (found is not None and ctx.dialect.is_node) else "0",
-                ),
-            )
-            if as_int(done):
-                entry = found or entry
-                break
-    return entry
+        name = worker_name if guard is not None else split_member(member)[0]
+        done = yield from _clean_member(ctx, member, name, style, guard)
+        if not done.cleaned and guard is not None:
+            return Cleaned(False, entry)  # alive after all: leave its other members too
+        entry = done.entry or entry
+        if guard is not None:
+            guard = (guard[0], b"")  # the first clean deleted the ping
+    return Cleaned(True, entry)
+
+
+def _clean_member(
+    ctx: Context,
+    member: str,
+    name: str,
+    style: CleanStyle | None,
+    guard: tuple[str, bytes] | None,
+) -> Plan[Cleaned]:
+    """Clean one ``workers`` member ("" for none: only ``name``'s ping and stats) in one
+    script, retried while its working-on record changes under it."""
+    style = style or ("node" if ctx.dialect.is_node else "ruby")
+    encoder = style_context(ctx, style).dialect
+    stats = {ctx.keys.stat(kind, who) for kind in ("failed", "processed") for who in {name, member}}
+    stats.discard(ctx.keys.stat("failed", ""))
+    stats.discard(ctx.keys.stat("processed", ""))
+    for _attempt in range(_RETRIES):
+        raw = as_bytes((yield Call("GET", ctx.keys.worker(member)))) if member else None
+        found = None
+        encoded = b""
+        if raw is not None:
+            record = _record(raw, ctx.keys.worker(member))
+            found = stuck_entry(ctx, worker_name=name, member=member, record=record, style=style)
+            encoded = encoder.dumps(found)
+        keys = (
+            ctx.keys.workers(),
+            ctx.keys.worker(member),
+            ctx.keys.worker_started(member),
+            ctx.keys.worker_ping(name),
+            ctx.keys.heartbeats(),
+            ctx.keys.failed(),
+            ctx.keys.stat("failed"),
+            *sorted(stats),
+        )
+        count = "1" if (found is not None and style == "node") else "0"
+        args: tuple[str | bytes, ...] = (member, raw or b"", encoded, count)
+        if guard is None:
+            done = as_int((yield Eval(load_script("force_clean_worker"), keys, args)))
+        else:
+            script = load_script("clean_stuck_worker")
+            done = as_int((yield Eval(script, keys, (*args, *guard))))
+        if done < 0:
+            return Cleaned(False, None)
+        if done:
+            return Cleaned(True, found)
+    return Cleaned(False, None)
 
 
 def clean_old_workers(ctx: Context, age_ms: float) -> Plan[dict[str, dict[str, Any]]]:

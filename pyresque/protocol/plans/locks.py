@@ -1,0 +1,151 @@
+"""Plans for node-resque's built-in plugins: JobLock, QueueLock, DelayQueueLock, Retry.
+
+The keys and values are node-resque 9.7.1's, so a node plugin and its pyresque twin on
+the same Redis see each other's locks and retry counts. Where node-resque sends several
+commands that must go together, these send one script (see ``spec/plugins.md``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pyresque.protocol import times
+from pyresque.protocol.context import Context
+from pyresque.protocol.jsjson import JSONValue, js_dumps, js_number
+from pyresque.protocol.keys import text
+from pyresque.protocol.plan import Call, Eval, Plan, as_int, load_script
+from pyresque.protocol.plans.delayed import delayed_encodings
+
+__all__ = [
+    "acquire_job_lock",
+    "acquire_queue_lock",
+    "args_json",
+    "delayed_copy_exists",
+    "lock_value",
+    "release_lock",
+    "retry_args_key",
+    "retry_attempt",
+    "retry_cleanup",
+    "retry_last_error",
+    "retry_ttl",
+]
+
+
+def args_json(args: Sequence[JSONValue]) -> str:
+    """``JSON.stringify(args)``, the last part of the lock keys (NaN as ``null``, as JS)."""
+    return text(js_dumps(list(args), non_finite="null"))
+
+
+def lock_value(ctx: Context, lock_timeout: int) -> int:
+    """Both locks' value: ``Math.round(now_ms / 1000) + lockTimeout + 1``."""
+    return times.js_bucket(ctx.now_ms()) + lock_timeout + 1
+
+
+def acquire_job_lock(ctx: Context, key: str, lock_timeout: int) -> Plan[bool]:
+    """JobLock: ``SET key value EX lockTimeout NX``; True when this worker got the lock."""
+    reply = yield Call("SET", key, lock_value(ctx, lock_timeout), "EX", lock_timeout, "NX")
+    return reply is not None
+
+
+def acquire_queue_lock(ctx: Context, key: str, lock_timeout: int) -> Plan[bool]:
+    """QueueLock: take the lock, or take over one whose value is in the past; False when
+    it is held."""
+    now = times.js_bucket(ctx.now_ms())
+    taken = yield Eval(
+        load_script("queue_lock"), (key,), (now, now + lock_timeout + 1, lock_timeout)
+    )
+    return as_int(taken) == 1
+
+
+def release_lock(key: str) -> Plan[None]:
+    yield Call("DEL", key)
+
+
+def delayed_copy_exists(
+    ctx: Context, queue: str, job_class: str, args: Sequence[JSONValue]
+) -> Plan[bool]:
+    """DelayQueueLock: is this exact job delayed, as node or Ruby encoded it?
+
+    node-resque looks only at its own encoding (``SMEMBERS timestamps:<payload>``); a set
+    exists exactly when it has members, so one ``EXISTS`` covers both encodings.
+    """
+    variants = delayed_encodings(ctx, queue, job_class, args)
+    found = yield Call("EXISTS", *(ctx.keys.timestamps(v) for v in variants))
+    return as_int(found) > 0
+
+
+# -- Retry ---------------------------------------------------------------------------------
+
+
+def _js_string(value: JSONValue) -> str:
+    # typeof "object" (objects, arrays, null) is JSON.stringify'd; the rest is String()'d.
+    if value is None or isinstance(value, dict | list):
+        return text(js_dumps(value, non_finite="null"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return js_number(value)
+    return str(value)
+
+
+def retry_args_key(args: Sequence[JSONValue]) -> str:
+    """Retry's ``argsKey``: each arg as above, joined with ``-`` (``""`` for no args)."""
+    return "-".join(_js_string(a) for a in args)
+
+
+def retry_ttl(max_delay_ms: float, margin_s: int) -> int:
+    """Seconds the retry keys live: never less than node-resque's (which takes the delay
+    in ms as seconds), and always the delay itself plus ``margin_s`` of scheduler lag."""
+    return max(math.ceil(max_delay_ms), math.ceil(max_delay_ms / 1000) + margin_s)
+
+
+def retry_last_error(
+    ctx: Context,
+    *,
+    message: str,
+    backtrace: Sequence[str],
+    args: Sequence[JSONValue],
+    job_class: str,
+    queue: str,
+) -> bytes:
+    """The JSON node-resque's Retry keeps of the last error, its key order and formats:
+    ``failed_at`` is local ``YYYY/MM/DD HH:MM:SS``, ``payload`` the args, ``worker`` the
+    job class, ``message`` is ``String(err)`` and ``backtrace`` starts with it."""
+    return js_dumps(
+        {
+            "failed_at": times.js_retry_failed_at(ctx.now_ms()),
+            "payload": list(args),
+            "exception": message,
+            "error": message,
+            "backtrace": list(backtrace),
+            "worker": job_class,
+            "queue": queue,
+        },
+        non_finite="null",
+    )
+
+
+def retry_attempt(
+    ctx: Context, job_class: str, args: Sequence[JSONValue], *, limit: int, ttl: int, error: bytes
+) -> Plan[int]:
+    """Count a failed attempt and keep its error; on the last attempt delete both keys.
+
+    Returns the attempt count (0 after the first failure): ``limit - count - 1`` attempts
+    remain.
+    """
+    args_key = retry_args_key(args)
+    count = yield Eval(
+        load_script("retry_attempt"),
+        (ctx.keys.retry(job_class, args_key), ctx.keys.retry_failure(job_class, args_key)),
+        (limit, ttl, error),
+    )
+    return as_int(count)
+
+
+def retry_cleanup(ctx: Context, job_class: str, args: Sequence[JSONValue]) -> Plan[None]:
+    """Forget a job's attempts (after it succeeded)."""
+    args_key = retry_args_key(args)
+    yield Call(
+        "DEL", ctx.keys.retry(job_class, args_key), ctx.keys.retry_failure(job_class, args_key)
+    )
