@@ -8,17 +8,14 @@ import asyncio
 import logging
 import signal
 from collections.abc import Sequence
-from typing import Any
 
 from pyresque._version import __version__
-from pyresque.errors import ConfigurationError
 from pyresque.scheduler.scheduler import Scheduler
+from pyresque.signals import STOP_SIGNALS, install, restore
 
 __all__ = ["STOP_SIGNALS", "run_scheduler_until_signalled"]
 
 log = logging.getLogger("pyresque.scheduler")
-
-STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
 
 
 async def run_scheduler_until_signalled(
@@ -36,31 +33,13 @@ async def run_scheduler_until_signalled(
         scheduler.request_stop()
         stopped.set()
 
-    previous: dict[signal.Signals, Any] = {}
-    try:
-        for sig in signals:
-            before = signal.getsignal(sig)
-            loop.add_signal_handler(sig, on_signal, sig)
-            previous[sig] = before
-    except (ValueError, RuntimeError, NotImplementedError) as exc:
-        _restore(loop, previous)
-        raise ConfigurationError(
-            f"cannot handle {', '.join(s.name for s in signals)} here ({exc}); "
-            "run the scheduler in the main thread, or pass signals=()"
-        ) from exc
+    previous = install(loop, signals, on_signal, "scheduler")
     try:
         await scheduler.start()
         log.info("pyresque %s: %r started", __version__, scheduler)
         await stopped.wait()
     finally:
         await scheduler.stop()
-        _restore(loop, previous)
+        restore(loop, previous)
     log.info("stopped")
     return 0
-
-
-def _restore(loop: asyncio.AbstractEventLoop, previous: dict[signal.Signals, Any]) -> None:
-    for sig, handler in previous.items():
-        loop.remove_signal_handler(sig)  # that resets to the default: put back what was there
-        if handler is not None:
-            signal.signal(sig, handler)

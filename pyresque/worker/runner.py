@@ -28,6 +28,7 @@ import setproctitle
 
 from pyresque._version import __version__
 from pyresque.errors import ConfigurationError
+from pyresque.signals import STOP_SIGNALS, install, restore
 from pyresque.worker.multi import MultiWorker
 from pyresque.worker.worker import Worker
 
@@ -35,7 +36,6 @@ __all__ = ["STOP_SIGNALS", "process_title", "run_until_signalled"]
 
 log = logging.getLogger("pyresque.worker")
 
-STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
 
 # A cut-off job is cancelled; a job taken just before the stop may start only after that,
 # so the runner cancels again on this beat until the worker is done.
@@ -137,32 +137,6 @@ class _Signals:
         self.changed.set()
 
 
-def _install(
-    loop: asyncio.AbstractEventLoop, signals: Sequence[signal.Signals], handler: _Signals
-) -> dict[signal.Signals, Any]:
-    """Install ``handler`` for ``signals``; returns the handlers they had."""
-    previous: dict[signal.Signals, Any] = {}
-    try:
-        for sig in signals:
-            before = signal.getsignal(sig)
-            loop.add_signal_handler(sig, handler, sig)
-            previous[sig] = before
-    except (ValueError, RuntimeError, NotImplementedError) as exc:
-        _restore(loop, previous)
-        raise ConfigurationError(
-            f"cannot handle {', '.join(s.name for s in signals)} here ({exc}); "
-            "run the workers in the main thread, or pass signals=()"
-        ) from exc
-    return previous
-
-
-def _restore(loop: asyncio.AbstractEventLoop, previous: dict[signal.Signals, Any]) -> None:
-    for sig, handler in previous.items():
-        loop.remove_signal_handler(sig)  # that resets to the default: put back what was there
-        if handler is not None:
-            signal.signal(sig, handler)
-
-
 async def run_until_signalled(
     workers: Sequence[Worker | MultiWorker],
     *,
@@ -181,7 +155,7 @@ async def run_until_signalled(
         raise ConfigurationError("burst needs Workers; a MultiWorker has no burst mode")
     loop = asyncio.get_running_loop()
     on_signal = _Signals(workers)
-    previous = _install(loop, signals, on_signal)
+    previous = install(loop, signals, on_signal, "workers")
     previous_title = setproctitle.getproctitle()
     setproctitle.setproctitle(title or process_title(workers))
     runs = [_Run(worker) for worker in workers]
@@ -202,7 +176,7 @@ async def run_until_signalled(
         await _supervise(runs, on_signal)
     finally:
         await _abandon(runs)
-        _restore(loop, previous)
+        restore(loop, previous)
         setproctitle.setproctitle(previous_title)
     failed = [run for run in runs if run.failed]
     for run in failed:

@@ -1,4 +1,6 @@
--- Unregister a worker and fail the job it held, if its record is still the one read.
+-- Unregister a worker and fail the job it held, if its working-on record is still the one
+-- read and (when the scheduler found it dead by its liveness value, node ping or Ruby
+-- heartbeat) that value is still the one read too.
 -- KEYS[1]   <ns>:workers
 -- KEYS[2]   <ns>:worker:<member>             working-on record
 -- KEYS[3]   <ns>:worker:<member>:started
@@ -7,18 +9,35 @@
 -- KEYS[6]   <ns>:failed
 -- KEYS[7]   <ns>:stat:failed
 -- KEYS[8..] per-worker stat keys to delete
--- ARGV[1]   the workers-set member
+-- ARGV[1]   the workers-set member ("" when the worker is not registered)
 -- ARGV[2]   the working-on record as read ("" for none)
 -- ARGV[3]   the failure entry to push ("" for none)
 -- ARGV[4]   "1" to count the failure in stat:failed
--- Returns   1 when cleaned, 0 when the record changed meanwhile (read it again).
-local current = redis.call('GET', KEYS[2]) or ''
-if current ~= ARGV[2] then
-  return 0
+-- ARGV[5]   optional: "ping" or "heartbeat", which liveness value was found stale
+-- ARGV[6]   optional: that value as read ("" for none)
+-- Returns   1 when cleaned; 0 when the record changed meanwhile (read it again); -1 when
+--           the liveness value changed (the worker is alive): nothing is done.
+if ARGV[5] then
+  local alive
+  if ARGV[5] == 'ping' then
+    alive = redis.call('GET', KEYS[4])
+  else
+    alive = redis.call('HGET', KEYS[5], ARGV[1])
+  end
+  if (alive or '') ~= ARGV[6] then
+    return -1
+  end
 end
-redis.call('SREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-redis.call('HDEL', KEYS[5], ARGV[1])
+if ARGV[1] ~= '' then
+  local current = redis.call('GET', KEYS[2]) or ''
+  if current ~= ARGV[2] then
+    return 0
+  end
+  redis.call('SREM', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('HDEL', KEYS[5], ARGV[1])
+end
+redis.call('DEL', KEYS[4])
 for i = 8, #KEYS do
   redis.call('DEL', KEYS[i])
 end

@@ -235,11 +235,8 @@ def _clean_member(
         )
         count = "1" if (found is not None and style == "node") else "0"
         args: tuple[str | bytes, ...] = (member, raw or b"", encoded, count)
-        if guard is None:
-            done = as_int((yield Eval(load_script("force_clean_worker"), keys, args)))
-        else:
-            script = load_script("clean_stuck_worker")
-            done = as_int((yield Eval(script, keys, (*args, *guard))))
+        script = load_script("force_clean_worker")
+        done = as_int((yield Eval(script, keys, args if guard is None else (*args, *guard))))
         if done < 0:
             return Cleaned(False, None)
         if done:
