@@ -48,6 +48,11 @@ class CurrentJob:
     args: list[Any]
     payload: Mapping[str, Any]
 
+    @property
+    def job(self) -> Mapping[str, Any]:
+        """The payload, under the name node-resque's and Actionhero's ``worker.job`` has."""
+        return self.payload
+
 
 _current: contextvars.ContextVar[CurrentJob | None] = contextvars.ContextVar(
     "pyresque_current_job", default=None

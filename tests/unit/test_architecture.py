@@ -85,7 +85,7 @@ def test_lua_scripts_document_their_keys_and_args(script: Path) -> None:
 def test_layers_only_point_down() -> None:
     order = [
         "protocol", "connection", "definitions", "plugins", "queue", "sync", "signals",
-        "worker", "scheduler", "cli", "demo", "testing",
+        "worker", "scheduler", "tasks", "cli", "demo", "testing",
     ]  # fmt: skip
     rank = {name: i for i, name in enumerate(order)}
     for path in MODULES:

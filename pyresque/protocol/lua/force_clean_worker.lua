@@ -8,7 +8,7 @@
 -- KEYS[5]   <ns>:workers:heartbeat           Ruby liveness (hash)
 -- KEYS[6]   <ns>:failed
 -- KEYS[7]   <ns>:stat:failed
--- KEYS[8..] per-worker stat keys to delete
+-- KEYS[8..] per-worker stat keys, and the job's stale JobLock key, to delete
 -- ARGV[1]   the workers-set member ("" when the worker is not registered)
 -- ARGV[2]   the working-on record as read ("" for none)
 -- ARGV[3]   the failure entry to push ("" for none)

@@ -17,6 +17,7 @@ from pyresque.protocol.failures import (
     style_context,
     with_retried_at,
 )
+from pyresque.protocol.jsjson import js_dumps
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import FailedJob, WorkingOn, decode_failed, decode_working_on
 from pyresque.protocol.plan import (
@@ -219,10 +220,12 @@ def _clean_member(
         raw = as_bytes((yield Call("GET", ctx.keys.worker(member)))) if member else None
         found = None
         encoded = b""
+        extra: list[str] = []
         if raw is not None:
             record = _record(raw, ctx.keys.worker(member))
             found = stuck_entry(ctx, worker_name=name, member=member, record=record, style=style)
             encoded = encoder.dumps(found)
+            extra = _job_lock(ctx, record)
         keys = (
             ctx.keys.workers(),
             ctx.keys.worker(member),
@@ -232,6 +235,7 @@ def _clean_member(
             ctx.keys.failed(),
             ctx.keys.stat("failed"),
             *sorted(stats),
+            *extra,
         )
         count = "1" if (found is not None and style == "node") else "0"
         args: tuple[str | bytes, ...] = (member, raw or b"", encoded, count)
@@ -242,6 +246,25 @@ def _clean_member(
         if done:
             return Cleaned(True, found)
     return Cleaned(False, None)
+
+
+def _job_lock(ctx: Context, record: dict[str, Any]) -> list[str]:
+    """The JobLock key of a dead worker's job: its run is over, so its lock is stale (left
+    alone it refuses the job, a periodic task's next run too, for up to an hour)."""
+    payload = record.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("class"), str):
+        return []
+    args = payload.get("args", [])
+    if args == {}:
+        args = []  # Lua cjson's spelling of an empty array
+    queue = record.get("queue") or payload.get("queue")
+    if not isinstance(queue, str) or not isinstance(args, list):
+        return []
+    try:
+        args_json = js_dumps(args).decode()
+    except PayloadEncodeError:
+        return []
+    return [ctx.keys.job_lock(payload["class"], queue, args_json)]
 
 
 def clean_old_workers(ctx: Context, age_ms: float) -> Plan[dict[str, dict[str, Any]]]:

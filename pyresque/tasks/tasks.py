@@ -1,0 +1,404 @@
+"""The task registry and Actionhero's ``task.*`` API, over a pyresque :class:`Queue`.
+
+``Tasks`` loads task classes, turns each into a resque job definition (its plugins, the
+periodic locks, the middleware as plugins, and a ``perform`` that calls ``run`` and keeps a
+periodic task's chain going) for workers, and offers every ``task.*`` call in snake_case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+from typing import Any
+
+import redis.asyncio
+
+from pyresque.connection import AsyncDriver
+from pyresque.definitions import JobDefinition
+from pyresque.plugins.base import Plugin, plugin_class, run_plugins
+from pyresque.protocol.dialect import Dialect
+from pyresque.protocol.jsjson import js_dumps
+from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
+from pyresque.protocol.plans import jobs as job_plans
+from pyresque.queue import DelayedAt, Queue
+from pyresque.tasks.middleware import TaskMiddleware, middleware_plugin, ordered
+from pyresque.tasks.task import Task, TaskDefinitionError, TaskError, validate_inputs
+from pyresque.worker.jobs import current_job
+
+__all__ = ["PERIODIC_LOCKS", "Tasks"]
+
+PERIODIC_LOCKS: tuple[str, ...] = ("JobLock", "QueueLock", "DelayQueueLock")
+"""What Actionhero adds to a periodic task's plugins (JobLock without re-enqueue)."""
+
+
+class Tasks:
+    """A registry of tasks and the ``task.*`` API.
+
+    ``redis`` as for :class:`pyresque.Queue` (a URL, a client, or a shared driver).
+    """
+
+    def __init__(
+        self,
+        redis: str | redis.asyncio.Redis | AsyncDriver | None = None,
+        *,
+        namespace: str | Sequence[str] = "resque",
+        dialect: str | Dialect = "node",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.queue = Queue(redis, namespace=namespace, dialect=dialect, clock=clock)
+        self.tasks: dict[str, Task] = {}
+        self.middleware: dict[str, TaskMiddleware] = {}
+        self.jobs: dict[str, JobDefinition] = {}
+
+    async def aclose(self) -> None:
+        await self.queue.aclose()
+
+    # -- registry ----------------------------------------------------------------------------
+    def add(self, task: type[Task] | Task) -> Task:
+        """Register a task; a second task of the same name is an error (not an overwrite)."""
+        instance = task() if isinstance(task, type) else task
+        if not isinstance(instance, Task):
+            raise TaskDefinitionError(f"{task!r} is not a Task")
+        type(instance).validate()
+        name = instance.name
+        if name in self.tasks:
+            raise TaskDefinitionError(
+                f"task `{name}` is defined twice: {type(self.tasks[name]).__qualname__} "
+                f"and {type(instance).__qualname__}"
+            )
+        self.tasks[name] = instance
+        self.jobs[name] = self._job(instance)
+        return instance
+
+    def load(self, source: str | Path | ModuleType) -> list[Task]:
+        """Register every Task subclass defined in a folder of modules (as Actionhero loads
+        ``./tasks``), a module, or a package (and its submodules)."""
+        modules: list[ModuleType] = []
+        if isinstance(source, ModuleType):
+            modules = _with_submodules(source)
+        elif isinstance(source, Path) or (isinstance(source, str) and Path(source).is_dir()):
+            modules = [_import_file(path) for path in sorted(Path(source).rglob("*.py"))]
+        else:
+            modules = _with_submodules(importlib.import_module(str(source)))
+        found = []
+        for module in modules:
+            for value in vars(module).values():
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, Task)
+                    and value is not Task
+                    and value.__module__ == module.__name__
+                    and not inspect.isabstract(value)
+                    and value.name
+                ):
+                    found.append(self.add(value))
+        return found
+
+    def add_middleware(self, middleware: TaskMiddleware) -> None:
+        """Register middleware; every loaded task is rewrapped so it takes effect."""
+        if middleware.name in self.middleware:
+            raise TaskDefinitionError(f"middleware {middleware.name!r} is already registered")
+        self.middleware[middleware.name] = middleware
+        for name, task in self.tasks.items():
+            self.jobs[name] = self._job(task)
+
+    def task(self, name: str) -> Task:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise TaskError(f"task {name} not found") from None
+
+    # -- job definitions ---------------------------------------------------------------------
+    def _plugins(self, task: Task) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+        plugins: list[Any] = list(task.plugins)
+        options = {k: dict(v) for k, v in task.plugin_options.items()}
+        if task.periodic:
+            names = {plugin_class(p).name_for_options() for p in plugins}
+            for lock in PERIODIC_LOCKS:
+                if lock not in names:
+                    plugins.append(lock)
+            options.setdefault("JobLock", {}).setdefault("reEnqueue", False)
+        for middleware in ordered(self.middleware, task.middleware, task.name):
+            plugins.append(middleware_plugin(middleware))
+        return plugins, options
+
+    def _job(self, task: Task) -> JobDefinition:
+        plugins, options = self._plugins(task)
+
+        async def perform(*args: Any) -> Any:
+            params = args[0] if args else {}
+            frozen = MappingProxyType(params) if isinstance(params, dict) else params
+            try:
+                result = await self._run(task, frozen)
+            except Exception:
+                if task.periodic and task.re_enqueue_periodic_task_if_exception:
+                    await self.enqueue_recurrent_task(task.name)
+                raise
+            if task.periodic:
+                await self.enqueue_recurrent_task(task.name)
+            return result
+
+        perform.__qualname__ = f"perform[{task.name}]"
+        return JobDefinition(perform, tuple(plugins), options)
+
+    @staticmethod
+    async def _run(task: Task, params: Any) -> Any:
+        worker = current_job()
+        if task.is_async:
+            return await task.run(params, worker)
+        context = contextvars.copy_context()
+        result = await asyncio.to_thread(context.run, task.run, params, worker)
+        return await result if inspect.isawaitable(result) else result
+
+    def _hooks(self, name: str, queue: str, args: list[Any], plugins: Sequence[Any]) -> Any:
+        definition = self.jobs[name]
+        return {
+            "plugins": plugins,
+            "plugin_options": definition.plugin_options,
+            "owner": self,
+            "context": self.queue.context,
+            "runner": self.queue._run,
+            "queue_object": self.queue,
+            "job_class": name,
+            "queue": queue,
+            "job": definition,
+            "args": args,
+        }
+
+    # -- enqueueing --------------------------------------------------------------------------
+    async def enqueue(
+        self, name: str, inputs: Mapping[str, Any] | None = None, queue: str | None = None
+    ) -> bool:
+        """Validate the inputs and enqueue now; False when a plugin or middleware vetoed."""
+        task = self.task(name)
+        params = await validate_inputs(task, inputs)
+        target = queue or task.queue
+        args: list[Any] = [params]
+        plugins = self.jobs[name].plugins
+        for index, plugin in enumerate(plugins):
+            if not await run_plugins("before_enqueue", **self._hooks(name, target, args, [plugin])):
+                await self._release_queue_lock(task, target, args, plugins[:index])
+                return False
+        await self.queue._run(job_plans.enqueue(self.queue.context, target, name, args))
+        await run_plugins("after_enqueue", **self._hooks(name, target, args, plugins))
+        return True
+
+    async def _release_queue_lock(
+        self, task: Task, queue: str, args: list[Any], passed: Sequence[Any]
+    ) -> None:
+        """A veto after QueueLock took its lock: give the lock back, or it would refuse
+        this task for an hour (Actionhero leaves it)."""
+        if any(plugin_class(p).name_for_options() == "QueueLock" for p in passed):
+            key = self.queue.context.keys.queue_lock(task.name, queue, js_dumps(args).decode())
+            await self.queue.delete_lock(self.queue.context.keys.unprefixed(key))
+
+    async def enqueue_at(
+        self,
+        at: float | datetime,
+        name: str,
+        inputs: Mapping[str, Any] | None = None,
+        queue: str | None = None,
+        suppress_duplicate_task_error: bool = False,
+    ) -> bool | None:
+        """Validate and delay until ``at`` (ms). The task's middleware ``pre_enqueue`` and
+        ``post_enqueue`` run here too (Actionhero skips them for delayed enqueues)."""
+        task = self.task(name)
+        params = await validate_inputs(task, inputs)
+        target = queue or task.queue
+        args: list[Any] = [params]
+        middleware = [p for p in self.jobs[name].plugins if _is_middleware(p)]
+        if not await run_plugins("before_enqueue", **self._hooks(name, target, args, middleware)):
+            return False
+        result = await self.queue.enqueue_at(
+            at, target, name, args, suppress_duplicate=suppress_duplicate_task_error
+        )
+        if result:
+            await run_plugins("after_enqueue", **self._hooks(name, target, args, middleware))
+        return result
+
+    async def enqueue_in(
+        self,
+        delay: float | timedelta,
+        name: str,
+        inputs: Mapping[str, Any] | None = None,
+        queue: str | None = None,
+        suppress_duplicate_task_error: bool = False,
+    ) -> bool | None:
+        ms = delay.total_seconds() * 1000 if isinstance(delay, timedelta) else int(delay)
+        return await self.enqueue_at(
+            self.queue.context.now_ms() + ms, name, inputs, queue, suppress_duplicate_task_error
+        )
+
+    # -- periodic tasks ----------------------------------------------------------------------
+    async def enqueue_recurrent_task(self, name: str) -> bool | None:
+        """Re-enqueue a periodic task ``frequency`` ms from now, keeping one chain: other
+        copies of it (args ``[{}]``, the way periodic tasks are always enqueued) are removed
+        from its queue and from the delayed schedule first (Actionhero's deletes look for
+        ``[null]`` and never match)."""
+        task = self.task(name)
+        if not task.periodic:
+            return None
+        await self._remove_copies(task)
+        return await self.enqueue_in(task.frequency, name, {}, task.queue, True)
+
+    async def _remove_copies(self, task: Task) -> int:
+        args: list[Any] = [{}]
+        removed = await self.queue.delete(task.queue, task.name, args)
+        removed += await self.queue.remove_delayed(task.queue, task.name, args)
+        if removed:
+            keys = self.queue.context.keys
+            key = keys.queue_lock(task.name, task.queue, js_dumps(args).decode())
+            await self.queue.delete_lock(keys.unprefixed(key))
+        return removed
+
+    async def enqueue_all_recurrent_tasks(self) -> list[str]:
+        """Enqueue every periodic task now (what a scheduler node does at boot); the names
+        enqueued (the others are queued, delayed or locked already)."""
+        enqueued = []
+        for name, task in self.tasks.items():
+            if task.periodic and await self.enqueue(name, {}):
+                enqueued.append(name)
+        return enqueued
+
+    async def stop_recurrent_task(self, name: str) -> int:
+        """Stop a periodic task's chain: remove its queued and delayed copies and its queue
+        lock; how many copies were removed. A run in progress finishes but re-enqueues."""
+        task = self.task(name)
+        removed = await self.queue.delete_by_function(task.queue, name)
+        for job in await self._delayed_of(name):
+            removed += await self.queue.remove_delayed(
+                job.get("queue", task.queue), name, job.get("args")
+            )
+        keys = self.queue.context.keys
+        prefixes = tuple(
+            keys.unprefixed(make(name, task.queue, "x"))[:-1]  # "lock:<name>:<queue>:"
+            for make in (keys.queue_lock, keys.job_lock)
+        )
+        for lock in await self.queue.locks():
+            if lock.startswith(prefixes):
+                await self.queue.delete_lock(lock)
+        return removed
+
+    async def _delayed_of(self, name: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for jobs in (await self.queue.all_delayed()).values():
+            found.extend(dict(j) for j in jobs if j.get("class") == name and j not in found)
+        return found
+
+    # -- inspection ---------------------------------------------------------------------------
+    async def details(self) -> dict[str, Any]:
+        """Actionhero's health view (queues, workers, stats, leader) plus what it leaves out:
+        delayed jobs and the failed count."""
+        q = self.queue
+        names = await q.queues()
+        return {
+            "queues": {name: {"length": await q.length(name)} for name in names},
+            "workers": await q.all_working_on(),
+            "stats": await q.stats(),
+            "leader": await q.leader(),
+            "delayed": await q.count_all_scheduled_jobs(),
+            "failed": await q.failed_count(),
+        }
+
+    # Actionhero passes ``[inputs]`` as the job's args in every call below.
+    async def delete(self, queue: str, name: str, inputs: Any = None, count: int = 0) -> int:
+        return await self.queue.delete(queue, name, [inputs], count)
+
+    async def delete_by_function(
+        self, queue: str, name: str, start: int = 0, stop: int = -1
+    ) -> int:
+        return await self.queue.delete_by_function(queue, name, start, stop)
+
+    async def delete_delayed(self, queue: str, name: str, inputs: Any = None) -> list[int]:
+        return await self.queue.delete_delayed(queue, name, [inputs])
+
+    async def scheduled_at(self, queue: str, name: str, inputs: Any = None) -> list[int]:
+        return await self.queue.scheduled_at(queue, name, [inputs])
+
+    # The rest of task.* is the Queue's API unchanged.
+    async def stats(self) -> dict[str, str | None]:
+        return await self.queue.stats()
+
+    async def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[Job]:
+        return await self.queue.queued(queue, start, stop)
+
+    async def delete_queue(self, queue: str) -> None:
+        await self.queue.delete_queue(queue)
+
+    async def locks(self) -> dict[str, str | None]:
+        return await self.queue.locks()
+
+    async def delete_lock(self, key: str) -> int:
+        return await self.queue.delete_lock(key)
+
+    async def timestamps(self) -> list[int]:
+        return await self.queue.timestamps()
+
+    async def delayed_at(self, at: float | datetime) -> DelayedAt:
+        return await self.queue.delayed_at(at)
+
+    async def all_delayed(self) -> dict[str, list[Job]]:
+        return await self.queue.all_delayed()
+
+    async def workers(self) -> dict[str, str | None]:
+        return await self.queue.workers()
+
+    async def working_on(self, worker_name: str, queues: str) -> WorkingOn | None:
+        return await self.queue.working_on(worker_name, queues)
+
+    async def all_working_on(self) -> dict[str, WorkingOn | str]:
+        return await self.queue.all_working_on()
+
+    async def failed_count(self) -> int:
+        return await self.queue.failed_count()
+
+    async def failed(self, start: int = 0, stop: int = -1) -> list[FailedJob]:
+        return await self.queue.failed(start, stop)
+
+    async def remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> int:
+        return await self.queue.remove_failed(failed_job)
+
+    async def retry_and_remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> bool:
+        return await self.queue.retry_and_remove_failed(failed_job)
+
+    async def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
+        return await self.queue.clean_old_workers(age_ms)
+
+
+def _is_middleware(reference: Any) -> bool:
+    return (
+        isinstance(reference, type)
+        and issubclass(reference, Plugin)
+        and (reference.plugin_name.startswith("middleware:"))
+    )
+
+
+def _import_file(path: Path) -> ModuleType:
+    """Import a task file by path (the app's own code, as Actionhero requires its tasks)."""
+    name = f"pyresque_app_tasks.{'.'.join(path.with_suffix('').parts[-3:])}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TaskDefinitionError(f"cannot load task file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _with_submodules(module: ModuleType) -> list[ModuleType]:
+    found = [module]
+    if hasattr(module, "__path__"):
+        for info in pkgutil.walk_packages(module.__path__, module.__name__ + "."):
+            found.append(importlib.import_module(info.name))
+    return found
