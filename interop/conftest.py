@@ -1,4 +1,5 @@
-"""Fixtures for the interop tests: one node-resque and one Ruby resque peer per session."""
+"""Fixtures for the interop tests: one node-resque and one Ruby resque peer per session,
+Actionhero nodes per test."""
 
 from __future__ import annotations
 
@@ -7,13 +8,22 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from interop.harness import Peer, node_unavailable, ruby_unavailable, start_node, start_ruby
+from interop.harness import (
+    Peer,
+    PeerError,
+    actionhero_unavailable,
+    node_unavailable,
+    ruby_unavailable,
+    start_actionhero,
+    start_node,
+    start_ruby,
+)
 from pyresque.testing.plugin import delete_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +44,50 @@ def node(redis_url: str) -> Iterator[Peer]:
     peer = start_node(redis_url)
     yield peer
     peer.close()
+
+
+@pytest.fixture
+def actionhero(redis_url: str, resque_namespace: str) -> Iterator[Callable[..., Peer]]:
+    """Real Actionhero 29.3.5 nodes (interop/actionhero, one controller process each) on the
+    test's namespace; each is stopped and its process ended after the test. In CI a missing
+    Actionhero install fails the test.
+
+    ``actionhero(**start_options)`` starts a controller and boots Actionhero with the
+    controller's ``start`` options (``scheduler``, ``minTaskProcessors``, ``queues``,
+    ``timeout`` ...; the namespace is the test's), returning its Peer.
+    ``actionhero(boot=False)`` only starts the controller; ``env={...}`` adds environment
+    variables (e.g. ``SHARED_PERIODIC_FREQUENCY``). ``peer.kill()`` simulates a crash.
+
+    Give ``queues`` explicitly where worker registrations matter: with Actionhero's default
+    ``["*"]`` a node-resque 9.7.1 worker unregisters and re-registers (dropping its ping,
+    ``started`` and per-worker stats keys) on every poll that finds no job.
+    """
+    reason = actionhero_unavailable()
+    if reason is not None:
+        if _ci():
+            pytest.fail(f"Actionhero interop must run in CI: {reason}")
+        pytest.skip(reason)
+    started: list[Peer] = []
+
+    def start(*, boot: bool = True, env: Mapping[str, str] | None = None, **options: Any) -> Peer:
+        peer = start_actionhero(redis_url, resque_namespace, env=env)
+        started.append(peer)
+        if boot:
+            peer.call("start", **{"namespace": resque_namespace, **options})
+        return peer
+
+    yield start
+    problems: list[str] = []
+    for peer in reversed(started):
+        try:
+            if peer.alive:  # a test may have killed it (a crashed node)
+                peer.call("stop")
+        except (PeerError, RuntimeError) as error:
+            problems.append(f"{peer.label}: {error}")
+        finally:
+            peer.close()
+    if problems:
+        pytest.fail("Actionhero did not stop cleanly: " + "; ".join(problems))
 
 
 def _ruby(redis_url: str, adapter: str) -> Iterator[Peer]:

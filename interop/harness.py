@@ -1,7 +1,9 @@
-"""Drive real node-resque and Ruby resque processes, and snapshot what they left in Redis.
+"""Drive real node-resque, Ruby resque and Actionhero processes, and snapshot what they left
+in Redis.
 
 A peer is one long-lived process speaking JSON lines (``interop/node/peer.js``,
-``interop/ruby/peer.rb``): a test session pays its start-up once.
+``interop/ruby/peer.rb``, ``interop/actionhero/controller.js``): a test session pays its
+start-up once (an Actionhero controller: once per test, as Actionhero is one per process).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,17 @@ import redis
 HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE / "node"
 RUBY_DIR = HERE / "ruby"
+ACTIONHERO_DIR = HERE / "actionhero"
 
-__all__ = ["Peer", "PeerError", "node_unavailable", "ruby_unavailable", "snapshot"]
+__all__ = [
+    "Peer",
+    "PeerError",
+    "actionhero_unavailable",
+    "node_unavailable",
+    "ruby_unavailable",
+    "snapshot",
+    "start_actionhero",
+]
 
 
 class PeerError(Exception):
@@ -80,9 +92,26 @@ class Peer:
                 raise PeerError(reply.get("name"), reply.get("error", ""))
             return reply["result"]
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the peer (a crash: it cleans nothing up); ``close`` still releases it."""
+        if self._proc.poll() is None:  # ours, by its pid
+            self._proc.kill()
+        self._proc.wait()
+
     def close(self) -> None:
         if self._proc.stdin is not None:
-            self._proc.stdin.close()
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:  # the peer is gone already
+                pass
         try:
             self._proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -106,6 +135,41 @@ def node_unavailable() -> str | None:
 def start_node(redis_url: str) -> Peer:
     env = {**os.environ, "REDIS_URL": redis_url, "TZ": os.environ.get("TZ", "UTC")}
     return Peer(["node", "peer.js"], env=env, cwd=NODE_DIR, label="node-resque")
+
+
+def actionhero_unavailable() -> str | None:
+    """Why the Actionhero 29.3.5 app (interop/actionhero) cannot run here, or None."""
+    if shutil.which("node") is None:
+        return "node is not on PATH"
+    if not (ACTIONHERO_DIR / "node_modules" / "actionhero" / "package.json").exists():
+        return "Actionhero is not installed: run `npm ci --prefix interop/actionhero`"
+    return None
+
+
+# Inherited variables that would change which app or settings the controller boots: the
+# controller and its ``start`` op set these themselves.
+_ACTIONHERO_OWN_ENV = ("project_root", "projectRoot", "PROJECT_ROOT", "ACTIONHERO_CONFIG")
+
+
+def start_actionhero(
+    redis_url: str, namespace: str, *, env: Mapping[str, str] | None = None
+) -> Peer:
+    """A controller (interop/actionhero/controller.js) for ONE Actionhero node on
+    ``namespace``; boot it with ``peer.call("start", ...)``, stop it with ``"stop"``.
+
+    ``env`` adds environment variables (e.g. ``SHARED_PERIODIC_FREQUENCY``).
+    """
+    full = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _ACTIONHERO_OWN_ENV and not key.startswith("TASKS_")
+    }
+    full.update({"REDIS_URL": redis_url, "RESQUE_NAMESPACE": namespace})
+    full.setdefault("TZ", "UTC")
+    full.update(env or {})
+    return Peer(
+        ["node", "controller.js"], env=full, cwd=ACTIONHERO_DIR, label=f"actionhero ({namespace})"
+    )
 
 
 _RUBY_PROBE = 'require "resque"; require "resque-scheduler"; print Resque::VERSION'

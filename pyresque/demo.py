@@ -1,6 +1,11 @@
-"""``pyresque demo``: enqueue normal and delayed jobs, then show the state two ways:
-as node-resque's Queue reports it and as Ruby resque / resque-scheduler report it; then
-work the jobs that are due with pyresque workers (one per dialect) and show the state again.
+"""``pyresque demo``, in two parts.
+
+1. The protocol: enqueue normal and delayed jobs, show the state as node-resque's Queue
+   and as Ruby resque / resque-scheduler report it, work the jobs that are due with
+   pyresque workers (one per dialect), show the state again.
+2. The task layer: boot the example app (``examples/app`` of a source checkout) in this
+   process for a few seconds, a line per task run, failure and scheduler move, then a
+   summary. An installed wheel has no ``examples/``: the demo says so and stops after 1.
 
 Redis: ``--redis`` or ``$REDIS_URL`` if given; else the one on 127.0.0.1:6379 if it
 answers; else a private ``redis-server`` started on a loopback port for the demo.
@@ -9,10 +14,16 @@ answers; else a private ``redis-server`` started on a loopback port for the demo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
+import logging
 import os
-from typing import Any
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio
 
@@ -22,9 +33,15 @@ from pyresque.server import RedisServer, redis_answers
 from pyresque.worker import Worker
 from pyresque.worker.runner import run_until_signalled
 
-__all__ = ["run_demo"]
+if TYPE_CHECKING:
+    from pyresque.tasks import Tasks
+
+__all__ = ["example_app", "run_demo"]
 
 NAMESPACE = "pyresque-demo"
+APP_NAMESPACE = "pyresque-demo-app"
+APP_SECONDS = 8.0
+"""How long the example app may run; it stops sooner once it has shown everything."""
 
 
 def _show(value: Any) -> str:
@@ -90,7 +107,8 @@ async def _demo(url: str) -> None:
     try:
         await _reset(url, node)
 
-        print(f"\nEnqueued in namespace {NAMESPACE!r}:")
+        print("\nPart 1: the resque protocol, as node-resque and Ruby resque share it.")
+        print(f"Enqueued in namespace {NAMESPACE!r}:")
         jobs: list[tuple[Queue, str, str, list[Any]]] = [
             (node, "math", "add", [1, 2]),
             (node, "math", "add", [3, 4.5]),
@@ -162,6 +180,274 @@ async def _demo(url: str) -> None:
         await ruby.aclose()
 
 
+# -- part 2: the example app ------------------------------------------------------------------
+
+# What the demo enqueues into the example app, as a web node of the app would:
+# (delay in ms, task, inputs).
+_APP_ENQUEUES: list[tuple[int, str, dict[str, Any]]] = [
+    (0, "signup", {"email": "ada@example.com", "name": "Ada", "plan": "pro"}),
+    (0, "signup", {"email": "grace@example.com"}),
+    (0, "import_feed", {}),
+    (2000, "send_reminder", {"email": "ada@example.com"}),
+]
+_REFUSED = ("signup", {"email": "not-an-email"})
+# When the app has shown everything: runs (or failures) per task.
+_APP_GOALS: Mapping[str, tuple[str, int]] = {
+    "signup": ("ran", 2),
+    "send_reminder": ("ran", 1),
+    "heartbeat": ("ran", 3),
+    "minute_report": ("ran", 1),
+    "import_feed": ("failed", 1),
+}
+
+
+def example_app() -> Path | None:
+    """``examples/app`` beside the package in a source checkout (``pip install -e``); None
+    in an installed wheel, which ships the package only."""
+    folder = Path(__file__).resolve().parent.parent / "examples" / "app"
+    return folder if (folder / "pyresque.toml").is_file() and (folder / "tasks").is_dir() else None
+
+
+class _Progress:
+    """Prints a line per worker, scheduler and app event worth seeing; knows when the
+    demo has shown everything."""
+
+    def __init__(self, tasks: Tasks) -> None:
+        self.began = time.monotonic()
+        self.periodic = {name for name, task in tasks.tasks.items() if task.periodic}
+        self.cron = {name for name, task in tasks.tasks.items() if task.schedule}
+        self.queues = {name: task.queue for name, task in tasks.tasks.items()}
+        self.ran: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        self.timed = 0
+        self.done = asyncio.Event()
+
+    def line(self, label: str, task: str, queue: str, detail: str) -> None:
+        elapsed = time.monotonic() - self.began
+        print(f"  {elapsed:4.1f}s  {label:<9} {task:<14} {queue:<9} {detail}")
+
+    def success(self, wid: int, queue: str, job: Mapping[str, Any], result: Any, ms: float) -> None:
+        name = str(job.get("class", ""))
+        self.ran[name] += 1
+        label = f"tick {self.ran[name]}" if name in self.periodic else "ran"
+        why = " (cron)" if name in self.cron else ""
+        self.line(label, name, queue, f"-> {_show(result)}{why}  [worker {wid}, {ms:.0f} ms]")
+        self._check()
+
+    def failure(
+        self, wid: int, queue: str, job: Mapping[str, Any], exc: BaseException | None, ms: float
+    ) -> None:
+        name = str(job.get("class", "")) if isinstance(job, Mapping) else "?"
+        self.failed[name] += 1
+        error = "cut off by stop" if exc is None else f"{type(exc).__name__}: {exc}"
+        self.line("FAILED", name, queue, f"{error}  [worker {wid}]")
+        self._check()
+
+    def moved(self, timestamp: Any, job: Mapping[str, Any]) -> None:
+        self.line(
+            "due", str(job.get("class", "")), str(job.get("queue", "")),
+            "moved from the delayed schedule to its queue by the scheduler",
+        )  # fmt: skip
+
+    def vetoed(self, timestamp: Any, job: Mapping[str, Any]) -> None:
+        self.line(
+            "vetoed", str(job.get("class", "")), str(job.get("queue", "")),
+            "a plugin refused its move from the delayed schedule: dropped",
+        )  # fmt: skip
+
+    def logged(self, record: logging.LogRecord) -> None:
+        """The app's own lines (boot enqueue, cron, leadership, middleware)."""
+        message = record.getMessage()
+        if record.name == "example.app" and message.startswith("timing:"):
+            self.timed += 1  # the example's middleware: counted, shown in the summary
+        elif getattr(record, "pyresque_event", None) == "leader":
+            self.line("leader", "", "", "this node's scheduler leads: it moves due delayed "
+                      "tasks and enqueues cron tasks")  # fmt: skip
+        elif message.startswith("periodic tasks enqueued at boot: "):
+            for name in message.partition(": ")[2].split(", "):
+                queue = self.queues.get(name, "")
+                self.line("boot", name, queue, "periodic: enqueued as the scheduler node boots")
+        elif message.startswith("cron: "):
+            name, _, rest = message[len("cron: ") :].partition(" ")
+            self.line("cron", name, self.queues.get(name, ""), rest)
+
+    def _check(self) -> None:
+        counts = {"ran": self.ran, "failed": self.failed}
+        if all(counts[kind][name] >= n for name, (kind, n) in _APP_GOALS.items()):
+            self.done.set()
+
+    def missing(self) -> list[str]:
+        counts = {"ran": self.ran, "failed": self.failed}
+        return [
+            f"{name} {kind} {counts[kind][name]}/{n}"
+            for name, (kind, n) in _APP_GOALS.items()
+            if counts[kind][name] < n
+        ]
+
+
+class _Relay(logging.Handler):
+    def __init__(self, progress: _Progress) -> None:
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.progress.logged(record)
+
+
+@contextlib.contextmanager
+def _relaying(progress: _Progress) -> Iterator[None]:
+    """Route the app's INFO lines to ``progress`` for as long as the app runs."""
+    handler = _Relay(progress)
+    loggers = [
+        logging.getLogger(n) for n in ("pyresque.tasks", "pyresque.scheduler", "example.app")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        if not logger.isEnabledFor(logging.INFO):
+            logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+def _describe(tasks: Tasks) -> None:
+    for name, task in tasks.tasks.items():
+        if task.periodic:
+            kind = f"periodic, every {task.frequency:g} ms"
+        elif task.schedule:
+            kind = "cron " + ", ".join(f"{s!r}" for s in task.schedule)
+        else:
+            declared = [f"{key}{'*' if spec.required else ''}" for key, spec in task.inputs.items()]
+            kind = f"inputs {', '.join(declared)}" if declared else "no inputs"
+        print(f"  {name:<14} {task.queue:<9} {kind:<32} {task.summary}")
+    middleware = ", ".join(
+        f"{m.name} ({'global' if m.global_ else 'per task'})" for m in tasks.middleware.values()
+    )
+    print(f"  middleware: {middleware or 'none'}  (* = required input)")
+
+
+async def _enqueue_samples(tasks: Tasks) -> None:
+    from pyresque.tasks import InputValidationError
+
+    print("\nEnqueued by the demo, as the app's web node would (inputs validated here):")
+    for delay, name, inputs in _APP_ENQUEUES:
+        if delay:
+            await tasks.enqueue_in(delay, name, inputs)
+            when = f"in {delay / 1000:g} s"
+        else:
+            await tasks.enqueue(name, inputs)
+            when = "now"
+        print(f"  {when:<9} {name:<14} {_show(inputs)}")
+    name, inputs = _REFUSED
+    try:
+        await tasks.enqueue(name, inputs)
+    except InputValidationError as exc:
+        print(f"  refused   {name:<14} {_show(inputs)}: {exc}")
+
+
+async def _clear_namespace(url: str, namespace: str) -> None:
+    """Start the app from nothing: no queued, delayed or failed tasks, no stats, no cron
+    ticks of an earlier run (the namespace is the demo's own)."""
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{namespace}:*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def _summary(url: str, progress: _Progress, seconds: float) -> None:
+    async with Queue(url, namespace=APP_NAMESPACE) as queue:
+        stats = await queue.stats()
+        failed = await queue.failed()
+        delayed = await queue.all_delayed()
+        lengths = {name: await queue.length(name) for name in await queue.queues()}
+        now_ms = queue.context.now_ms()
+    print(f"\nAfter {seconds:.1f} s the app was stopped (its workers and scheduler shut down):")
+    print("  runs         " + ", ".join(f"{n} {c}" for n, c in progress.ran.items()))
+    print("  failures     " + (", ".join(f"{n} {c}" for n, c in progress.failed.items()) or "0"))
+    shown = {k: stats[k] for k in ("processed", "failed") if k in stats}
+    print(f"  queue.stats()  {_show(shown)}")
+    for entry in failed:
+        payload = entry.get("payload")
+        failed_class = payload.get("class") if isinstance(payload, dict) else payload
+        print(
+            f"  failed list  {failed_class} on {entry.get('queue')}: "
+            f"{entry.get('exception')}: {entry.get('error')}"
+        )
+    for ms, jobs in delayed.items():
+        for job in jobs:
+            why = " (a periodic task's next run)" if job["class"] in progress.periodic else ""
+            due = (int(ms) - now_ms) / 1000
+            print(f"  still delayed  {job['class']} on {job.get('queue')}, due in {due:.1f} s{why}")
+    if not delayed:
+        print("  still delayed  nothing")
+    print("  queues       " + ", ".join(f"{n} {length}" for n, length in lengths.items()))
+    print(f"  middleware   timing timed {progress.timed} runs (its lines go to 'example.app')")
+    missing = progress.missing()
+    if missing:
+        print(f"  (stopped after {APP_SECONDS:g} s before seeing: {', '.join(missing)})")
+
+
+async def _app_demo(url: str, folder: Path) -> None:
+    from pyresque.tasks.app import App
+
+    await _clear_namespace(url, APP_NAMESPACE)
+    # The demo's own settings over the app's file; the caller's PYRESQUE_* are not read.
+    environ = {
+        "PYRESQUE_REDIS_URL": url,
+        "PYRESQUE_NAMESPACE": APP_NAMESPACE,
+        "PYRESQUE_SCHEDULER_LOGGING": "enqueue=info",  # the boot and cron enqueue lines
+        "PYRESQUE_WORKER_LOGGING": "failure=off",  # the demo prints failures itself
+    }
+    app = App.from_path(folder, environ=environ)
+    print(
+        f"\nPart 2: an Actionhero-style app ({folder}), booted in this process for up to "
+        f"{APP_SECONDS:g} s,\nwith a scheduler and {app.config.min_task_processors} to "
+        f"{app.config.max_task_processors} workers, in namespace {APP_NAMESPACE!r}. Its tasks:"
+    )
+    _describe(app.tasks)
+    progress = _Progress(app.tasks)
+    try:
+        await _enqueue_samples(app.tasks)
+        print("\nRunning (a line per run, failure and scheduler move; time since the app started):")
+        with _relaying(progress):
+            progress.began = time.monotonic()
+            await app.start()
+            # The pool starts its first worker a check after it starts, and the scheduler
+            # moves nothing before its next poll: nothing is missed by listening now.
+            if app.multi_worker is not None:
+                app.multi_worker.on("success", progress.success)
+                app.multi_worker.on("failure", progress.failure)
+            if app.scheduler is not None:
+                app.scheduler.on("transferredJob", progress.moved)
+                app.scheduler.on("vetoedJob", progress.vetoed)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.done.wait(), APP_SECONDS)
+    finally:
+        seconds = time.monotonic() - progress.began
+        await app.stop()  # also closes its connection when it never started
+    await _summary(url, progress, seconds)
+
+
+async def _demo_all(url: str) -> None:
+    await _demo(url)
+    folder = example_app()
+    if folder is None:
+        print(
+            "\nPart 2, the example app of Actionhero-style tasks, needs a source checkout: "
+            "this\ninstallation has no examples/app. From a clone of the repository, "
+            "`pip install -e '.[server]'`\nthen `pyresque demo` runs it too."
+        )
+        return
+    await _app_demo(url, folder)
+
+
 def run_demo(url: str | None = None) -> int:
     """Run the demo; returns the process exit code."""
     server: RedisServer | None = None
@@ -183,7 +469,7 @@ def run_demo(url: str | None = None) -> int:
             f"so started a private redis-server ({server.source}: {server.binary}) at {url}"
         )
     try:
-        asyncio.run(_demo(url))
+        asyncio.run(_demo_all(url))
     except PyresqueError as exc:
         print(f"pyresque demo: {exc}")
         return 1

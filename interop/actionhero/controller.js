@@ -42,6 +42,8 @@ for (const method of ["log", "info", "debug"]) {
 // Where Actionhero finds this app: the project root is this folder, and its config is the
 // plain-JavaScript `config/` folder (Actionhero would otherwise want `dist/config` or, with
 // TypeScript, `src/config`). Both are read when `actionhero` is first required.
+delete process.env.project_root; // these two would win over PROJECT_ROOT
+delete process.env.projectRoot;
 process.env.PROJECT_ROOT = __dirname;
 process.env.ACTIONHERO_CONFIG = path.join(__dirname, "config");
 process.env.ACTIONHERO_TYPESCRIPT_MODE = "false";

@@ -64,8 +64,9 @@ class Plugin:
     Attributes a hook may use: ``owner`` (the Queue, Worker or Scheduler running it),
     ``context`` (key space, dialect, clock), ``job_class``, ``queue``, ``job`` (the job
     definition), ``args``, ``options`` (this plugin's ``plugin_options`` entry),
-    ``queue_object`` (to enqueue), ``outcome`` (perform hooks), and :meth:`run` to run a
-    protocol plan on the owner's Redis connection.
+    ``queue_object`` (to enqueue), ``outcome`` (perform hooks), ``moving_from`` (the
+    delayed second a job is leaving while the scheduler runs its enqueue hooks, else None),
+    and :meth:`run` to run a protocol plan on the owner's Redis connection.
     """
 
     plugin_name: ClassVar[str] = ""
@@ -84,6 +85,7 @@ class Plugin:
         args: list[Any],
         options: Mapping[str, Any],
         outcome: Outcome | None = None,
+        moving_from: str | None = None,
     ) -> None:
         self.owner = owner
         self.context = context
@@ -95,6 +97,7 @@ class Plugin:
         self.args = args
         self.options = options
         self.outcome = outcome
+        self.moving_from = moving_from
 
     @classmethod
     def name_for_options(cls) -> str:
@@ -110,6 +113,10 @@ class Plugin:
 
     async def after_enqueue(self) -> bool | None:
         return True
+
+    async def enqueue_vetoed(self) -> None:
+        """A later plugin vetoed an enqueue this plugin's ``before_enqueue`` allowed: give
+        back what it took (QueueLock's lock), or it would refuse the job until it expires."""
 
     async def before_perform(self) -> bool | None:
         return True
@@ -148,8 +155,11 @@ async def run_plugins(
     job: Any,
     args: list[Any],
     outcome: Outcome | None = None,
+    moving_from: str | None = None,
 ) -> bool:
-    """Run ``hook`` of each plugin in order; False as soon as one returns False."""
+    """Run ``hook`` of each plugin in order; False as soon as one returns False. A vetoed
+    ``before_enqueue`` calls ``enqueue_vetoed`` of the plugins that had allowed it."""
+    passed: list[Plugin] = []
     for reference in plugins:
         cls = plugin_class(reference)
         plugin = cls(
@@ -163,7 +173,12 @@ async def run_plugins(
             args=args,
             options=plugin_options.get(cls.name_for_options(), {}),
             outcome=outcome,
+            moving_from=moving_from,
         )
         if await getattr(plugin, hook)() is False:
+            if hook == "before_enqueue":
+                for earlier in reversed(passed):
+                    await earlier.enqueue_vetoed()
             return False
+        passed.append(plugin)
     return True

@@ -2,8 +2,9 @@
 
 node-resque's ``DelayQueueLock``: ``enqueue`` returns False when
 ``timestamps:<payload>`` has members, i.e. the same class, queue and args sit in the
-delayed queue. Only ``enqueue`` is checked (not ``enqueue_at``/``enqueue_in``), as in
-node-resque.
+delayed queue (when the scheduler moves a delayed job, not counting that job: node-resque
+takes it out before enqueueing it). Only ``enqueue`` is checked (not ``enqueue_at`` or
+``enqueue_in``), as in node-resque.
 
 node-resque looks only for its own encoding of the payload. This also looks for Ruby's
 (resque-scheduler writes ``{"class","args","queue"}``), since pyresque treats both as the
@@ -24,6 +25,8 @@ class DelayQueueLock(Plugin):
 
     async def before_enqueue(self) -> bool:
         found = await self.run(
-            locks.delayed_copy_exists(self.context, self.queue, self.job_class, self.args)
+            locks.delayed_copy_exists(
+                self.context, self.queue, self.job_class, self.args, moving_from=self.moving_from
+            )
         )
         return not found

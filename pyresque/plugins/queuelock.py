@@ -4,7 +4,7 @@ node-resque's ``QueueLock``, on the same key: ``lock:<class>:<queue>:<args JSON>
 ``now_s + lockTimeout + 1``, TTL ``lockTimeout`` (3600 s). ``enqueue`` takes the lock or
 returns False; a lock whose value is in the past (one left without a TTL) is taken over.
 The lock goes when a worker is about to run the job, so the job may be enqueued again
-while it runs.
+while it runs, and when a later plugin vetoes the enqueue (node-resque keeps it then).
 
 Options: ``lockTimeout`` (or ``lock_timeout``), ``key`` (a string, or a callable given
 the plugin).
@@ -34,6 +34,10 @@ class QueueLock(Plugin):
         )
         # One script where node-resque sends SETNX, EXPIRE (then GET, SET, EXPIRE).
         return await self.run(locks.acquire_queue_lock(self.context, self.key(), timeout))
+
+    async def enqueue_vetoed(self) -> None:
+        # node-resque keeps the lock, refusing the job for lockTimeout with nothing queued.
+        await self.run(locks.release_lock(self.key()))
 
     async def before_perform(self) -> bool:
         await self.run(locks.release_lock(self.key()))

@@ -185,6 +185,12 @@ class KeySpace:
             inner += f"{prefix}:"
         return self.key(inner + "resque_scheduler_master_lock")
 
+    # -- cron schedules (pyresque's own) --------------------------------------------------
+    def cron_tick(self, task: str, minute: int) -> str:
+        """``cron:<task>:<unix seconds of the minute>``: claimed (SET NX EX) by the scheduler
+        that enqueues that tick, so a tick is enqueued once across scheduler nodes."""
+        return self.key("cron", task, minute)
+
     # -- plugin locks ---------------------------------------------------------------------
     def queue_lock(self, job_class: str, queue: str, args_json: str) -> str:
         return self.key("lock", job_class, queue, args_json)

@@ -316,7 +316,7 @@ class Scheduler:
             "args": transfer.args,
         }
         try:
-            allowed = await run_plugins("before_enqueue", **hooks)
+            allowed = await run_plugins("before_enqueue", **hooks, moving_from=ts)
         except Exception as exc:  # a raising hook must not stall the schedule: fail the job
             failed = plans.failed_transfer(
                 self.context, transfer, ts=ts, worker=self.name,

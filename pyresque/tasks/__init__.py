@@ -1,5 +1,8 @@
 """Actionhero-style tasks on pyresque: Task classes, inputs, middleware, the ``task.*`` API."""
 
+from pyresque.tasks.app import App
+from pyresque.tasks.config import TasksConfig, load_config
+from pyresque.tasks.cron import Cron, CronSyntaxError
 from pyresque.tasks.middleware import DEFAULT_PRIORITY, TaskMiddleware
 from pyresque.tasks.task import (
     MISSING,
@@ -16,6 +19,9 @@ __all__ = [
     "DEFAULT_PRIORITY",
     "MISSING",
     "PERIODIC_LOCKS",
+    "App",
+    "Cron",
+    "CronSyntaxError",
     "Input",
     "InputValidationError",
     "Task",
@@ -23,5 +29,7 @@ __all__ = [
     "TaskError",
     "TaskMiddleware",
     "Tasks",
+    "TasksConfig",
+    "load_config",
     "validate_inputs",
 ]

@@ -184,22 +184,13 @@ class Tasks:
         target = queue or task.queue
         args: list[Any] = [params]
         plugins = self.jobs[name].plugins
-        for index, plugin in enumerate(plugins):
-            if not await run_plugins("before_enqueue", **self._hooks(name, target, args, [plugin])):
-                await self._release_queue_lock(task, target, args, plugins[:index])
-                return False
+        # A veto after QueueLock took its lock gives the lock back (Actionhero leaves it,
+        # refusing the task for an hour): see Plugin.enqueue_vetoed.
+        if not await run_plugins("before_enqueue", **self._hooks(name, target, args, plugins)):
+            return False
         await self.queue._run(job_plans.enqueue(self.queue.context, target, name, args))
         await run_plugins("after_enqueue", **self._hooks(name, target, args, plugins))
         return True
-
-    async def _release_queue_lock(
-        self, task: Task, queue: str, args: list[Any], passed: Sequence[Any]
-    ) -> None:
-        """A veto after QueueLock took its lock: give the lock back, or it would refuse
-        this task for an hour (Actionhero leaves it)."""
-        if any(plugin_class(p).name_for_options() == "QueueLock" for p in passed):
-            key = self.queue.context.keys.queue_lock(task.name, queue, js_dumps(args).decode())
-            await self.queue.delete_lock(self.queue.context.keys.unprefixed(key))
 
     async def enqueue_at(
         self,

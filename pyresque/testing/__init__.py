@@ -2,7 +2,9 @@
 
 The pytest plugin (:mod:`pyresque.testing.plugin`) loads automatically once pyresque is
 installed and provides ``redis_url``, ``resque_namespace``, ``resque_redis``,
-``make_queue`` and ``make_sync_queue``.
+``make_queue`` and ``make_sync_queue``. :mod:`pyresque.testing.tasks` has the spec helpers
+for Actionhero-style tasks (``find_enqueued_tasks``, ``delete_enqueued_tasks``,
+``run_task``, ``run_full_task``), also importable from here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,21 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["poll_until", "wait_until"]
+from pyresque.testing.tasks import (
+    delete_enqueued_tasks,
+    find_enqueued_tasks,
+    run_full_task,
+    run_task,
+)
+
+__all__ = [
+    "delete_enqueued_tasks",
+    "find_enqueued_tasks",
+    "poll_until",
+    "run_full_task",
+    "run_task",
+    "wait_until",
+]
 
 T = TypeVar("T")
 

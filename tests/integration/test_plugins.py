@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from pyresque import JobDefinition, Queue, Worker
-from pyresque.plugins import BUILTIN_PLUGINS, Plugin, plugin_class
+from pyresque.plugins import BUILTIN_PLUGINS, Plugin, plugin_class, run_plugins
 from pyresque.protocol import times
 from pyresque.protocol.keys import KeySpace
 from pyresque.protocol.plans.locks import retry_args_key, retry_ttl
@@ -244,6 +244,58 @@ async def test_delay_queue_lock_refuses_jobs_delayed_by_either_encoding(
         # enqueue_in runs no plugins (as node-resque): a delayed copy may be added
         assert await locked.enqueue_in(120_000, "q", "job", [1]) is True
         assert await queue.length("q") == 1
+
+
+async def test_a_veto_after_queue_lock_gives_the_lock_back(
+    redis_url: str, resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    # node-resque keeps QueueLock's lock when DelayQueueLock vetoes: nothing is queued, yet
+    # the job is refused for an hour (Actionhero's periodic tasks hit this at every boot).
+    jobs = {"job": JobDefinition(noop, plugins=("QueueLock", "DelayQueueLock"))}
+    lock = k(resque_namespace, "lock:job:q:[1]")
+    async with Queue(redis_url, namespace=resque_namespace, jobs=jobs) as queue:
+        await queue.enqueue_in(60_000, "q", "job", [1])
+        assert await queue.enqueue("q", "job", [1]) is False
+        assert resque_redis.exists(lock) == 0
+        await queue.delete_delayed("q", "job", [1])
+        assert await queue.enqueue("q", "job", [1]) is True
+        assert resque_redis.exists(lock) == 1
+
+
+async def test_delay_queue_lock_ignores_the_copy_the_scheduler_is_moving(
+    redis_url: str, resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    # The scheduler runs enqueue hooks before its atomic move, with ``moving_from`` set;
+    # node-resque pops the item first. Other copies (later seconds, or a second copy in
+    # the same second) still veto.
+    async with Queue(redis_url, namespace=resque_namespace) as queue:
+        await queue.enqueue_at(1_000_000_000, "q", "job", [1])
+        ts = "1000000"
+
+        async def allowed(moving_from: str | None) -> bool:
+            return await run_plugins(
+                "before_enqueue", plugins=("DelayQueueLock",), plugin_options={}, owner=queue,
+                context=queue.context, runner=queue._run, queue_object=queue, job_class="job",
+                queue="q", job=None, args=[1], moving_from=moving_from,
+            )  # fmt: skip
+
+        assert await allowed(None) is False
+        assert await allowed(ts) is True
+        assert await allowed("999") is False  # not the second it sits in
+        await queue.enqueue_at(2_000_000_000, "q", "job", [1])
+        assert await allowed(ts) is False  # a later copy
+        await queue.delete_delayed("q", "job", [1])
+        resque_redis.rpush(
+            k(resque_namespace, "delayed", ts), b'{"class":"job","queue":"q","args":[1]}'
+        )
+        resque_redis.rpush(
+            k(resque_namespace, "delayed", ts), b'{"class":"job","queue":"q","args":[1]}'
+        )
+        resque_redis.sadd(
+            k(resque_namespace, 'timestamps:{"class":"job","queue":"q","args":[1]}'),
+            f"delayed:{ts}",
+        )
+        assert await allowed(ts) is False  # two copies in the same second: one stays
 
 
 # -- the runner ------------------------------------------------------------------------------

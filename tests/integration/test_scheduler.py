@@ -555,6 +555,30 @@ async def test_enqueue_plugins_run_around_each_move_and_a_veto_is_reported(
     assert delayed_state(resque_redis, ns) == {}
 
 
+async def test_a_job_with_queue_and_delay_queue_locks_moves_and_a_later_copy_vetoes_it(
+    made: Callable[..., Scheduler], resque_redis: redis.Redis, resque_namespace: str, redis_url: str
+) -> None:
+    # Actionhero's periodic tasks carry both locks: the copy being moved must not veto
+    # itself, and a veto must give QueueLock's lock back.
+    ns = resque_namespace
+    jobs = {"Locked": JobDefinition(lambda *a: None, plugins=("QueueLock", "DelayQueueLock"))}
+    async with Queue(redis_url, namespace=ns, clock=Clock()) as queue:
+        await queue.enqueue_at((NOW + 1) * 1000, "q", "Locked", [{}])
+        await queue.enqueue_at((NOW + 1) * 1000, "q", "Locked", [{"n": 2}])
+        await queue.enqueue_at((NOW + 100) * 1000, "q", "Locked", [{"n": 2}])
+    scheduler = made(jobs=jobs, clock=Clock(NOW + 5))
+    seen = events_of(scheduler, "transferredJob", "vetoedJob")
+    while await scheduler.poll():
+        pass
+    queued = [json.loads(i)["args"] for i in resque_redis.lrange(key(ns, "queue", "q"), 0, -1)]
+    assert queued == [[{}]]
+    assert [(e[0], e[2]["args"]) for e in seen] == [
+        ("transferredJob", [{}]), ("vetoedJob", [{"n": 2}]),
+    ]  # fmt: skip
+    assert resque_redis.exists(key(ns, "lock:Locked:q:[{}]")) == 1
+    assert resque_redis.exists(key(ns, 'lock:Locked:q:[{"n":2}]')) == 0
+
+
 # -- stuck workers ----------------------------------------------------------------------
 
 

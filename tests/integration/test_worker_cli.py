@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 import redis
 
 from pyresque.testing import wait_until
+from tests.processes import LoggedProcess
 
 HOST = socket.gethostname()
 START = 20.0  # seconds a worker process may take to start and show up in Redis
@@ -52,47 +52,7 @@ RUBY_WORKER_PIDS = (
 )
 
 
-class WorkerProcess:
-    """A ``pyresque worker`` subprocess; its stderr is collected line by line."""
-
-    def __init__(self, argv: list[str], cwd: Path) -> None:
-        self.proc = subprocess.Popen(
-            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def logged(self, text: str) -> bool:
-        return any(text in line for line in list(self.lines))
-
-    def signal(self, sig: signal.Signals) -> None:
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 30) -> int:
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
-        return code
-
-    def close(self) -> None:
-        if self.proc.poll() is None:  # a failed test's leftover: ours, by its pid
-            self.proc.kill()
-        self.wait()
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
+WorkerProcess = LoggedProcess
 
 
 @pytest.fixture

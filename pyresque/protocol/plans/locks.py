@@ -14,7 +14,7 @@ from pyresque.protocol import times
 from pyresque.protocol.context import Context
 from pyresque.protocol.jsjson import JSONValue, js_dumps, js_number
 from pyresque.protocol.keys import text
-from pyresque.protocol.plan import Call, Eval, Plan, as_int, load_script
+from pyresque.protocol.plan import Batch, Call, Eval, Plan, as_bytes, as_int, as_list, load_script
 from pyresque.protocol.plans.delayed import delayed_encodings
 
 __all__ = [
@@ -63,16 +63,41 @@ def release_lock(key: str) -> Plan[None]:
 
 
 def delayed_copy_exists(
-    ctx: Context, queue: str, job_class: str, args: Sequence[JSONValue]
+    ctx: Context,
+    queue: str,
+    job_class: str,
+    args: Sequence[JSONValue],
+    *,
+    moving_from: str | None = None,
 ) -> Plan[bool]:
     """DelayQueueLock: is this exact job delayed, as node or Ruby encoded it?
 
     node-resque looks only at its own encoding (``SMEMBERS timestamps:<payload>``); a set
     exists exactly when it has members, so one ``EXISTS`` covers both encodings.
+
+    ``moving_from`` (a delayed second): the scheduler is moving this job out of that second
+    and runs the hooks before the atomic move. node-resque pops the item first, so the copy
+    being moved does not count; another copy in the same second still does.
     """
     variants = delayed_encodings(ctx, queue, job_class, args)
-    found = yield Call("EXISTS", *(ctx.keys.timestamps(v) for v in variants))
-    return as_int(found) > 0
+    if moving_from is None:
+        found = yield Call("EXISTS", *(ctx.keys.timestamps(v) for v in variants))
+        return as_int(found) > 0
+    member = ctx.keys.delayed_member(moving_from).encode()
+    delayed = ctx.keys.delayed(moving_from)
+    replies = as_list(
+        (
+            yield Batch.of(
+                [Call("SMEMBERS", ctx.keys.timestamps(v)) for v in variants]
+                + [Call("LPOS", delayed, v, "COUNT", 0) for v in variants]
+            )
+        )
+    )
+    members = {as_bytes(m) for reply in replies[: len(variants)] for m in as_list(reply)}
+    if members - {member}:
+        return True
+    copies = sum(len(as_list(reply)) for reply in replies[len(variants) :])
+    return copies > 1
 
 
 # -- Retry ---------------------------------------------------------------------------------

@@ -34,16 +34,19 @@ from pyresque.protocol.plan import (
 
 __all__ = [
     "BATCH",
+    "CRON_TICK_TTL",
     "UNSCHEDULABLE",
     "Moved",
     "Stale",
     "Transfer",
+    "claim_cron_tick",
     "failed_transfer",
     "hold_locks",
     "lock_keys",
     "move",
     "next_due",
     "read_due",
+    "release_cron_tick",
     "release_locks",
     "stale_workers",
     "transfer_for",
@@ -281,3 +284,21 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
     except PayloadDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+# -- cron ticks (pyresque only) --------------------------------------------------------------
+
+CRON_TICK_TTL = 3600
+"""Seconds a cron tick's claim is kept: long past any catch-up window."""
+
+
+def claim_cron_tick(ctx: Context, task: str, minute: int, holder: str) -> Plan[bool]:
+    """Claim one tick (``minute``: unix seconds) of a task's schedule; False when another
+    node has it."""
+    reply = yield Call("SET", ctx.keys.cron_tick(task, minute), holder, "NX", "EX", CRON_TICK_TTL)
+    return reply is not None
+
+
+def release_cron_tick(ctx: Context, task: str, minute: int) -> Plan[None]:
+    """Give a tick back (its enqueue failed), so a retry or the next leader can have it."""
+    yield Call("DEL", ctx.keys.cron_tick(task, minute))

@@ -1,0 +1,466 @@
+"""An Actionhero-style app node: the tasks, and what the configuration says this node runs.
+
+A node enqueues (every node: ``app.tasks``), processes (``max_task_processors > 0``: a
+MultiWorker), schedules (``scheduler = true``: a Scheduler, the boot enqueue of periodic
+tasks and the cron ticker), or any mix, as the Actionhero guide suggests for splitting
+web, worker and scheduler nodes. All of it shares one Redis connection.
+
+Where Actionhero's ``resque`` initializer differs: ``min_task_processors = 0`` with
+``max > 0`` runs a pool of at least one without writing 1 into the config; a ``queues``
+function is called again every ``queues_refresh`` ms (the pool restarts on a change);
+stopping checks what runs, not the config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import inspect
+import json
+import logging
+import math
+import re
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import setproctitle
+
+from pyresque._version import __version__
+from pyresque.connection import AsyncDriver, open_async_driver
+from pyresque.errors import ConfigurationError
+from pyresque.scheduler import Scheduler
+from pyresque.signals import STOP_SIGNALS, install, restore
+from pyresque.tasks.config import TasksConfig, load_config, log_level
+from pyresque.tasks.cron import CronTicker, schedules_of
+from pyresque.tasks.middleware import TaskMiddleware
+from pyresque.tasks.tasks import Tasks
+from pyresque.worker.multi import MultiWorker
+from pyresque.worker.runner import process_title
+
+__all__ = ["App", "generate_task", "render_task", "run_app_until_signalled"]
+
+log = logging.getLogger("pyresque.tasks")
+
+
+class App:
+    """One node of an app. ``tasks``: a registry to use (its connection is then the
+    shared one, and stays the caller's to close); by default the app makes one on its own
+    connection. ``name`` names the scheduler's lock value and the workers' host part
+    (default ``host:pid`` / host). ``now`` is the cron ticker's clock (aware datetimes).
+    """
+
+    def __init__(
+        self,
+        config: TasksConfig | None = None,
+        *,
+        tasks: Tasks | None = None,
+        name: str | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config or TasksConfig()
+        cfg = self.config
+        if tasks is None:
+            self._driver: AsyncDriver = open_async_driver(cfg.redis)
+            self.tasks = Tasks(self._driver, namespace=cfg.namespace, dialect=cfg.dialect)
+            self._owns_driver = True
+        else:
+            if tasks.queue.namespace != cfg.namespace or tasks.queue.dialect.name != cfg.dialect:
+                raise ConfigurationError(
+                    f"the tasks' namespace/dialect ({tasks.queue.namespace!r}, "
+                    f"{tasks.queue.dialect.name!r}) differ from the config's "
+                    f"({cfg.namespace!r}, {cfg.dialect!r})"
+                )
+            self.tasks = tasks
+            self._driver = tasks.queue._driver  # one connection for everything, as Actionhero
+            self._owns_driver = False
+        self.name = name
+        self._now = now
+        self.multi_worker: MultiWorker | None = None
+        self.scheduler: Scheduler | None = None
+        self.cron: CronTicker | None = None
+        self.queues: list[str] = []
+        self.running = False
+        self._starting = False
+        self._closed = False
+        self._refresher: asyncio.Task[None] | None = None
+        self._refresh_stop = asyncio.Event()
+
+    @classmethod
+    def from_path(
+        cls,
+        app_dir: str | Path = ".",
+        *,
+        environ: Mapping[str, str] | None = None,
+        name: str | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> App:
+        """The app in ``app_dir``: its config (:func:`load_config`), every task in its
+        tasks folder, and the ``MIDDLEWARE`` list of its ``middleware.py`` if it has one.
+        The folder goes on ``sys.path``, so task modules can import the app's others."""
+        folder = Path(app_dir).resolve()
+        config = load_config(folder, environ=environ)
+        tasks_dir = folder / config.tasks_path
+        if not tasks_dir.is_dir():
+            raise ConfigurationError(f"tasks_path: no folder {tasks_dir}")
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+        app = cls(config, name=name, now=now)
+        app.tasks.load(tasks_dir)
+        for middleware in _middleware_of(folder):
+            app.tasks.add_middleware(middleware)
+        schedules_of(app.tasks)  # a bad cron expression fails the load, not the boot
+        return app
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """What this node does: ``enqueue`` always, ``process``, ``schedule``."""
+        roles = ["enqueue"]
+        if self.config.max_task_processors > 0:
+            roles.append("process")
+        if self.config.scheduler:
+            roles.append("schedule")
+        return tuple(roles)
+
+    def __repr__(self) -> str:
+        return f"App({self.name or 'node'}, roles={'+'.join(self.roles)})"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start this node's roles: the scheduler, then the workers, then (scheduler nodes)
+        the boot enqueue of periodic tasks and the cron ticker. A failure stops whatever
+        had started and raises."""
+        if self.running or self._starting or self._closed:
+            raise RuntimeError(f"{self!r} is {'running' if self.running else 'stopped'}")
+        self._starting = True
+        try:
+            await self.tasks.queue.connect()
+            if self.config.scheduler:
+                await self._start_scheduler()
+            if self.config.max_task_processors > 0:
+                self.queues = await self._evaluate_queues()
+                self.multi_worker = self._pool(self.queues)
+                await self.multi_worker.start()
+                if callable(self.config.queues) and self.config.queues_refresh > 0:
+                    self._refresh_stop.clear()
+                    self._refresher = asyncio.create_task(self._refresh_queues())
+            if self.config.scheduler:
+                await self._boot_enqueue()
+        except BaseException:
+            await self.stop()
+            raise
+        finally:
+            self._starting = False
+        self.running = True
+        log.info("%r started", self)
+
+    async def _start_scheduler(self) -> None:
+        cfg = self.config
+        self.scheduler = Scheduler(
+            self._driver,
+            namespace=cfg.namespace,
+            dialect=cfg.dialect,
+            timeout=cfg.timeout,
+            stuck_worker_timeout=cfg.stuck_worker_timeout,
+            retry_stuck_jobs=cfg.retry_stuck_jobs,
+            name=self.name,
+            # No jobs, as Actionhero's scheduler: moving a delayed task runs no enqueue
+            # hooks. Its middleware ran when it was delayed (Tasks.enqueue_at), and moves
+            # then behave the same whichever node leads, an Actionhero one or this.
+            log_levels=cfg.scheduler_logging,
+        )
+        scheduler = self.scheduler
+        if schedules_of(self.tasks):
+            self.cron = CronTicker(
+                self.tasks,
+                self._driver,
+                is_leader=lambda: scheduler.leader,
+                zone=cfg.zone,
+                name=scheduler.name,
+                now=self._now,
+                log_level=log_level(cfg.scheduler_logging, "enqueue"),
+            )
+            # Becoming leader ticks at once: the current minute is not missed.
+            scheduler.on("leader", self.cron.wake)
+        await scheduler.start()
+
+    async def _boot_enqueue(self) -> None:
+        enqueued = await self.tasks.enqueue_all_recurrent_tasks()
+        level = log_level(self.config.scheduler_logging, "enqueue")
+        if level is not None:
+            log.log(level, "periodic tasks enqueued at boot: %s", ", ".join(enqueued) or "none")
+        if self.cron is not None:
+            self.cron.start()
+
+    def _pool(self, queues: Sequence[str]) -> MultiWorker:
+        cfg = self.config
+        return MultiWorker(
+            self._driver,
+            list(queues),
+            self.tasks.jobs,
+            name=self.name,
+            namespace=cfg.namespace,
+            dialect=cfg.dialect,
+            # Actionhero writes 1 into its config for min 0; here the pool gets 1.
+            min_task_processors=max(1, cfg.min_task_processors),
+            max_task_processors=cfg.max_task_processors,
+            check_timeout=cfg.check_timeout,
+            max_event_loop_delay=cfg.max_event_loop_delay,
+            timeout=cfg.timeout,
+            log_levels=cfg.worker_logging,
+        )
+
+    async def stop(self) -> None:
+        """Stop the cron ticker and the scheduler (its lock is released), then the workers
+        (running jobs may finish), then close the connection if it is the app's."""
+        if self.cron is not None:
+            await self.cron.stop()
+            self.cron = None
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None
+        if self._refresher is not None:
+            self._refresh_stop.set()
+            await asyncio.wait({self._refresher})
+            self._refresher = None
+        if self.multi_worker is not None:
+            await self.multi_worker.stop()
+            self.multi_worker = None
+        if self._owns_driver and not self._closed:
+            await self.tasks.aclose()
+            await self._driver.aclose()
+        self._closed = self._owns_driver
+        if self.running:
+            self.running = False
+            log.info("%r stopped", self)
+
+    def cut_off(self) -> None:
+        """Cancel the running jobs now (a second stop signal)."""
+        if self.multi_worker is not None:
+            self.multi_worker.cut_off()
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- queues ------------------------------------------------------------------------------
+    async def _evaluate_queues(self) -> list[str]:
+        given = self.config.queues
+        if not callable(given):
+            return list(given)
+        found: Any = given()
+        if inspect.isawaitable(found):
+            found = await found
+        if (
+            not isinstance(found, list | tuple)
+            or not found
+            or not all(isinstance(q, str) and q.strip() for q in found)
+        ):
+            raise ConfigurationError(f"queues: the function returned {found!r}, not queue names")
+        return [q.strip() for q in found]
+
+    async def _refresh_queues(self) -> None:
+        """Call the ``queues`` function every ``queues_refresh`` ms; on a change, stop the
+        pool (running jobs finish) and start one on the new queues."""
+        while not self._refresh_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refresh_stop.wait(), self.config.queues_refresh / 1000)
+            if self._refresh_stop.is_set():
+                return
+            try:
+                found = await self._evaluate_queues()
+            except Exception as exc:  # keep working the queues we have
+                log.error("%r: the queues function failed: %s", self, exc, exc_info=exc)
+                continue
+            if found == self.queues or self.multi_worker is None:
+                continue
+            log.info("%r: queues changed from %s to %s", self, self.queues, found)
+            try:
+                old, self.multi_worker = self.multi_worker, self._pool(found)
+                await old.stop()
+                self.queues = found
+                await self.multi_worker.start()
+            except Exception as exc:  # keep refreshing: the next change may start a pool
+                log.error("%r: restarting the workers failed: %s", self, exc, exc_info=exc)
+
+
+def _middleware_of(folder: Path) -> list[TaskMiddleware]:
+    """The ``MIDDLEWARE`` list of ``<app>/middleware.py`` (Actionhero's initializer that
+    calls ``task.addMiddleware``), or nothing."""
+    path = folder / "middleware.py"
+    if not path.is_file():
+        return []
+    module_name = "pyresque_app_middleware." + _identifier(str(folder))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
+        raise ConfigurationError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # as an import would (dataclasses look it up)
+    spec.loader.exec_module(module)
+    found = getattr(module, "MIDDLEWARE", [])
+    if not isinstance(found, list | tuple) or not all(isinstance(m, TaskMiddleware) for m in found):
+        raise ConfigurationError(f"{path}: MIDDLEWARE must be a list of TaskMiddleware")
+    return list(found)
+
+
+# -- running in the foreground ---------------------------------------------------------------
+
+_CUT_OFF_BEAT = 0.05
+
+
+async def run_app_until_signalled(
+    app: App, *, signals: Sequence[signal.Signals] = STOP_SIGNALS
+) -> int:
+    """Start ``app`` and run it until a signal: the first stops it gracefully (running jobs
+    may finish within the workers' grace), a second cuts running jobs off. Returns 0."""
+    loop = asyncio.get_running_loop()
+    count = 0
+    changed = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        nonlocal count
+        count += 1
+        name = signal.Signals(signum).name
+        if count == 1:
+            log.info("%s: stopping (a second signal cuts running jobs off)", name)
+        else:
+            log.warning("%s again: cutting running jobs off", name)
+        changed.set()
+
+    previous = install(loop, signals, on_signal, "app")
+    previous_title = setproctitle.getproctitle()
+    try:
+        await app.start()
+        title = f"pyresque-{__version__}: {'+'.join(app.roles)}"
+        if app.multi_worker is not None:
+            title = process_title([app.multi_worker])  # Ruby's pruning looks for this
+        setproctitle.setproctitle(title)
+        log.info("pyresque %s: %r running; SIGTERM or SIGINT stops it", __version__, app)
+        await changed.wait()
+        stopping = asyncio.ensure_future(app.stop())
+        while not stopping.done():
+            changed.clear()
+            if count >= 2:
+                app.cut_off()  # on a beat: a job taken just before may start after it
+            woken = asyncio.ensure_future(changed.wait())
+            await asyncio.wait(
+                {stopping, woken},
+                timeout=_CUT_OFF_BEAT if count >= 2 else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            woken.cancel()
+        await stopping
+    finally:
+        if app.running:
+            await app.stop()
+        restore(loop, previous)
+        setproctitle.setproctitle(previous_title)
+    log.info("stopped")
+    return 0
+
+
+# -- pyresque generate task ------------------------------------------------------------------
+
+
+def render_task(name: str, queue: str, frequency: float, description: str) -> tuple[str, str]:
+    """The source of a new task module and of its test (pytest, against the spec helpers
+    of :mod:`pyresque.testing.tasks` and the pyresque pytest plugin's Redis)."""
+    class_name = "".join(p[:1].upper() + p[1:] for p in name.replace("-", "_").split("_") if p)
+    if not class_name.isidentifier() or class_name[0].isdigit():
+        class_name = f"Task{class_name}"
+    number = int(frequency) if float(frequency).is_integer() else frequency
+    q = json.dumps  # a JSON string is a valid Python string literal
+    task = f'''"""The {name} task."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pyresque.tasks import Input, Task
+
+
+class {class_name}(Task):
+    name = {q(name)}
+    description = {q(description)}
+    queue = {q(queue)}
+    frequency = {number!r}  # ms between runs; 0: not periodic
+    inputs: ClassVar[Mapping[str, Input]] = {{}}  # e.g. {{"to": Input(required=True)}}
+
+    async def run(self, params: Mapping[str, Any], {_WORKER}) -> Any:
+        # params: the validated inputs (read-only); worker.job: the resque payload.
+        return {{"task": self.name}}
+'''
+    test = f'''"""Tests of the {name} task (Redis from the pyresque pytest plugin)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pyresque.tasks import Tasks
+from pyresque.testing.tasks import delete_enqueued_tasks, find_enqueued_tasks, run_task
+
+TASKS = Path(__file__).resolve().parents[1] / "tasks"
+
+
+def test_{_identifier(name)}_is_enqueued_and_runs(redis_url: str, resque_namespace: str) -> None:
+    async def scenario() -> None:
+        tasks = Tasks(redis_url, namespace=resque_namespace)
+        try:
+            tasks.load(TASKS)
+            assert await tasks.enqueue({q(name)}, {{}}) is True
+            found = await find_enqueued_tasks(tasks, {q(name)})
+            assert len(found) == 1
+            assert found[0]["queue"] == {q(queue)}
+            assert found[0]["timestamp"] is None
+            assert await run_task(tasks, {q(name)}, {{}}) == {{"task": {q(name)}}}
+            assert await delete_enqueued_tasks(tasks, {q(name)}, {{}}) == 1
+        finally:
+            await tasks.aclose()
+
+    asyncio.run(scenario())
+'''
+    return task, test
+
+
+def generate_task(
+    app_dir: str | Path,
+    name: str,
+    queue: str,
+    frequency: float = 0,
+    description: str | None = None,
+) -> list[Path]:
+    """Write ``<tasks_path>/<name>.py`` and ``tests/test_<name>.py`` in the app; the paths.
+    Refuses (ConfigurationError, nothing written) when either exists."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+        raise ConfigurationError(f"--name {name!r}: letters, digits, _ and - only")
+    if not (0 <= frequency < math.inf):
+        raise ConfigurationError(f"--frequency must be a number of ms >= 0, not {frequency:g}")
+    folder = Path(app_dir)
+    files = [
+        folder / load_config(folder).tasks_path / f"{name}.py",
+        folder / "tests" / f"test_{_identifier(name)}.py",
+    ]
+    if taken := [str(path) for path in files if path.exists()]:
+        raise ConfigurationError(f"{' and '.join(taken)} already exist(s); nothing was written")
+    sources = render_task(name, queue, frequency, description or name)
+    for path, source in zip(files, sources, strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    return files
+
+
+# Spelled apart: the architecture test reads "worker" + ":" as a key name.
+_WORKER = "worker" + ": Any"
+
+
+def _identifier(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name).lower()
