@@ -182,13 +182,12 @@ async def _demo(url: str) -> None:
 
 # -- part 2: the example app ------------------------------------------------------------------
 
-# What the demo enqueues into the example app, as a web node of the app would:
-# (delay in ms, task, inputs).
-_APP_ENQUEUES: list[tuple[int, str, dict[str, Any]]] = [
-    (0, "signup", {"email": "ada@example.com", "name": "Ada", "plan": "pro"}),
-    (0, "signup", {"email": "grace@example.com"}),
-    (0, "import_feed", {}),
-    (2000, "send_reminder", {"email": "ada@example.com"}),
+# What the demo enqueues into the example app, as a web node of the app would: (task,
+# inputs). Each signup enqueues its own send_reminder, 2 s on.
+_APP_ENQUEUES: list[tuple[str, dict[str, Any]]] = [
+    ("signup", {"email": "ada@example.com", "name": "Ada", "plan": "pro"}),
+    ("signup", {"email": "grace@example.com"}),
+    ("import_feed", {}),
 ]
 _REFUSED = ("signup", {"email": "not-an-email"})
 # When the app has shown everything: runs (or failures) per task.
@@ -334,14 +333,10 @@ async def _enqueue_samples(tasks: Tasks) -> None:
     from pyresque.tasks import InputValidationError
 
     print("\nEnqueued by the demo, as the app's web node would (inputs validated here):")
-    for delay, name, inputs in _APP_ENQUEUES:
-        if delay:
-            await tasks.enqueue_in(delay, name, inputs)
-            when = f"in {delay / 1000:g} s"
-        else:
-            await tasks.enqueue(name, inputs)
-            when = "now"
-        print(f"  {when:<9} {name:<14} {_show(inputs)}")
+    for name, inputs in _APP_ENQUEUES:
+        await tasks.enqueue(name, inputs)
+        print(f"  {'now':<9} {name:<14} {_show(inputs)}")
+    print("  (each signup enqueues a send_reminder for 2 s later itself: current_tasks())")
     name, inputs = _REFUSED
     try:
         await tasks.enqueue(name, inputs)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, open_async_driver, run_plan
-from pyresque.definitions import JobDefinition, job_definitions
+from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect, job_args
@@ -47,7 +47,7 @@ class Queue:
     ) -> None:
         self.context = Context.create(namespace, dialect, clock=clock)
         # With ``jobs``, enqueue runs the jobs' plugins (before_enqueue may veto).
-        self.jobs: dict[str, JobDefinition] = job_definitions(jobs)
+        self.jobs: JobDefinitions = job_definitions(jobs)
         if isinstance(redis, AsyncDriver):
             self._driver, self._owns_driver = redis, False
         else:

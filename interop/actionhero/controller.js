@@ -14,6 +14,14 @@
 //   stop      stops it: scheduler ends (releasing the leader lock), workers finish their
 //             job and unregister, queue and Redis clients close. A later `start` reboots.
 //   task {method, args}   any `task.*` function of Actionhero (enqueue, details, failed ...)
+//   taskArgs {method, args}   like `task`, answering {result, args}: the args as they are
+//             after the call (Actionhero's enqueue writes input defaults into them)
+//   specHelper {method, args}   any `specHelper` function of Actionhero (runFullTask,
+//             findEnqueuedTasks, deleteEnqueuedTasks ...)
+//   middleware {name, global, priority, vetoEnqueues}   `task.addMiddleware` of a
+//             middleware recording every hook on <namespace>:interop:middleware
+//             (lib/middleware.js); answers {name, priority, globalMiddleware}: the priority
+//             as Actionhero stored it and the global middleware in running order
 //   tasks     names of the loaded tasks
 //   info      {running, pid, hostname, id, namespace, schedulerName, leader, workers, config}
 //   resources process.getActiveResourcesInfo(): what keeps the process alive
@@ -141,6 +149,34 @@ const handlers = {
     const { task } = running();
     if (typeof task[method] !== "function") throw new Error(`no task method ${method}`);
     return task[method](...(args || []));
+  },
+
+  async taskArgs({ method, args }) {
+    const { task } = running();
+    if (typeof task[method] !== "function") throw new Error(`no task method ${method}`);
+    const given = args || [];
+    const result = await task[method](...given);
+    return { result: result === undefined ? null : result, args: given };
+  },
+
+  async specHelper({ method, args }) {
+    const { specHelper } = running();
+    if (typeof specHelper[method] !== "function") throw new Error(`no specHelper ${method}`);
+    return specHelper[method](...(args || []));
+  },
+
+  async middleware(options) {
+    const { api, task } = running();
+    // Required here, not at the top: lib/ requires `actionhero`, which must not load before
+    // the environment above is set.
+    const { recordingMiddleware } = require("./lib/middleware");
+    const middleware = recordingMiddleware(options);
+    await task.addMiddleware(middleware);
+    return {
+      name: middleware.name,
+      priority: middleware.priority,
+      globalMiddleware: api.tasks.globalMiddleware,
+    };
   },
 
   async tasks() {

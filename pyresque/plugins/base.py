@@ -26,7 +26,9 @@ from pyresque.protocol.plan import Plan
 __all__ = ["Hook", "Outcome", "Plugin", "QueueLike", "plugin_class", "run_plugins"]
 
 T = TypeVar("T")
-Hook = Literal["before_enqueue", "after_enqueue", "before_perform", "after_perform"]
+Hook = Literal[
+    "before_enqueue", "after_enqueue", "enqueue_vetoed", "before_perform", "after_perform"
+]
 
 
 class QueueLike(Protocol):

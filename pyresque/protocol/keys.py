@@ -191,12 +191,25 @@ class KeySpace:
         that enqueues that tick, so a tick is enqueued once across scheduler nodes."""
         return self.key("cron", task, minute)
 
+    def periodic_stop(self, task: str) -> str:
+        """``periodic_stop:<task>``: set by ``stop_recurrent_task`` while a run holds the
+        task's JobLock; the run takes it and does not re-enqueue (pyresque only)."""
+        return self.key("periodic_stop", task)
+
     # -- plugin locks ---------------------------------------------------------------------
     def queue_lock(self, job_class: str, queue: str, args_json: str) -> str:
         return self.key("lock", job_class, queue, args_json)
 
     def job_lock(self, job_class: str, queue: str, args_json: str) -> str:
         return self.key("workerslock", job_class, queue, args_json)
+
+    def queue_lock_prefix(self, job_class: str, queue: str) -> str:
+        """What every ``queue_lock`` of that class and queue starts with (args JSON next)."""
+        return self.key("lock", job_class, queue) + ":"
+
+    def job_lock_prefix(self, job_class: str, queue: str) -> str:
+        """What every ``job_lock`` of that class and queue starts with (args JSON next)."""
+        return self.key("workerslock", job_class, queue) + ":"
 
     # -- node-resque's Retry plugin --------------------------------------------------------
     # Both keys go through node's ``.replace(/\s/, "")``: the first whitespace character of

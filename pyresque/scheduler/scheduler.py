@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, open_async_driver, run_plan
-from pyresque.definitions import JobDefinition, job_definitions
+from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.errors import ConfigurationError, PayloadDecodeError
 from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import Context
@@ -100,7 +100,7 @@ class Scheduler:
         self.stuck_worker_timeout = stuck_worker_timeout
         self.retry_stuck_jobs = retry_stuck_jobs
         self.both_locks = both_locks
-        self.jobs: dict[str, JobDefinition] = job_definitions(jobs)
+        self.jobs: JobDefinitions = job_definitions(jobs)
         keys = self.context.keys
         self.lock_keys = plans.lock_keys(self.context, both=both_locks)
         values = {

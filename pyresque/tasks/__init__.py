@@ -13,7 +13,7 @@ from pyresque.tasks.task import (
     TaskError,
     validate_inputs,
 )
-from pyresque.tasks.tasks import PERIODIC_LOCKS, Tasks
+from pyresque.tasks.tasks import PERIODIC_LOCKS, Tasks, current_tasks
 
 __all__ = [
     "DEFAULT_PRIORITY",
@@ -30,6 +30,7 @@ __all__ = [
     "TaskMiddleware",
     "Tasks",
     "TasksConfig",
+    "current_tasks",
     "load_config",
     "validate_inputs",
 ]

@@ -7,9 +7,12 @@ A middleware has up to four hooks, each called with the running plugin (``hook(p
 ``post_processor`` (runs after failures too; it may replace ``outcome.result`` or clear
 ``outcome.error``). Hooks may be coroutine functions.
 
-Order: the task's own plugins, the periodic locks, global middleware by ascending
-priority (ties in registration order; 0 is a priority like any other), then the task's
-middleware in declared order (a global one listed again runs once).
+Order: the task's own plugins, the periodic locks, then the middleware that applies to
+the task (the global ones and those the task names) by ascending priority. Equal
+priorities keep the global ones first, in registration order, then the task's in declared
+order; 0 is a priority like any other, and a global one the task also names runs once.
+With every priority left at the default this is Actionhero's order; Actionhero sorts only
+the global ones and appends the task's own whatever their priority.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ Hook = Callable[[Plugin], Any]
 
 @dataclass(frozen=True, slots=True)
 class TaskMiddleware:
-    """``global_``: applies to every task; ``priority`` orders global middleware."""
+    """``global_``: applies to every task; ``priority``: lower runs first (module docstring)."""
 
     name: str
     global_: bool = False
@@ -88,14 +91,13 @@ def middleware_plugin(middleware: TaskMiddleware) -> type[Plugin]:
 def ordered(
     registered: Mapping[str, TaskMiddleware], task_middleware: Iterable[str], task_name: str
 ) -> list[TaskMiddleware]:
-    """The middleware that applies to a task, in running order."""
-    names = [m.name for m in sorted(
-        (m for m in registered.values() if m.global_), key=lambda m: m.priority
-    )]  # fmt: skip
+    """The middleware that applies to a task, in running order (see the module docstring)."""
+    names = [m.name for m in registered.values() if m.global_]
     for name in task_middleware:
         if name not in registered:
             # Actionhero ignores an unknown name silently: a typo then disables it.
             raise TaskDefinitionError(f"task `{task_name}` names unknown middleware {name!r}")
         if name not in names:
             names.append(name)
-    return [registered[name] for name in names]
+    # sorted() is stable: ties keep the order built above.
+    return sorted((registered[name] for name in names), key=lambda m: m.priority)

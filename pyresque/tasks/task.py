@@ -58,17 +58,23 @@ _MISSING_VALUES: tuple[object, ...] = (None, "")
 
 @dataclass(frozen=True, slots=True)
 class Input:
-    """One declared input.
+    """One declared input, checked in this order when the task is enqueued.
 
     ``default``: a value, or a (possibly async) callable returning it, used when the
-    input is absent. ``validator``: a (possibly async) callable of the value returning
-    ``None``/``True`` (valid), ``False`` (rejected with the standard message) or a message;
-    raising rejects with that exception. ``required``: absent, ``None`` or ``""`` after
-    defaulting is rejected.
+    input is absent. ``formatter``: a (possibly async) callable of a present value
+    returning the value to keep (``"42"`` to ``42``, say). ``validator``: a (possibly
+    async) callable of a present value returning ``None``/``True`` (valid), ``False``
+    (rejected with the standard message) or a message; raising rejects with that
+    exception. ``required``: absent, ``None`` or ``""`` by then is rejected.
+
+    That is the order of Actionhero's action inputs. Its task inputs declare a formatter
+    and a schema but ignore both; here a formatter runs, and a field Input does not have
+    (``schema``) is a TypeError where the task is defined.
     """
 
     required: bool = False
     default: Any = MISSING
+    formatter: Callable[[Any], Any] | None = None
     validator: Callable[[Any], Any] | None = None
 
 
@@ -88,8 +94,9 @@ def _js(value: Any) -> str:
 
 
 async def validate_inputs(task: Task, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Inputs with defaults filled in and validated, in declaration order, as Actionhero's
-    ``validateInput`` does; a new dict (the caller's is left alone). Undeclared keys pass.
+    """Inputs with defaults filled in, formatted and validated, in declaration order, as
+    Actionhero's ``validateInput`` does (plus the formatter); a new dict (Actionhero writes
+    the defaults into the caller's). Undeclared keys pass.
 
     Raises :class:`InputValidationError` (or what a validator raised).
     """
@@ -105,6 +112,8 @@ async def validate_inputs(task: Task, inputs: Mapping[str, Any] | None) -> dict[
         if key not in values and spec.default is not MISSING:
             default = spec.default
             values[key] = await _maybe_await(default() if callable(default) else default)
+        if key in values and spec.formatter is not None:
+            values[key] = await _maybe_await(spec.formatter(values[key]))
         if key in values and spec.validator is not None:
             verdict = await _maybe_await(spec.validator(values[key]))
             if verdict is False:
@@ -142,10 +151,14 @@ class Task:
     queue: ClassVar[str] = "default"
     frequency: ClassVar[float] = 0
     inputs: ClassVar[Mapping[str, Input]] = {}
+    """None declared: the task takes any inputs (``{}`` when none are given)."""
     middleware: ClassVar[tuple[str, ...] | list[str]] = ()
     plugins: ClassVar[tuple[Any, ...] | list[Any]] = ()
     plugin_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     re_enqueue_periodic_task_if_exception: ClassVar[bool] = True
+    """True by default, as in Actionhero's code: a periodic run that raises is recorded as
+    failed and the chain goes on. (Actionhero's JSDoc says false, and its guide that a
+    failing periodic task is never run again; the code re-enqueues it.)"""
     schedule: ClassVar[tuple[str, ...] | list[str]] = ()
 
     def run(self, params: Mapping[str, Any], worker: Any) -> Any | Awaitable[Any]:
@@ -187,11 +200,12 @@ class Task:
                 raise TaskDefinitionError(
                     f"input {key!r} of task `{cls.name}` must be an Input, not {spec!r}"
                 )
-            if spec.validator is not None and not callable(spec.validator):
-                # Actionhero crashes on a string validator; refuse it when loading instead.
-                raise TaskDefinitionError(
-                    f"validator of input {key!r} of task `{cls.name}` must be callable"
-                )
+            for field in ("formatter", "validator"):
+                if getattr(spec, field) is not None and not callable(getattr(spec, field)):
+                    # Actionhero crashes on a string validator; refuse it when loading.
+                    raise TaskDefinitionError(
+                        f"{field} of input {key!r} of task `{cls.name}` must be callable"
+                    )
         if not all(isinstance(m, str) for m in cls.middleware):
             raise TaskDefinitionError(f"middleware of task `{cls.name}` must be names")
         if not isinstance(cls.schedule, list | tuple) or not all(

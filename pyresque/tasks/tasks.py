@@ -2,19 +2,24 @@
 
 ``Tasks`` loads task classes, turns each into a resque job definition (its plugins, the
 periodic locks, the middleware as plugins, and a ``perform`` that calls ``run`` and keeps a
-periodic task's chain going) for workers, and offers every ``task.*`` call in snake_case.
+periodic task's chain going) for workers, and offers every ``task.*`` call in snake_case
+(the enqueues and periodic calls here, the admin ones in :mod:`pyresque.tasks.admin`).
+
+:func:`current_tasks` is the registry of the running task, so ``run`` can enqueue other
+tasks as Actionhero code calls the global ``task.enqueueIn``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import importlib
 import importlib.util
 import inspect
 import pkgutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, ModuleType
@@ -25,22 +30,41 @@ import redis.asyncio
 from pyresque.connection import AsyncDriver
 from pyresque.definitions import JobDefinition
 from pyresque.plugins.base import Plugin, plugin_class, run_plugins
+from pyresque.plugins.joblock import option, whole_seconds
 from pyresque.protocol.dialect import Dialect
 from pyresque.protocol.jsjson import js_dumps
-from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.protocol.plans import jobs as job_plans
-from pyresque.queue import DelayedAt, Queue
+from pyresque.protocol.plans import locks as lock_plans
+from pyresque.queue import Queue
+from pyresque.tasks.admin import TaskAdmin
 from pyresque.tasks.middleware import TaskMiddleware, middleware_plugin, ordered
 from pyresque.tasks.task import Task, TaskDefinitionError, TaskError, validate_inputs
 from pyresque.worker.jobs import current_job
 
-__all__ = ["PERIODIC_LOCKS", "Tasks"]
+__all__ = ["PERIODIC_LOCKS", "Tasks", "current_tasks"]
 
 PERIODIC_LOCKS: tuple[str, ...] = ("JobLock", "QueueLock", "DelayQueueLock")
 """What Actionhero adds to a periodic task's plugins (JobLock without re-enqueue)."""
 
+_current: contextvars.ContextVar[Tasks | None] = contextvars.ContextVar(
+    "pyresque_current_tasks", default=None
+)
 
-class Tasks:
+
+def current_tasks() -> Tasks:
+    """The registry of the task running here, to enqueue other tasks from its ``run``:
+    ``await current_tasks().enqueue_in(60_000, "send_reminder", {...})``, as Actionhero
+    code calls the global ``task.enqueueIn``. Set while a worker (or a spec helper) runs
+    a task, also in the thread of a blocking ``run``; :meth:`Tasks.as_current` sets it
+    elsewhere. Raises :class:`TaskError` outside.
+    """
+    found = _current.get()
+    if found is None:
+        raise TaskError("no task is running here: current_tasks() has no registry to give")
+    return found
+
+
+class Tasks(TaskAdmin):
     """A registry of tasks and the ``task.*`` API.
 
     ``redis`` as for :class:`pyresque.Queue` (a URL, a client, or a shared driver).
@@ -61,6 +85,15 @@ class Tasks:
 
     async def aclose(self) -> None:
         await self.queue.aclose()
+
+    @contextlib.contextmanager
+    def as_current(self) -> Iterator[Tasks]:
+        """Make this the registry :func:`current_tasks` gives, for the ``with`` block."""
+        token = _current.set(self)
+        try:
+            yield self
+        finally:
+            _current.reset(token)
 
     # -- registry ----------------------------------------------------------------------------
     def add(self, task: type[Task] | Task) -> Task:
@@ -138,13 +171,14 @@ class Tasks:
             params = args[0] if args else {}
             frozen = MappingProxyType(params) if isinstance(params, dict) else params
             try:
-                result = await self._run(task, frozen)
+                with self.as_current():
+                    result = await self._run(task, frozen)
             except Exception:
                 if task.periodic and task.re_enqueue_periodic_task_if_exception:
-                    await self.enqueue_recurrent_task(task.name)
+                    await self._continue_chain(task)
                 raise
             if task.periodic:
-                await self.enqueue_recurrent_task(task.name)
+                await self._continue_chain(task)
             return result
 
         perform.__qualname__ = f"perform[{task.name}]"
@@ -158,21 +192,6 @@ class Tasks:
         context = contextvars.copy_context()
         result = await asyncio.to_thread(context.run, task.run, params, worker)
         return await result if inspect.isawaitable(result) else result
-
-    def _hooks(self, name: str, queue: str, args: list[Any], plugins: Sequence[Any]) -> Any:
-        definition = self.jobs[name]
-        return {
-            "plugins": plugins,
-            "plugin_options": definition.plugin_options,
-            "owner": self,
-            "context": self.queue.context,
-            "runner": self.queue._run,
-            "queue_object": self.queue,
-            "job_class": name,
-            "queue": queue,
-            "job": definition,
-            "args": args,
-        }
 
     # -- enqueueing --------------------------------------------------------------------------
     async def enqueue(
@@ -261,108 +280,39 @@ class Tasks:
         return enqueued
 
     async def stop_recurrent_task(self, name: str) -> int:
-        """Stop a periodic task's chain: remove its queued and delayed copies and its queue
-        lock; how many copies were removed. A run in progress finishes but re-enqueues."""
+        """Stop a periodic task's chain: remove its queued and delayed copies and their queue
+        locks; how many copies were removed. A run in progress on a pyresque worker then
+        finishes without re-enqueueing (one on an Actionhero worker still re-enqueues)."""
         task = self.task(name)
+        ctx = self.queue.context
+        if task.periodic:
+            # First, so a run that ends while the copies are removed sees the mark.
+            options = self.jobs[name].plugin_options.get("JobLock", {})
+            ttl = whole_seconds(option(options, "lockTimeout", "lock_timeout"), 3600, "lockTimeout")
+            await self.queue._run(lock_plans.mark_periodic_stop(ctx, name, task.queue, ttl))
         removed = await self.queue.delete_by_function(task.queue, name)
         for job in await self._delayed_of(name):
             removed += await self.queue.remove_delayed(
                 job.get("queue", task.queue), name, job.get("args")
             )
-        keys = self.queue.context.keys
-        prefixes = tuple(
-            keys.unprefixed(make(name, task.queue, "x"))[:-1]  # "lock:<name>:<queue>:"
-            for make in (keys.queue_lock, keys.job_lock)
-        )
+        # Queue locks only: a JobLock belongs to a run in progress, which still excludes
+        # others until it ends.
+        prefix = ctx.keys.unprefixed(ctx.keys.queue_lock_prefix(name, task.queue))
         for lock in await self.queue.locks():
-            if lock.startswith(prefixes):
+            if lock.startswith(prefix):
                 await self.queue.delete_lock(lock)
         return removed
+
+    async def _continue_chain(self, task: Task) -> None:
+        ctx = self.queue.context
+        if not await self.queue._run(lock_plans.take_periodic_stop(ctx, task.name)):
+            await self.enqueue_recurrent_task(task.name)
 
     async def _delayed_of(self, name: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for jobs in (await self.queue.all_delayed()).values():
             found.extend(dict(j) for j in jobs if j.get("class") == name and j not in found)
         return found
-
-    # -- inspection ---------------------------------------------------------------------------
-    async def details(self) -> dict[str, Any]:
-        """Actionhero's health view (queues, workers, stats, leader) plus what it leaves out:
-        delayed jobs and the failed count."""
-        q = self.queue
-        names = await q.queues()
-        return {
-            "queues": {name: {"length": await q.length(name)} for name in names},
-            "workers": await q.all_working_on(),
-            "stats": await q.stats(),
-            "leader": await q.leader(),
-            "delayed": await q.count_all_scheduled_jobs(),
-            "failed": await q.failed_count(),
-        }
-
-    # Actionhero passes ``[inputs]`` as the job's args in every call below.
-    async def delete(self, queue: str, name: str, inputs: Any = None, count: int = 0) -> int:
-        return await self.queue.delete(queue, name, [inputs], count)
-
-    async def delete_by_function(
-        self, queue: str, name: str, start: int = 0, stop: int = -1
-    ) -> int:
-        return await self.queue.delete_by_function(queue, name, start, stop)
-
-    async def delete_delayed(self, queue: str, name: str, inputs: Any = None) -> list[int]:
-        return await self.queue.delete_delayed(queue, name, [inputs])
-
-    async def scheduled_at(self, queue: str, name: str, inputs: Any = None) -> list[int]:
-        return await self.queue.scheduled_at(queue, name, [inputs])
-
-    # The rest of task.* is the Queue's API unchanged.
-    async def stats(self) -> dict[str, str | None]:
-        return await self.queue.stats()
-
-    async def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[Job]:
-        return await self.queue.queued(queue, start, stop)
-
-    async def delete_queue(self, queue: str) -> None:
-        await self.queue.delete_queue(queue)
-
-    async def locks(self) -> dict[str, str | None]:
-        return await self.queue.locks()
-
-    async def delete_lock(self, key: str) -> int:
-        return await self.queue.delete_lock(key)
-
-    async def timestamps(self) -> list[int]:
-        return await self.queue.timestamps()
-
-    async def delayed_at(self, at: float | datetime) -> DelayedAt:
-        return await self.queue.delayed_at(at)
-
-    async def all_delayed(self) -> dict[str, list[Job]]:
-        return await self.queue.all_delayed()
-
-    async def workers(self) -> dict[str, str | None]:
-        return await self.queue.workers()
-
-    async def working_on(self, worker_name: str, queues: str) -> WorkingOn | None:
-        return await self.queue.working_on(worker_name, queues)
-
-    async def all_working_on(self) -> dict[str, WorkingOn | str]:
-        return await self.queue.all_working_on()
-
-    async def failed_count(self) -> int:
-        return await self.queue.failed_count()
-
-    async def failed(self, start: int = 0, stop: int = -1) -> list[FailedJob]:
-        return await self.queue.failed(start, stop)
-
-    async def remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> int:
-        return await self.queue.remove_failed(failed_job)
-
-    async def retry_and_remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> bool:
-        return await self.queue.retry_and_remove_failed(failed_job)
-
-    async def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
-        return await self.queue.clean_old_workers(age_ms)
 
 
 def _is_middleware(reference: Any) -> bool:

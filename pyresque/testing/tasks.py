@@ -75,13 +75,14 @@ async def run_task(tasks: Tasks, name: str, params: Any = None) -> Any:
     """Call task ``name``'s ``run(params, None)`` and return what it returns, as
     Actionhero's ``runTask``: no input defaults or validation, no plugins or middleware,
     no periodic re-enqueue, params as given (not frozen). A blocking ``run`` runs in a
-    thread, as a worker runs it."""
+    thread, as a worker runs it. :func:`~pyresque.tasks.current_tasks` is ``tasks``."""
     task = tasks.task(name)
-    if task.is_async:
-        return await task.run(params, None)
-    context = contextvars.copy_context()
-    result = await asyncio.to_thread(context.run, task.run, params, None)
-    return await result if inspect.isawaitable(result) else result
+    with tasks.as_current():
+        if task.is_async:
+            return await task.run(params, None)
+        context = contextvars.copy_context()
+        result = await asyncio.to_thread(context.run, task.run, params, None)
+        return await result if inspect.isawaitable(result) else result
 
 
 async def run_full_task(tasks: Tasks, name: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, open_async_driver, run_plan
-from pyresque.definitions import JobDefinition
+from pyresque.definitions import JobDefinition, JobDefinitions
 from pyresque.errors import ConfigurationError, ConnectionFailedError, PayloadDecodeError
 from pyresque.plugins.base import Hook, Outcome, run_plugins
 from pyresque.protocol import times
@@ -90,7 +90,7 @@ class Worker:
         self.context = Context.create(namespace, dialect, clock=clock)
         self.patterns = _queue_list(queues)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.jobs: dict[str, JobDefinition] = job_definitions(jobs)
+        self.jobs: JobDefinitions = job_definitions(jobs)
         self.timeout = float(timeout)
         self.job_timeout = job_timeout
         self.shutdown_grace = shutdown_grace

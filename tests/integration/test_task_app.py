@@ -251,6 +251,8 @@ def test_bad_environment_values_are_refused_naming_option_and_variable(
 FILE_REFUSALS = [
     ("workers = 2", "workers: unknown option (from {file}); options are scheduler, queues"),
     ("[tasks]\nscheduler = true", "tasks: unknown option (from {file})"),
+    # Actionhero's dead config (never read since 2021): refused, not silently kept.
+    ("resque_overrides = {}", "resque_overrides: unknown option (from {file})"),
     ("scheduler = 1", "scheduler: expected true or false, got 1 (from {file})"),
     ("min_task_processors = true",
      "min_task_processors: expected an integer >= 0, got True (from {file})"),

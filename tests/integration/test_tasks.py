@@ -254,9 +254,12 @@ async def test_middleware_order_priority_and_hooks(
     tasks.add(Uses)
     await tasks.enqueue("uses", {})
     await work(tasks, redis_url, resque_namespace, "default")
+    # One order by priority, the task's own middleware included ("local", 100, before the
+    # global "late", 200; Actionhero appends the task's own last whatever their priority);
+    # "late", global and listed, runs once.
     assert calls == [
-        "zero:pre", "late:pre", "tie:pre", "local:pre", "run",
-        "zero:post", "late:post", "tie:post", "local:post",
+        "zero:pre", "local:pre", "late:pre", "tie:pre", "run",
+        "zero:post", "local:post", "late:post", "tie:post",
     ]  # fmt: skip
 
 
@@ -348,10 +351,8 @@ async def test_a_periodic_task_is_enqueued_once_and_re_enqueued_after_each_run(
     assert (await tasks.failed())[0]["error"] == "tick failed"  # re-enqueued all the same
 
 
-async def test_a_scheduler_booting_mid_run_does_not_start_a_second_chain(
-    tasks: Tasks, redis_url: str, resque_namespace: str
-) -> None:
-    started, release = asyncio.Event(), asyncio.Event()
+def slow_periodic(started: asyncio.Event, release: asyncio.Event) -> type[Task]:
+    """A periodic task ``slow`` whose run says it started, then waits to be released."""
 
     class Slow(Task):
         name = "slow"
@@ -362,7 +363,14 @@ async def test_a_scheduler_booting_mid_run_does_not_start_a_second_chain(
             started.set()
             await release.wait()
 
-    tasks.add(Slow)
+    return Slow
+
+
+async def test_a_scheduler_booting_mid_run_does_not_start_a_second_chain(
+    tasks: Tasks, redis_url: str, resque_namespace: str
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    tasks.add(slow_periodic(started, release))
     assert await tasks.enqueue("slow", {}) is True
     worker = Worker(redis_url, "periodic", tasks.jobs, namespace=resque_namespace, timeout=60_000)
     await worker.start()
@@ -393,6 +401,47 @@ async def test_stop_recurrent_task_removes_its_queued_and_delayed_copies_and_loc
     assert await tasks.all_delayed() == {}
     assert await tasks.locks() == {}
     assert await tasks.enqueue("tick", {}) is True  # no stale lock in the way
+
+
+async def test_stopping_during_a_run_ends_the_chain_and_keeps_the_runs_job_lock(
+    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    # Actionhero's stop matches nothing; a stop that only removed copies would still lose
+    # to the run in progress, which re-enqueues as it ends.
+    started, release = asyncio.Event(), asyncio.Event()
+    tasks.add(slow_periodic(started, release))
+    ns = resque_namespace
+    job_lock = f"{ns}:workerslock:slow:periodic:[{{}}]"
+    assert await tasks.enqueue("slow", {}) is True
+    worker = Worker(redis_url, "periodic", tasks.jobs, namespace=ns, timeout=60_000)
+    await worker.start()
+    try:
+        await started.wait()
+        assert await tasks.stop_recurrent_task("slow") == 0  # nothing waiting: it runs
+        assert resque_redis.exists(job_lock) == 1  # still excludes a second run
+        assert resque_redis.exists(f"{ns}:periodic_stop:slow") == 1
+        release.set()
+        await poll_until(lambda: _processed(tasks, 1))
+    finally:
+        await worker.stop()
+    assert await tasks.all_delayed() == {} and await tasks.queue.length("periodic") == 0
+    assert resque_redis.exists(f"{ns}:periodic_stop:slow", job_lock) == 0
+
+
+async def test_stopping_an_idle_chain_leaves_no_mark_to_end_the_next_one(
+    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    assert await tasks.enqueue_in(60_000, "tick", {}) is True
+    assert await tasks.stop_recurrent_task("tick") == 1
+    assert resque_redis.exists(f"{resque_namespace}:periodic_stop:tick") == 0
+    assert await tasks.enqueue("tick", {}) is True  # started again later
+    await work(tasks, redis_url, resque_namespace, "periodic")
+    assert RAN == [("tick", {})]
+    assert [j["class"] for js in (await tasks.all_delayed()).values() for j in js] == ["tick"]
+
+
+async def _processed(tasks: Tasks, n: int) -> bool:
+    return int((await tasks.stats()).get("processed") or 0) >= n
 
 
 async def test_a_vetoed_periodic_enqueue_leaves_no_queue_lock_behind(tasks: Tasks) -> None:

@@ -51,20 +51,39 @@ def test_protocol_context_uses_socket_only_for_the_host_name() -> None:
     ids=lambda p: str(p.relative_to(PACKAGE)),
 )
 def test_only_the_protocol_package_spells_key_names(path: Path) -> None:
+    assert [text for text in _literals(path) if KEY_FRAGMENTS.search(text)] == []
+
+
+def _literals(path: Path) -> list[str]:
+    """The string constants of a module, docstrings left out."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docstrings = {
         id(node.value)
         for node in ast.walk(tree)
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
     }
-    literals = [
+    return [
         node.value
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
         and id(node) not in docstrings
     ]
-    assert [text for text in literals if KEY_FRAGMENTS.search(text)] == []
+
+
+def test_nothing_sends_watch_and_only_the_driver_sends_multi() -> None:
+    """Actionhero's scheduler WATCHes on the one client its queue and workers share, where
+    their MULTI/EXEC can trip it. pyresque's atomic steps are scripts, or MULTI/EXEC blocks
+    the driver writes to the socket in one go (nothing can come between); none WATCHes."""
+    multi = []
+    for path in MODULES:
+        commands = {text.strip().upper() for text in _literals(path)}
+        assert not commands & {"WATCH", "UNWATCH"}, path
+        if "MULTI" in commands or "EXEC" in commands:
+            multi.append(path.relative_to(PACKAGE).as_posix())
+    assert multi == ["connection/drivers.py"]
+    for script in (PACKAGE / "protocol" / "lua").glob("*.lua"):
+        assert not re.search(r"['\"](UN)?WATCH['\"]", script.read_text(), re.IGNORECASE)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -3,8 +3,10 @@
 ``signup``'s inputs show the three kinds of declaration: ``email`` is required and
 validated, ``name`` and ``plan`` have defaults (``plan`` is validated too). Defaults are
 filled in and validators run when the task is enqueued, so a bad call fails in the caller,
-not later in a worker. ``send_reminder`` is enqueued for later (``tasks.enqueue_in``);
-its ``run`` is a plain ``def``, so the worker runs it in a thread, as blocking I/O should.
+not later in a worker. Each signup enqueues a ``send_reminder`` for later, through
+``current_tasks()`` (the registry of the running task, as Actionhero code calls the global
+``task.enqueueIn``). ``send_reminder``'s ``run`` is a plain ``def``, so the worker runs it
+in a thread, as blocking I/O should.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pyresque.tasks import Input, Task
+from pyresque.tasks import Input, Task, current_tasks
 
 PLANS = ("free", "pro")
+REMINDER_DELAY = 2000  # ms; a real app would wait days
 
 
 def _email(value: Any) -> bool | str:
@@ -36,6 +39,10 @@ class Signup(Task):
 
     async def run(self, params: Mapping[str, Any], worker: Any) -> str:
         # ``params`` are read-only here; ``worker.job`` is the resque payload.
+        # The follow-up, through the registry running this task (validated as any enqueue).
+        await current_tasks().enqueue_in(
+            REMINDER_DELAY, "send_reminder", {"email": params["email"]}
+        )
         return f"welcomed {params['name']} <{params['email']}> ({params['plan']} plan)"
 
 

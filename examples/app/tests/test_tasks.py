@@ -57,6 +57,16 @@ async def test_signup_fills_in_defaults_and_validates_its_inputs(tasks: Tasks) -
         await run_full_task(tasks, "signup", {"email": "ada@example.com", "plan": "gold"})
 
 
+async def test_signup_enqueues_its_reminder_for_later(tasks: Tasks) -> None:
+    await run_full_task(tasks, "signup", {"email": "ada@example.com"})
+    (reminder,) = await find_enqueued_tasks(tasks, "send_reminder")
+    assert (reminder["queue"], reminder["args"]) == (
+        "mail",
+        [{"email": "ada@example.com", "days": 3}],
+    )
+    assert reminder["timestamp"] is not None  # delayed, not queued
+
+
 async def test_run_task_calls_run_with_the_params_as_given(tasks: Tasks) -> None:
     params = {"email": "ada@example.com", "name": "Ada", "plan": "pro"}
     assert await run_task(tasks, "signup", params) == "welcomed Ada <ada@example.com> (pro plan)"

@@ -19,8 +19,12 @@ exports.DEFAULT = {
     channel: `actionhero:${process.env.RESQUE_NAMESPACE || "resque"}`,
     paths: {
       // Our JavaScript tasks only (replaces Actionhero's own task folder, like a generated
-      // project's config does).
-      task: [path.join(ROOT, "tasks")],
+      // project's config does). INTEROP_EXTRA_TASKS adds `extra-tasks/` (tasks only some
+      // tests need, e.g. jsSlowPeriodic), keeping the default task list as it is.
+      task: [
+        path.join(ROOT, "tasks"),
+        ...(process.env.INTEROP_EXTRA_TASKS ? [path.join(ROOT, "extra-tasks")] : []),
+      ],
       // No actions: this app serves nothing.
       action: [],
       // Pid files go to the temporary folder, never into the repository; no log files.

@@ -50,6 +50,7 @@ __all__ = [
     "requeue_failed",
     "retry_and_remove_failed",
     "retry_stuck_jobs",
+    "retry_target",
     "scan",
     "split_member",
     "stats",
@@ -343,9 +344,10 @@ def remove_failed(ctx: Context, failed_job: FailedJob | dict[str, Any]) -> Plan[
     return as_int((yield Eval(script, (ctx.keys.failed(),), (raw,))))
 
 
-def _retry_payload(
+def retry_target(
     ctx: Context, entry: dict[str, Any], queue: str | None = None
-) -> tuple[str, bytes]:
+) -> tuple[str, str, list[Any]]:
+    """Where and what a failed entry's retry enqueues: ``(queue, class, args)``."""
     payload = entry.get("payload")
     if not isinstance(payload, dict) or not isinstance(payload.get("class"), str):
         raise PayloadDecodeError("failed entry has no job payload to retry", key=ctx.keys.failed())
@@ -355,7 +357,14 @@ def _retry_payload(
     target = queue or entry.get("queue") or payload.get("queue")
     if not isinstance(target, str) or not target:
         raise PayloadDecodeError("failed entry names no queue to retry into", key=ctx.keys.failed())
-    return target, ctx.dialect.job(target, payload["class"], job_args(args))
+    return target, payload["class"], job_args(args)
+
+
+def _retry_payload(
+    ctx: Context, entry: dict[str, Any], queue: str | None = None
+) -> tuple[str, bytes]:
+    target, job_class, args = retry_target(ctx, entry, queue)
+    return target, ctx.dialect.job(target, job_class, args)
 
 
 def _retry_raw(ctx: Context, candidates: list[bytes], queue: str, payload: bytes) -> Plan[bool]:
@@ -367,10 +376,16 @@ def _retry_raw(ctx: Context, candidates: list[bytes], queue: str, payload: bytes
     return bool(as_int(done))
 
 
-def retry_and_remove_failed(ctx: Context, failed_job: FailedJob | dict[str, Any]) -> Plan[bool]:
-    """Take the entry out of ``failed`` and enqueue its job again, in one atomic step."""
+def retry_and_remove_failed(
+    ctx: Context, failed_job: FailedJob | dict[str, Any], *, args: list[Any] | None = None
+) -> Plan[bool]:
+    """Take the entry out of ``failed`` and enqueue its job again, in one atomic step.
+
+    ``args``: enqueue the job with these args instead of the entry's (the task layer's
+    validated inputs)."""
     entry = dict(failed_job)
-    queue, payload = _retry_payload(ctx, entry)
+    queue, job_class, found = retry_target(ctx, entry)
+    payload = ctx.dialect.job(queue, job_class, found if args is None else args)
     if (yield from _retry_raw(ctx, _candidates(ctx, entry), queue, payload)):
         return True
     raw = yield from _find_raw(ctx, entry)

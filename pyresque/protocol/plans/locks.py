@@ -16,6 +16,7 @@ from pyresque.protocol.jsjson import JSONValue, js_dumps, js_number
 from pyresque.protocol.keys import text
 from pyresque.protocol.plan import Batch, Call, Eval, Plan, as_bytes, as_int, as_list, load_script
 from pyresque.protocol.plans.delayed import delayed_encodings
+from pyresque.protocol.plans.jobs import encodings
 
 __all__ = [
     "acquire_job_lock",
@@ -23,12 +24,15 @@ __all__ = [
     "args_json",
     "delayed_copy_exists",
     "lock_value",
+    "mark_periodic_stop",
     "release_lock",
+    "release_queue_lock",
     "retry_args_key",
     "retry_attempt",
     "retry_cleanup",
     "retry_last_error",
     "retry_ttl",
+    "take_periodic_stop",
 ]
 
 
@@ -60,6 +64,38 @@ def acquire_queue_lock(ctx: Context, key: str, lock_timeout: int) -> Plan[bool]:
 
 def release_lock(key: str) -> Plan[None]:
     yield Call("DEL", key)
+
+
+def release_queue_lock(
+    ctx: Context, queue: str, job_class: str, args: Sequence[JSONValue], *, key: str | None = None
+) -> Plan[bool]:
+    """Delete the QueueLock of this job (``key``, else its default key) unless a copy still
+    waits in the queue; True when a lock was deleted. node-resque leaves the lock of a
+    deleted job for its TTL (an hour), refusing the job all that time."""
+    lock = key or ctx.keys.queue_lock(job_class, queue, args_json(args))
+    deleted = yield Eval(
+        load_script("release_queue_lock"),
+        (ctx.keys.queue(queue), lock),
+        tuple(encodings(ctx, queue, job_class, args)),
+    )
+    return as_int(deleted) == 1
+
+
+def mark_periodic_stop(ctx: Context, task: str, queue: str, lock_timeout: int) -> Plan[bool]:
+    """Mark a periodic task stopped if a run of it holds its JobLock (args ``[{}]``); True
+    when marked."""
+    marked = yield Eval(
+        load_script("mark_periodic_stop"),
+        (ctx.keys.job_lock(task, queue, args_json([{}])), ctx.keys.periodic_stop(task)),
+        (lock_timeout,),
+    )
+    return as_int(marked) == 1
+
+
+def take_periodic_stop(ctx: Context, task: str) -> Plan[bool]:
+    """Take the stop mark of a periodic task; True when there was one (do not re-enqueue)."""
+    deleted = yield Call("DEL", ctx.keys.periodic_stop(task))
+    return as_int(deleted) == 1
 
 
 def delayed_copy_exists(
