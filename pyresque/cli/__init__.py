@@ -1,4 +1,5 @@
-"""The ``pyresque`` command: enqueue jobs, show queue status, run workers, run the demo."""
+"""The ``pyresque`` command: enqueue jobs, show queue status, run workers and schedulers, run
+app nodes (:mod:`pyresque.cli.apps`), run the demo."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import json
 import logging
 import os
 import sys
-import threading
-import time
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pyresque._version import __version__
+from pyresque.cli.apps import APP_COMMANDS, app_parsers
+from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
 from pyresque.connection.settings import default_url
 from pyresque.errors import PyresqueError
 from pyresque.protocol.jsjson import loads
@@ -69,10 +70,12 @@ def _parser() -> argparse.ArgumentParser:
 
     _worker_parser(sub, common)
     _scheduler_parser(sub, common)
-    _app_parsers(sub)
+    app_parsers(sub)
 
     demo = sub.add_parser(
-        "demo", help="enqueue demo jobs and print the state as node-resque and Ruby resque see it"
+        "demo",
+        help="enqueue demo jobs and print the state as node-resque and Ruby resque see it, "
+        "then run the example app of tasks for a few seconds",
     )
     demo.add_argument("--redis", default=None, metavar="URL", help="Redis URL (default: find one)")
     return parser
@@ -225,14 +228,13 @@ def _pool_size(options: argparse.Namespace) -> tuple[int, int]:
 
 
 # Job threads carry this name prefix, so the exit can tell whether one still runs a job.
-_JOB_THREAD = "pyresque-job"
 
 
 async def _work(options: argparse.Namespace, jobs: Mapping[str, Any]) -> int:
     # The workers' own pool, not the loop's default one: asyncio.run would wait for a
-    # thread still running a cut-off job before returning (see _exit_past_cut_off_jobs).
+    # thread still running a cut-off job before returning (see exit_past_cut_off_jobs).
     size = _pool_size(options)[1] if _multi(options) else 1
-    executor = ThreadPoolExecutor(size, thread_name_prefix=_JOB_THREAD)
+    executor = ThreadPoolExecutor(size, thread_name_prefix=JOB_THREAD)
     try:
         return await run_until_signalled(
             _make_workers(options, jobs, executor), burst=options.burst
@@ -254,27 +256,6 @@ def _run_loop(main: Coroutine[Any, Any, int], loop: str) -> int:
             result: int = uvloop.run(main)
             return result
     return asyncio.run(main)
-
-
-def _exit_past_cut_off_jobs(code: int) -> int:
-    """A blocking job cut off by the stop still runs in its thread (a thread cannot be
-    stopped from outside) though it is settled already, as failed or requeued: exit
-    without waiting for it, as Ruby resque kills its child."""
-    deadline = time.monotonic() + 0.5
-    threads = [t for t in threading.enumerate() if t.name.startswith(_JOB_THREAD)]
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))  # idle ones exit at once
-    busy = [t for t in threads if t.is_alive()]
-    if not busy:
-        return code
-    logging.getLogger("pyresque.worker").warning(
-        "%d job thread(s) still running cut-off jobs; exiting without waiting for them",
-        len(busy),
-    )
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _worker_usage_error(options: argparse.Namespace) -> str | None:
@@ -308,7 +289,7 @@ def _worker_command(options: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return _exit_past_cut_off_jobs(_run_loop(_work(options, jobs), options.loop))
+    return exit_past_cut_off_jobs(_run_loop(_work(options, jobs), options.loop))
 
 
 # -- pyresque scheduler -------------------------------------------------------------------
@@ -459,146 +440,6 @@ async def _status(options: argparse.Namespace) -> str:
 # -- an app's tasks: pyresque start / task enqueue / generate task / details -------------------
 
 
-def _app_parsers(sub: Any) -> None:
-    def app_option(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--app", default=".", metavar="PATH", help="the app folder (default: .)"
-        )
-
-    start = sub.add_parser(
-        "start",
-        help="run an app node (workers, scheduler: as its config says) until SIGTERM/SIGINT",
-        description="Boot the app in --app (pyresque.toml or [tool.pyresque], its tasks "
-        "folder). The first SIGTERM/SIGINT stops it gracefully, a second cuts jobs off.",
-    )
-    app_option(start)
-    start.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
-    task = sub.add_parser("task", help="an app's tasks").add_subparsers(
-        dest="task_command", required=True
-    )
-    enqueue = task.add_parser("enqueue", help="validate a task's inputs and enqueue it")
-    enqueue.add_argument("name", metavar="NAME")
-    enqueue.add_argument("--inputs", default="{}", metavar="JSON", help="a JSON object")
-    when = enqueue.add_mutually_exclusive_group()
-    when.add_argument("--at", type=float, metavar="MS", help="run at this unix time in ms")
-    when.add_argument("--in", dest="delay", type=float, metavar="MS", help="run in MS ms")
-    app_option(enqueue)
-    generate = sub.add_parser("generate", help="write new app files").add_subparsers(
-        dest="generate_command", required=True
-    )
-    new = generate.add_parser("task", help="write tasks/<name>.py and tests/test_<name>.py")
-    new.add_argument("--name", required=True)
-    new.add_argument("--queue", required=True)
-    new.add_argument("--frequency", type=float, default=0, metavar="MS")
-    new.add_argument("--description", default=None)
-    app_option(new)
-    details = sub.add_parser(
-        "details", help="queues, workers, stats, leader; exit 1 when a queue is too long"
-    )
-    app_option(details)
-    details.add_argument("--json", action="store_true", help="print JSON")
-    details.add_argument("--max-queue-length", type=int, default=1000, metavar="N")
-
-
-def _start_command(options: argparse.Namespace) -> int:
-    from pyresque.tasks.app import App, run_app_until_signalled
-
-    logging.basicConfig(
-        level=options.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    app = App.from_path(options.app)
-
-    async def serve() -> int:
-        # Blocking tasks run on the loop's default pool: name its threads, so the exit
-        # can tell a cut-off job still running (see _exit_past_cut_off_jobs).
-        loop = asyncio.get_running_loop()
-        pool = ThreadPoolExecutor(thread_name_prefix=_JOB_THREAD)
-        loop.set_default_executor(pool)
-        try:
-            return await run_app_until_signalled(app)
-        finally:
-            loop.set_default_executor(ThreadPoolExecutor(1))  # asyncio.run waits for this one
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    return _exit_past_cut_off_jobs(asyncio.run(serve()))
-
-
-async def _task_enqueue(options: argparse.Namespace) -> str:
-    from pyresque.tasks.app import App
-
-    try:
-        inputs = loads(options.inputs)
-    except PyresqueError as exc:
-        raise PyresqueError(f"--inputs is not valid JSON: {exc}") from None
-    if not isinstance(inputs, dict):
-        raise PyresqueError(f"--inputs must be a JSON object, not {options.inputs}")
-    app = App.from_path(options.app)
-    try:
-        if options.at is not None:
-            result = await app.tasks.enqueue_at(options.at, options.name, inputs)
-            what = f"delayed until {options.at:.0f} ms"
-        elif options.delay is not None:
-            result = await app.tasks.enqueue_in(options.delay, options.name, inputs)
-            what = f"delayed by {options.delay:.0f} ms"
-        else:
-            result = await app.tasks.enqueue(options.name, inputs)
-            what = "enqueued"
-        queue = app.tasks.task(options.name).queue
-    finally:
-        await app.stop()
-    if not result:
-        raise PyresqueError(f"{options.name} was not enqueued: a plugin or middleware vetoed it")
-    return f"{options.name} {what} on queue {queue!r}"
-
-
-def _generate_task(options: argparse.Namespace) -> str:
-    from pyresque.tasks.app import generate_task
-
-    files = generate_task(
-        options.app, options.name, options.queue, options.frequency, options.description
-    )
-    return "wrote " + " and ".join(str(path) for path in files)
-
-
-async def _details(options: argparse.Namespace) -> int:
-    from pyresque.tasks import Tasks
-    from pyresque.tasks.config import load_config
-
-    config = load_config(options.app)
-    tasks = Tasks(config.redis, namespace=config.namespace, dialect=config.dialect)
-    try:
-        found = await tasks.details()
-    finally:
-        await tasks.aclose()
-    if options.json:
-        print(json.dumps(found, indent=2, ensure_ascii=False, sort_keys=True))
-    else:
-        queues = found["queues"]
-        print(f"queues ({len(queues)}):")
-        print("\n".join(f"  {q:<24} {v['length']}" for q, v in queues.items()) or "  (none)")
-        print(f"workers ({len(found['workers'])}):")
-        for worker, doing in found["workers"].items():
-            job = doing["payload"].get("class") if isinstance(doing, dict) else doing
-            print(f"  {worker}: {job}")
-        print(f"delayed jobs {found['delayed']}, failed jobs {found['failed']}")
-        print(f"leader: {found['leader'] or '(none)'}")
-    limit = options.max_queue_length
-    over = {q: v["length"] for q, v in found["queues"].items() if v["length"] > limit}
-    for queue, length in over.items():
-        print(f"pyresque: queue {queue!r} holds {length} jobs, over {limit}", file=sys.stderr)
-    return 1 if over else 0
-
-
-_APP_COMMANDS: dict[str, Any] = {
-    "start": _start_command,
-    "task": lambda options: print(asyncio.run(_task_enqueue(options))) or 0,
-    "generate": lambda options: print(_generate_task(options)) or 0,
-    "details": lambda options: asyncio.run(_details(options)),
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
     try:
@@ -610,8 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker_command(options)
         elif options.command == "scheduler":
             return _scheduler_command(options)
-        elif options.command in _APP_COMMANDS:
-            return int(_APP_COMMANDS[options.command](options))
+        elif options.command in APP_COMMANDS:
+            return int(APP_COMMANDS[options.command](options))
         elif options.command == "demo":
             from pyresque.demo import run_demo
 
