@@ -96,6 +96,14 @@ async def bench_pyresque(
         sync.enqueue("bench", "add", [i, {"n": "x"}])
     results["serial_sync"] = time.perf_counter() - start
     sync.close()
+
+    blocking = redis.Redis.from_url(url)
+    with SyncQueue(blocking, namespace=namespace) as on_client:
+        start = time.perf_counter()
+        for i in range(jobs):
+            on_client.enqueue("bench", "add", [i, {"n": "x"}])
+        results["serial_sync_redis_py_client"] = time.perf_counter() - start
+    blocking.close()
     clear(client, namespace)
     return results
 
@@ -177,23 +185,24 @@ def main() -> int:
         f"enqueue throughput, {jobs} jobs, best of {options.rounds} rounds, Redis {url}, "
         f"pyresque on {options.loop}"
     )
-    print(f"  {'client and mode':44} {'jobs/s':>9} {'vs node':>8}")
+    print(f"  {'client and mode':56} {'jobs/s':>9} {'vs node':>8}")
     for label, key in (
         ("serial", "serial"),
         ("concurrent", "concurrent"),
         ("enqueueAt", "delayed"),
     ):
-        print(f"  {'node-resque ' + label:44} {rate(best_node[key]):>9,.0f}")
+        print(f"  {'node-resque ' + label:56} {rate(best_node[key]):>9,.0f}")
     rows = [
         ("serial (await each)", "serial", "serial"),
         (f"concurrent ({options.concurrency} in flight)", "concurrent", "concurrent"),
         ("enqueue_at, serial", "delayed", "delayed"),
         ("serial, on a user's redis.asyncio client", "serial_redis_py_client", "serial"),
         ("serial, pyresque.sync", "serial_sync", "serial"),
+        ("serial, pyresque.sync on a user's redis.Redis", "serial_sync_redis_py_client", "serial"),
     ]
     for label, py_key, node_key in rows:
         ratio = best_node[node_key] / best_py[py_key]
-        print(f"  {'pyresque ' + label:44} {rate(best_py[py_key]):>9,.0f} {ratio:>7.2f}x")
+        print(f"  {'pyresque ' + label:56} {rate(best_py[py_key]):>9,.0f} {ratio:>7.2f}x")
     print("Redis commands per call (INFO commandstats; script-internal commands included):")
     print(f"  pyresque enqueue     {per_job['py']:.2f}  (EVALSHA running SADD+RPUSH: 1 round trip)")
     print(

@@ -3,25 +3,26 @@
 * :class:`LeanDriver`: pyresque's own multiplexed connection, used when given a URL.
 * :class:`RedisPyDriver`: a ``redis.asyncio`` client you already have (TLS settings,
   Sentinel pools and so on stay yours).
-* :class:`SyncDriver`: a blocking ``redis.Redis`` client, for :mod:`pyresque.sync`.
+* :class:`LeanSyncDriver`: pooled blocking connections of pyresque's own, for
+  :mod:`pyresque.sync` given a URL.
+* :class:`RedisPySyncDriver`: a blocking ``redis.Redis`` client you already have.
 
-All three hand plans the same raw replies, so every plan runs unchanged on each.
+All four hand plans the same raw replies, so every plan runs unchanged on each.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
+from pyresque.connection.blocking import BlockingConnection, BlockingPool
 from pyresque.connection.resp import RespConnection
 from pyresque.connection.settings import Settings
 from pyresque.errors import ConfigurationError, ConnectionFailedError
@@ -41,7 +42,9 @@ from pyresque.protocol.plan import (
 __all__ = [
     "AsyncDriver",
     "LeanDriver",
+    "LeanSyncDriver",
     "RedisPyDriver",
+    "RedisPySyncDriver",
     "SyncDriver",
     "open_async_driver",
     "open_sync_driver",
@@ -70,6 +73,62 @@ def _scripts(step: Step) -> list[Eval]:
 
 def _commands(step: Call | Eval) -> tuple[Arg | Segment, ...]:
     return step.args if isinstance(step, Call) else _eval_args(step)
+
+
+def _wire(step: Step, loaded: set[str]) -> tuple[list[Sequence[Arg | Segment]], int]:
+    """The commands that run ``step`` on a connection, and how many script loads lead."""
+    loads: list[Sequence[Arg | Segment]] = []
+    for ev in _scripts(step):
+        if ev.script.sha not in loaded:
+            loads.append(("SCRIPT", "LOAD", ev.script.source))
+            # Marked at once: commands sent after this one on the socket run after the
+            # load, so concurrent callers need not load it again.
+            loaded.add(ev.script.sha)
+    if isinstance(step, Batch):
+        body = [_commands(s) for s in step.steps]
+        if step.atomic:
+            body = [("MULTI",), *body, ("EXEC",)]
+    else:
+        body = [_commands(step)]
+    return [*loads, *body], len(loads)
+
+
+def _result(step: Step, replies: list[Any]) -> Any:
+    """What a plan is sent for ``step``, from the raw replies of its commands."""
+    error = RespConnection.error
+    if isinstance(step, Batch):
+        if step.atomic:
+            for reply in replies[:-1]:
+                err = error(reply)
+                if err is not None:  # queued command refused: EXEC aborts as a whole
+                    raise err
+            result = replies[-1]
+            if result is None:
+                return None  # WATCH tripped
+            replies = list(result)
+        for reply in replies:
+            err = error(reply)
+            if err is not None:
+                raise err
+        return replies
+    err = error(replies[-1])
+    if err is not None:
+        raise err
+    return replies[-1]
+
+
+_RELOAD = object()
+
+
+def _lone_eval_reply(reply: Any, loaded: set[str]) -> Any:
+    """The reply to an EVALSHA sent alone, or ``_RELOAD`` if the server lost the script."""
+    err = RespConnection.error(reply)
+    if err is None:
+        return reply
+    if not isinstance(err, NoScriptError):
+        raise err
+    loaded.clear()  # server restarted or flushed: nothing ran; load and go again
+    return _RELOAD
 
 
 class AsyncDriver:
@@ -132,13 +191,9 @@ class LeanDriver(AsyncDriver):
             conn = await self.connection()
         if type(step) is Eval and step.script.sha in conn.loaded_scripts:
             # The hot path (every enqueue): one EVALSHA, no list building.
-            reply = await conn.send_one(_eval_args(step))
-            err = conn.error(reply)
-            if err is None:
+            reply = _lone_eval_reply(await conn.send_one(_eval_args(step)), conn.loaded_scripts)
+            if reply is not _RELOAD:
                 return reply
-            if not isinstance(err, NoScriptError):
-                raise err
-            conn.loaded_scripts.clear()  # server restarted or flushed: load and go again
         for attempt in (1, 2):
             try:
                 return await self._send(conn, step)
@@ -150,42 +205,12 @@ class LeanDriver(AsyncDriver):
         raise AssertionError("unreachable")
 
     async def _send(self, conn: RespConnection, step: Step) -> Any:
-        loads: list[tuple[Arg, ...]] = []
-        for ev in _scripts(step):
-            if ev.script.sha not in conn.loaded_scripts:
-                loads.append(("SCRIPT", "LOAD", ev.script.source))
-                # Marked at once: commands sent after this one on the socket run after the
-                # load, so concurrent callers need not load it again.
-                conn.loaded_scripts.add(ev.script.sha)
-        if isinstance(step, Batch):
-            body = [_commands(s) for s in step.steps]
-            if step.atomic:
-                body = [("MULTI",), *body, ("EXEC",)]
-            replies = await conn.send([*loads, *body])
-            replies = replies[len(loads) :]
-            if step.atomic:
-                for reply in replies[:-1]:
-                    err = conn.error(reply)
-                    if err is not None:  # queued command refused: EXEC aborts as a whole
-                        raise err
-                result = replies[-1]
-                if result is None:
-                    return None  # WATCH tripped
-                replies = list(result)
-            for reply in replies:
-                err = conn.error(reply)
-                if err is not None:
-                    raise err
-            return replies
-        command = _commands(step)
-        if not loads:
-            reply = await conn.send([command], last_only=True)
+        commands, loads = _wire(step, conn.loaded_scripts)
+        if len(commands) == 1:
+            replies = [await conn.send(commands, last_only=True)]
         else:
-            reply = (await conn.send([*loads, command]))[-1]
-        err = conn.error(reply)
-        if err is not None:
-            raise err
-        return reply
+            replies = await conn.send(commands)
+        return _result(step, replies[loads:])
 
     async def aclose(self) -> None:
         if self._conn is not None:
@@ -279,21 +304,69 @@ class RedisPyDriver(AsyncDriver):
 
 
 class SyncDriver:
-    """Runs plans on a blocking ``redis.Redis``."""
-
-    def __init__(self, client: redis.Redis, *, owned: bool = False) -> None:
-        _check_client(client)
-        self._client = redis.Redis(connection_pool=client.connection_pool)
-        self._client.response_callbacks.clear()
-        self._command: Callable[..., Any] = self._client.execute_command
-        self._owned = owned
-        self._loaded: set[str] = set()
+    """Runs plans, blocking; safe to share between threads."""
 
     def run(self, plan: Plan[T]) -> T:
         return run_plan_sync(plan, self.execute)
 
     def ping(self) -> None:
         self.execute(Call("PING"))
+
+    def execute(self, step: Step) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class LeanSyncDriver(SyncDriver):
+    """pyresque's own blocking connections, one per concurrent caller."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool = BlockingPool(settings)
+
+    def execute(self, step: Step) -> Any:
+        conn = self._pool.acquire()
+        try:
+            result = self._execute(conn, step)
+        except ResponseError:
+            self._pool.release(conn)  # an error reply: the socket is in step
+            raise
+        except BaseException:
+            conn.close()  # dropped, or interrupted between a write and its replies
+            raise
+        self._pool.release(conn)
+        return result
+
+    def _execute(self, conn: BlockingConnection, step: Step) -> Any:
+        if type(step) is Eval and step.script.sha in conn.loaded_scripts:
+            reply = _lone_eval_reply(conn.send((_eval_args(step),))[0], conn.loaded_scripts)
+            if reply is not _RELOAD:
+                return reply
+        for attempt in (1, 2):
+            commands, loads = _wire(step, conn.loaded_scripts)
+            try:
+                return _result(step, conn.send(commands)[loads:])
+            except NoScriptError:
+                conn.loaded_scripts.clear()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class RedisPySyncDriver(SyncDriver):
+    """Runs plans on a blocking ``redis.Redis`` (its pool; not closed by us)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        _check_client(client)
+        self._client = redis.Redis(connection_pool=client.connection_pool)
+        self._client.response_callbacks.clear()
+        self._command: Callable[..., Any] = self._client.execute_command
+        self._loaded: set[str] = set()
 
     def execute(self, step: Step) -> Any:
         try:
@@ -322,8 +395,7 @@ class SyncDriver:
             return pipe.execute()
 
     def close(self) -> None:
-        if self._owned:
-            self._client.connection_pool.disconnect()
+        return None
 
 
 def open_async_driver(target: str | redis.asyncio.Redis | None) -> AsyncDriver:
@@ -353,12 +425,9 @@ def open_sync_driver(target: str | redis.Redis | None) -> SyncDriver:
     if target is None:
         target = default_url()
     if isinstance(target, str):
-        Settings.from_url(target)  # same validation and errors as the async side
-        # Never retry on our own: a re-sent pop or push is not idempotent.
-        client = redis.Redis.from_url(target, protocol=2, retry=Retry(NoBackoff(), 0))
-        return SyncDriver(client, owned=True)
+        return LeanSyncDriver(Settings.from_url(target))
     if isinstance(target, redis.Redis):
-        return SyncDriver(target)
+        return RedisPySyncDriver(target)
     raise ConfigurationError(
         f"expected a Redis URL or a redis.Redis client, not {type(target).__name__}"
     )

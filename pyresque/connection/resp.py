@@ -150,11 +150,7 @@ class RespConnection:
             raise ConnectionFailedError(
                 f"cannot connect to Redis at {s.describe()}: {exc or type(exc).__name__}"
             ) from exc
-        setup: list[list[_Arg]] = []
-        if s.password is not None:
-            setup.append(["AUTH", s.username, s.password] if s.username else ["AUTH", s.password])
-        if s.db:
-            setup.append(["SELECT", s.db])
+        setup = s.setup_commands()
         if setup:
             replies = await self.send(setup)
             for reply in replies:

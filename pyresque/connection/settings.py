@@ -65,6 +65,16 @@ class Settings:
             connect_timeout=connect_timeout,
         )
 
+    def setup_commands(self) -> list[list[str | int]]:
+        """What a new connection sends first: AUTH and SELECT, as the URL asks."""
+        setup: list[list[str | int]] = []
+        if self.password is not None:
+            auth = [self.username, self.password] if self.username else [self.password]
+            setup.append(["AUTH", *auth])
+        if self.db:
+            setup.append(["SELECT", self.db])
+        return setup
+
     def describe(self) -> str:
         """The address without credentials, for messages."""
         where = f"unix://{self.path}" if self.path else f"{self.host}:{self.port}"

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import inspect
+import os
+import socket
 import threading
+import warnings
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 
 import pyresque
-from pyresque import DuplicateJobError
+from pyresque import ConnectionFailedError, DuplicateJobError
+from pyresque.connection import LeanSyncDriver, RedisPySyncDriver, Settings, SyncDriver
+from pyresque.protocol.plan import Call
 from pyresque.sync import Queue as SyncQueue
+from pyresque.testing import wait_until
 
 
 def _public(cls: type) -> dict[str, inspect.Signature]:
@@ -79,3 +86,143 @@ def test_sync_queue_is_safe_to_share_between_threads(
         t.join()
     assert errors == []
     assert q.length("threads") == 400
+
+
+# -- pyresque's own blocking connections (a URL given) ------------------------------------
+
+
+def _client_id(driver: SyncDriver) -> int:
+    value = driver.execute(Call("CLIENT", "ID"))
+    assert isinstance(value, int)
+    return value
+
+
+def test_a_url_queue_runs_on_pyresques_own_connections_and_a_client_on_redis_py(
+    make_sync_queue: Callable[..., SyncQueue], redis_url: str
+) -> None:
+    assert isinstance(make_sync_queue()._driver, LeanSyncDriver)
+    client = redis.Redis.from_url(redis_url)
+    with SyncQueue(client) as q:
+        assert isinstance(q._driver, RedisPySyncDriver)
+    client.close()
+
+
+def test_one_thread_keeps_reusing_one_socket(make_sync_queue: Callable[..., SyncQueue]) -> None:
+    q = make_sync_queue()
+    first = _client_id(q._driver)
+    for i in range(20):
+        q.enqueue("q", "job", [i])
+    assert _client_id(q._driver) == first
+
+
+def test_an_idle_socket_the_server_closed_is_replaced_before_the_next_call(
+    make_sync_queue: Callable[..., SyncQueue], resque_redis: redis.Redis
+) -> None:
+    q = make_sync_queue()
+    assert q.enqueue("q", "job", [1])
+    killed = _client_id(q._driver)
+    assert resque_redis.client_kill_filter(_id=str(killed)) == 1
+    # Nothing is re-sent after a failure, so the call must not go out on the dead socket.
+    assert q.enqueue("q", "job", [2]) is True
+    assert q.queued("q") == [
+        {"class": "job", "queue": "q", "args": [1]},
+        {"class": "job", "queue": "q", "args": [2]},
+    ]
+    assert _client_id(q._driver) != killed
+
+
+def test_a_connection_lost_mid_call_raises_maybe_sent_and_the_next_call_reconnects(
+    redis_url: str, resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    driver = LeanSyncDriver(Settings.from_url(redis_url))
+    blocked = _client_id(driver)
+    errors: list[ConnectionFailedError] = []
+
+    def block() -> None:
+        try:
+            driver.execute(Call("BLPOP", f"{resque_namespace}:never", "30"))
+        except ConnectionFailedError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=block)
+    thread.start()
+
+    def blocked_in_blpop() -> bool:
+        clients = resque_redis.client_list()
+        return any(c["id"] == str(blocked) and c["cmd"] == "blpop" for c in clients)
+
+    wait_until(blocked_in_blpop)
+    assert resque_redis.client_kill_filter(_id=str(blocked)) == 1
+    thread.join(10)
+    assert not thread.is_alive()
+    assert len(errors) == 1
+    assert errors[0].maybe_sent is True
+    assert "lost" in str(errors[0]) and Settings.from_url(redis_url).describe() in str(errors[0])
+    assert driver.execute(Call("PING")) == b"PONG"
+    assert _client_id(driver) != blocked
+    driver.close()
+
+
+def test_an_error_reply_leaves_the_socket_in_use(
+    make_sync_queue: Callable[..., SyncQueue], resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    q = make_sync_queue()
+    before = _client_id(q._driver)
+    resque_redis.set(f"{resque_namespace}:queue:q", "not a list")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        q.enqueue("q", "job", [1])
+    assert _client_id(q._driver) == before
+
+
+def test_the_database_in_the_url_is_selected(
+    redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    parts = urlsplit(redis_url)
+    db5 = urlunsplit((parts.scheme, parts.netloc, "/5", parts.query, ""))
+    with SyncQueue(db5, namespace=resque_namespace) as q:
+        assert q.enqueue("q", "job", [1])
+    other = redis.Redis.from_url(db5)
+    try:
+        assert other.llen(f"{resque_namespace}:queue:q") == 1
+        assert resque_redis.exists(f"{resque_namespace}:queue:q") == 0
+    finally:
+        other.delete(f"{resque_namespace}:queue:q", f"{resque_namespace}:queues")
+        other.close()
+
+
+def test_an_unreachable_redis_is_a_connection_error_naming_the_address() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: connections are refused
+        q = SyncQueue(f"redis://127.0.0.1:{port}/0")
+        with pytest.raises(ConnectionFailedError, match=f"127.0.0.1:{port}") as caught:
+            q.enqueue("q", "job", [1])
+    assert caught.value.maybe_sent is False
+    q.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_opens_its_own_socket_and_leaves_the_parents_alone(
+    make_sync_queue: Callable[..., SyncQueue],
+) -> None:
+    q = make_sync_queue()
+    parent = _client_id(q._driver)
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads alive
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        status = 1
+        try:
+            q.enqueue("q", "job", ["child"])
+            os.write(write_end, str(_client_id(q._driver)).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        child = int(pipe.read() or "0")
+    assert os.waitpid(pid, 0)[1] == 0
+    assert child not in (0, parent)
+    assert _client_id(q._driver) == parent
+    assert q.queued("q") == [{"class": "job", "queue": "q", "args": ["child"]}]
