@@ -75,6 +75,11 @@ class Queue:
         if self._owns_driver:
             await self._driver.aclose()
 
+    def after_fork(self) -> None:
+        """Call in a forked child before using this queue there: the connection it
+        inherited is its parent's, so it is forgotten (not closed) and a new one opened."""
+        self._driver.after_fork()
+
     async def __aenter__(self) -> Queue:
         await self.connect()
         return self

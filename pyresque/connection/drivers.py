@@ -143,6 +143,10 @@ class AsyncDriver:
     async def ping(self) -> None:
         await self.execute(Call("PING"))
 
+    def after_fork(self) -> None:
+        """In a forked child: forget inherited connections without closing them (they
+        are the parent's); the next call connects anew."""
+
     async def open_blocking(
         self,
     ) -> tuple[Callable[..., Awaitable[Any]], Callable[[], Awaitable[None]]]:
@@ -216,6 +220,11 @@ class LeanDriver(AsyncDriver):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def after_fork(self) -> None:
+        # Dropped, not closed: closing would shut the parent's transport down.
+        self._conn = None
+        self._connecting = None
 
     async def open_blocking(
         self,

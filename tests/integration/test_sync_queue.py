@@ -6,7 +6,6 @@ import inspect
 import os
 import socket
 import threading
-import warnings
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +18,7 @@ from pyresque.connection import LeanSyncDriver, RedisPySyncDriver, Settings, Syn
 from pyresque.protocol.plan import Call
 from pyresque.sync import Queue as SyncQueue
 from pyresque.testing import wait_until
+from tests.concurrency import run_in_fork, run_in_threads
 
 
 def _public(cls: type) -> dict[str, inspect.Signature]:
@@ -30,7 +30,7 @@ def _public(cls: type) -> dict[str, inspect.Signature]:
 
 
 def test_sync_queue_offers_every_async_method_with_the_same_signature() -> None:
-    lifecycle = {"aclose", "close"}
+    lifecycle = {"aclose", "close", "after_fork"}  # the sync pool handles forks itself
     async_api = {k: v for k, v in _public(pyresque.Queue).items() if k not in lifecycle}
     sync_api = {k: v for k, v in _public(SyncQueue).items() if k not in lifecycle}
     assert sync_api.keys() == async_api.keys()
@@ -70,21 +70,12 @@ def test_sync_queue_is_safe_to_share_between_threads(
     make_sync_queue: Callable[..., SyncQueue],
 ) -> None:
     q = make_sync_queue()
-    errors: list[BaseException] = []
 
     def work(n: int) -> None:
-        try:
-            for i in range(50):
-                q.enqueue("threads", "job", [n, i])
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(50):
+            q.enqueue("threads", "job", [n, i])
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_in_threads(work)
     assert q.length("threads") == 400
 
 
@@ -207,22 +198,12 @@ def test_a_forked_child_opens_its_own_socket_and_leaves_the_parents_alone(
 ) -> None:
     q = make_sync_queue()
     parent = _client_id(q._driver)
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads alive
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        status = 1
-        try:
-            q.enqueue("q", "job", ["child"])
-            os.write(write_end, str(_client_id(q._driver)).encode())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        child = int(pipe.read() or "0")
-    assert os.waitpid(pid, 0)[1] == 0
+
+    def child_enqueues() -> str:
+        q.enqueue("q", "job", ["child"])
+        return str(_client_id(q._driver))
+
+    child = int(run_in_fork(child_enqueues))
     assert child not in (0, parent)
     assert _client_id(q._driver) == parent
     assert q.queued("q") == [{"class": "job", "queue": "q", "args": ["child"]}]
