@@ -102,7 +102,7 @@ def _ruby(redis_url: str, adapter: str) -> Iterator[Peer]:
 
 @pytest.fixture(scope="session")
 def ruby(redis_url: str) -> Iterator[Peer]:
-    """Real Ruby resque 2.7 + resque-scheduler 4.11 with the json gem (resque's default)."""
+    """The Ruby resque on RUBYLIB (2.7 + scheduler 4.11, or 3.0 + 5.0) with the json gem."""
     yield from _ruby(redis_url, "json_gem")
 
 

@@ -7,6 +7,8 @@ without it these tests skip and say why.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 
 from interop.harness import Peer, snapshot
 from pyresque import Dialect, Queue
+from pyresque.protocol.times import parse_peer_time
 from pyresque.testing.plugin import delete_namespace
 
 pytestmark = pytest.mark.interop
@@ -111,6 +114,32 @@ async def test_pyresque_reads_and_handles_failures_a_ruby_worker_wrote(
     assert rb(ruby, resque_namespace, "peek", queue="jobs") == [
         {"class": "Py::Fail", "args": ["a"]},
         {"class": "Py::Fail", "args": ["c"]},
+    ]
+
+
+async def test_a_requeue_stamps_retried_at_as_the_running_resque_version_does(
+    ruby: Peer, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    ns = resque_namespace
+    major = int(rb(ruby, ns, "version")["resque"].split(".")[0])
+    for arg in ("by ruby", "by pyresque"):
+        rb(ruby, ns, "fail_job", queue="jobs", cls="Py::Fail", args=[arg])
+    rb(ruby, ns, "requeue_failed", index=0)
+    dialect = Dialect("ruby", resque_version=3 if major >= 3 else 2)
+    async with Queue(redis_url, namespace=ns, dialect=dialect) as q:
+        assert await q.requeue_failed(1) is True
+    raw = resque_redis.lrange(f"{ns}:failed", 0, -1)
+    by_ruby, by_py = (json.loads(entry) for entry in raw)
+    # resque 3.0 appends the zone (``%Z``) to retried_at; 2.x writes none.
+    shape = r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}" + (r" [A-Z][A-Za-z0-9+-]*" if major >= 3 else "")
+    assert re.fullmatch(shape, by_ruby["retried_at"]), by_ruby["retried_at"]
+    assert re.fullmatch(shape, by_py["retried_at"]), by_py["retried_at"]
+    assert list(by_py) == list(by_ruby)  # the same keys in the same order
+    stamped = [parse_peer_time(e["retried_at"]) for e in (by_ruby, by_py)]
+    assert None not in stamped and abs(stamped[0] - stamped[1]) < 30  # type: ignore[operator]
+    assert rb(ruby, ns, "peek", queue="jobs") == [
+        {"class": "Py::Fail", "args": ["by ruby"]},
+        {"class": "Py::Fail", "args": ["by pyresque"]},
     ]
 
 

@@ -86,6 +86,8 @@ module PyresquePeer
       Array(Resque::Failure.all(req["start"] || 0, req["count"] || 1000))
     when "failed_count"
       Resque::Failure.count
+    when "version"
+      { "resque" => Resque::VERSION, "scheduler" => Resque::Scheduler::VERSION }
     when "requeue_failed"
       Resque::Failure.requeue(req["index"])
       true
