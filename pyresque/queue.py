@@ -58,6 +58,11 @@ class Queue:
         return self.context.dialect
 
     @property
+    def driver(self) -> AsyncDriver:
+        """The connection this queue runs on: hand it to a Worker or Scheduler to share it."""
+        return self._driver
+
+    @property
     def namespace(self) -> str | tuple[str, ...]:
         return self.context.keys.namespace
 

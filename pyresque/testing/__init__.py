@@ -4,7 +4,9 @@ The pytest plugin (:mod:`pyresque.testing.plugin`) loads automatically once pyre
 installed and provides ``redis_url``, ``resque_namespace``, ``resque_redis``,
 ``make_queue`` and ``make_sync_queue``. :mod:`pyresque.testing.tasks` has the spec helpers
 for Actionhero-style tasks (``find_enqueued_tasks``, ``delete_enqueued_tasks``,
-``run_task``, ``run_full_task``), also importable from here.
+``run_task``, ``run_full_task``), also importable from here. :func:`drain` and
+:func:`drain_tasks` (:mod:`pyresque.testing.drain`) run what is queued, and with
+``due_by`` what is delayed until then, through a real worker and scheduler.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from pyresque.testing.drain import Drained, DrainLimitError, Ran, drain, drain_tasks
 from pyresque.testing.tasks import (
     delete_enqueued_tasks,
     find_enqueued_tasks,
@@ -22,7 +25,12 @@ from pyresque.testing.tasks import (
 )
 
 __all__ = [
+    "DrainLimitError",
+    "Drained",
+    "Ran",
     "delete_enqueued_tasks",
+    "drain",
+    "drain_tasks",
     "find_enqueued_tasks",
     "poll_until",
     "run_full_task",
