@@ -3,7 +3,8 @@
 The Redis comes from the pyresque pytest plugin (``redis_url``), each test in a namespace
 of its own (``resque_namespace``, deleted afterwards). The app is loaded the way it boots
 (``App.from_path``: its config, tasks and middleware) but never started: the helpers run
-tasks here and now, and find or delete what was enqueued.
+tasks here and now, find or delete what was enqueued, or drain the queues through a
+real worker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from pyresque.tasks import InputValidationError, Tasks
 from pyresque.tasks.app import App
 from pyresque.tasks.cron import Cron
+from pyresque.testing import drain_tasks
 from pyresque.testing.tasks import (
     delete_enqueued_tasks,
     find_enqueued_tasks,
@@ -105,6 +107,25 @@ async def test_send_reminder_runs_in_a_thread_with_its_payload(tasks: Tasks) -> 
 async def test_import_feed_fails(tasks: Tasks) -> None:
     with pytest.raises(ConnectionError, match="partners.xml did not answer"):
         await run_full_task(tasks, "import_feed", {})
+
+
+async def test_a_signup_flow_runs_through_to_its_reminder_with_a_real_worker(
+    tasks: Tasks,
+) -> None:
+    # drain_tasks works the queues with a real worker (stats, failed list, middleware);
+    # due_by also moves the delayed tasks due by then, as the scheduler would.
+    assert await tasks.enqueue("signup", {"email": "ada@example.com"})
+    assert await tasks.enqueue("import_feed", {})
+    now = await drain_tasks(tasks, queues=["default", "mail"])
+    assert now.results("signup") == ["welcomed friend <ada@example.com> (free plan)"]
+    (failure,) = now.failed
+    assert failure.job_class == "import_feed" and "did not answer" in str(failure.error)
+    assert await tasks.failed_count() == 1
+    assert now.of("send_reminder") == []  # delayed: not due yet
+
+    soon = datetime.now(UTC) + timedelta(seconds=10)
+    later = await drain_tasks(tasks, queues=["default", "mail"], due_by=soon)
+    assert later.results("send_reminder") == ["reminded ada@example.com (3 days left)"]
 
 
 async def test_heartbeat_runs_and_schedules_its_next_run(tasks: Tasks) -> None:
