@@ -103,7 +103,8 @@ def test_lua_scripts_document_their_keys_and_args(script: Path) -> None:
 
 def test_layers_only_point_down() -> None:
     order = [
-        "protocol", "connection", "definitions", "plugins", "queue", "sync", "signals",
+        "protocol", "connection", "definitions", "plugins", "queue", "sync", "activejob",
+        "signals",
         "worker", "scheduler", "tasks", "cli", "demo", "testing",
     ]  # fmt: skip
     rank = {name: i for i, name in enumerate(order)}
@@ -128,7 +129,10 @@ def test_layers_only_point_down() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["pyresque", "pyresque.sync", "pyresque.errors", "pyresque.connection", "pyresque.testing"],
+    [
+        "pyresque", "pyresque.sync", "pyresque.errors", "pyresque.connection", "pyresque.testing",
+        "pyresque.activejob", "pyresque.tasks.sync",
+    ],  # fmt: skip
 )
 def test_public_modules_export_exactly_what_they_define(module: str) -> None:
     mod = importlib.import_module(module)

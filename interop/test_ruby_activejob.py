@@ -1,0 +1,159 @@
+"""Rails ActiveJob (resque adapter) and pyresque on one Redis, both ways.
+
+Needs RUBYLIB (interop/README.md) and activejob (Debian's ruby-activejob, 6.1); skips
+with the reason otherwise. ``interop/ruby/activejob.rb`` enqueues with real
+``perform_later`` calls and runs a real resque worker that performs ActiveJob jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from interop.harness import ruby_unavailable
+from pyresque import Queue, Scheduler
+from pyresque.activejob import (
+    ActiveJobs,
+    GlobalID,
+    Symbol,
+    UnknownActiveJobError,
+    current_active_job,
+)
+from pyresque.testing import drain
+
+pytestmark = pytest.mark.interop
+
+SCRIPT = Path(__file__).resolve().parent / "ruby" / "activejob.rb"
+_PROBE = 'require "active_job"; require "resque"; ActiveJob::Base.queue_adapter = :resque'
+
+
+@pytest.fixture(scope="module")
+def rails() -> None:
+    reason = ruby_unavailable()
+    if reason is None:
+        probe = subprocess.run(
+            ["ruby", "-e", _PROBE], capture_output=True, text=True, timeout=60, check=False
+        )
+        if probe.returncode != 0:
+            lines = probe.stderr.strip().splitlines()
+            reason = f"ActiveJob's resque adapter does not load: {lines[0] if lines else ''}"
+    if reason is not None:
+        print(f"\nActiveJob interop skipped: {reason}")
+        pytest.skip(f"Rails ActiveJob unavailable: {reason}")
+
+
+def _ruby(*args: str) -> str:
+    env = {**os.environ, "TZ": "UTC"}
+    done = subprocess.run(
+        ["ruby", str(SCRIPT), *args], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+async def queue(redis_url: str, resque_namespace: str) -> AsyncIterator[Queue]:
+    async with Queue(redis_url, namespace=resque_namespace, dialect="ruby") as q:
+        yield q
+
+
+def _handlers(seen: list[Any]) -> ActiveJobs:
+    active = ActiveJobs()
+
+    @active.handler("SendInvoiceJob")
+    async def send_invoice(*args: Any, **kwargs: Any) -> str:
+        job = current_active_job()
+        assert job is not None
+        seen.append((job.job_class, args, kwargs))
+        return job.job_id
+
+    @active.handler("ChargeJob")
+    def charge(*args: Any, **kwargs: Any) -> None:  # a blocking handler: run in a thread
+        job = current_active_job()
+        assert job is not None
+        seen.append((job.job_class, args, kwargs))
+
+    return active
+
+
+async def test_jobs_rails_enqueued_run_in_python_with_ruby_values_mapped(
+    rails: None, queue: Queue, redis_url: str, resque_namespace: str
+) -> None:
+    for case in ("keywords", "symbols", "times", "global_id", "delayed"):
+        assert _ruby("enqueue", redis_url, resque_namespace, case).strip() == "ok"
+    seen: list[Any] = []
+    drained = await drain(queue, _handlers(seen).jobs, due_by=math.inf)
+    assert drained.failed == [] and drained.moved == 1  # the delayed one, moved by pyresque
+    assert seen == [
+        ("SendInvoiceJob", (42,), {"force": True, "note": "x"}),
+        ("SendInvoiceJob", (Symbol("urgent"), {"a": 1, "b": [Symbol("sym"), 2]}), {}),
+        (
+            "SendInvoiceJob",
+            (
+                datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC),
+                datetime(2026, 11, 28).date(),
+                datetime.fromisoformat("2026-06-01T09:30:00+02:00"),
+            ),
+            {},
+        ),
+        ("ChargeJob", (GlobalID("gid://shop/Invoice/7"), {"amount": 12.5}), {}),
+        ("ChargeJob", (2,), {"when": "later"}),
+    ]
+
+
+async def test_a_job_class_without_a_python_handler_fails_and_is_kept_for_retry(
+    rails: None, queue: Queue, redis_url: str, resque_namespace: str
+) -> None:
+    _ruby("enqueue", redis_url, resque_namespace, "positional")
+    drained = await drain(queue, ActiveJobs().jobs)
+    (failure,) = drained.failed
+    assert isinstance(failure.error, UnknownActiveJobError)
+    assert "SendInvoiceJob" in str(failure.error)
+    (entry,) = await queue.failed()
+    assert entry["exception"] == "UnknownActiveJobError"
+    assert json.loads(json.dumps(entry["payload"]))["args"][0]["job_class"] == "SendInvoiceJob"
+    # Once a handler exists, retrying the entry runs it.
+    assert await queue.retry_and_remove_failed(entry) is True
+    seen: list[Any] = []
+    assert (await drain(queue, _handlers(seen).jobs)).failed == []
+    assert seen == [("SendInvoiceJob", (42, "hi", 1.5, None, True, -7), {})]
+
+
+async def test_a_real_rails_worker_runs_jobs_pyresque_enqueued(
+    rails: None, queue: Queue, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    active = ActiveJobs()
+    first = await active.enqueue(
+        queue, "SendInvoiceJob", 42, {Symbol("mode"): "fast", "note": "é"}, queue_name="python",
+        force=True, at=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+    )  # fmt: skip
+    second = await active.enqueue(
+        queue, "ChargeJob", GlobalID("gid://shop/Invoice/9"), Symbol("card"), queue_name="python"
+    )
+    await active.enqueue_in(queue, -1000, "ChargeJob", 3, queue_name="python")  # due already
+    mover = Scheduler(queue.driver, namespace=resque_namespace, dialect="ruby")
+    while await mover.poll():  # pyresque's scheduler moves it to its queue
+        pass
+    await mover.stop()
+    assert _ruby("work", redis_url, resque_namespace, "python").strip() == "done"
+    ran = [json.loads(r) for r in resque_redis.lrange(f"{resque_namespace}:ran", 0, -1)]
+    assert ran[:2] == [
+        [
+            "SendInvoiceJob",
+            '[42, {:mode=>"fast", "note"=>"é"}]',
+            "{:force=>true, :at=>2026-11-28 12:00:00 UTC}",
+            first,
+        ],
+        ["ChargeJob", '["Invoice#9", :card]', "{}", second],
+    ]
+    assert ran[2][:3] == ["ChargeJob", "[3]", "{}"]
+    assert await queue.failed_count() == 0
