@@ -133,10 +133,13 @@ def done(client: redis.Redis, ns: str) -> list[str]:
     return [item.decode() for item in client.lrange(f"{ns}:done", 0, -1)]
 
 
-def lock_is_fresh(client: redis.Redis, key: str, timeout: int) -> bool:
+def lock_is_fresh(client: redis.Redis, key: str, timeout: int, since_ms: float) -> bool:
+    """The lock holds node's expiry second for a lock taken between ``since_ms`` and now
+    (bounds, not a reading of the clock at check time: a slow machine checks late)."""
     value, ttl = client.get(key), client.ttl(key)
-    now = times.js_bucket(time.time() * 1000)
-    return value is not None and 0 <= int(value) - now - timeout - 1 <= 1 and 0 < ttl <= timeout
+    earliest = times.js_bucket(since_ms) + timeout + 1
+    latest = times.js_bucket(time.time() * 1000) + timeout + 1
+    return value is not None and earliest <= int(value) <= latest + 1 and 0 < ttl <= timeout
 
 
 # -- JobLock ---------------------------------------------------------------------------------
@@ -152,9 +155,10 @@ async def test_a_job_lock_held_by_node_puts_off_the_copy_a_pyresque_worker_takes
         node.call, "plugin_work_start", namespace=ns, name="node:lock", queues=["jl"]
     )
     try:
+        since = time.time() * 1000
         await queue.enqueue("jl", "lockedSlow", [1, 800])
         await poll_until(lambda: asyncio.to_thread(resque_redis.exists, lock))
-        assert lock_is_fresh(resque_redis, lock, 30)
+        assert lock_is_fresh(resque_redis, lock, 30, since)
         await queue.enqueue("jl", "lockedSlow", [1, 800])
         sent = time.time() * 1000
         assert await py_work(redis_url, ns, "jl", jobs) == []  # refused: no success, no failure
@@ -177,9 +181,10 @@ async def test_a_job_lock_held_by_pyresque_puts_off_the_copy_a_node_worker_takes
     worker = Worker(redis_url, "jl", jobs, namespace=ns, name="py:lock", timeout=60_000)
     await worker.start()
     try:
+        since = time.time() * 1000
         await queue.enqueue("jl", "lockedSlow", [2, 800])
         await poll_until(lambda: asyncio.to_thread(resque_redis.exists, lock))
-        assert lock_is_fresh(resque_redis, lock, 30)
+        assert lock_is_fresh(resque_redis, lock, 30, since)
         await queue.enqueue("jl", "lockedSlow", [2, 800])
         sent = time.time() * 1000
         events = await node_work(node, ns, "jl", count=1, until=["job"])
@@ -202,13 +207,14 @@ async def test_queue_locks_refuse_the_same_enqueues_on_both_sides(
     resque_redis: redis.Redis,
 ) -> None:  # fmt: skip
     ns = resque_namespace
+    since = time.time() * 1000
     assert node_plugin_queue(node, ns, "enqueue", "qa", "queueLocked", [7]) is True
     assert await plugin_queue.enqueue("qa", "queueLocked", [7]) is False
     assert await plugin_queue.enqueue("qb", "queueLocked", [8]) is True
     assert node_plugin_queue(node, ns, "enqueue", "qb", "queueLocked", [8]) is False
     locks = [f"{ns}:lock:queueLocked:qa:[7]", f"{ns}:lock:queueLocked:qb:[8]"]
     for lock in locks:  # the same value and TTL, whoever took the lock
-        assert lock_is_fresh(resque_redis, lock, 30)
+        assert lock_is_fresh(resque_redis, lock, 30, since)
     assert await plugin_queue.length("qa") == await plugin_queue.length("qb") == 1
 
     # Taking a job frees its lock before it runs, on either side.
@@ -229,11 +235,12 @@ async def test_queue_locks_refuse_the_same_enqueues_on_both_sides(
     for n, side in ((9, "node"), (10, "py")):
         key = f"{ns}:lock:queueLocked:ql:[{n}]"
         resque_redis.set(key, b"100")
+        since = time.time() * 1000
         if side == "node":
             assert node_plugin_queue(node, ns, "enqueue", "ql", "queueLocked", [n]) is True
         else:
             assert await plugin_queue.enqueue("ql", "queueLocked", [n]) is True
-        assert lock_is_fresh(resque_redis, key, 30)
+        assert lock_is_fresh(resque_redis, key, 30, since)
 
 
 async def test_delay_queue_lock_refuses_the_same_enqueues_on_both_sides(
