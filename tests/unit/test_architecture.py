@@ -130,8 +130,13 @@ def test_layers_only_point_down() -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        "pyresque", "pyresque.sync", "pyresque.errors", "pyresque.connection", "pyresque.testing",
-        "pyresque.activejob", "pyresque.tasks.sync",
+        "pyresque",
+        "pyresque.sync",
+        "pyresque.errors",
+        "pyresque.connection",
+        "pyresque.testing",
+        "pyresque.activejob",
+        "pyresque.tasks.sync",
     ],  # fmt: skip
 )
 def test_public_modules_export_exactly_what_they_define(module: str) -> None:
