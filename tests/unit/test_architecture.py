@@ -137,7 +137,7 @@ def test_layers_only_point_down() -> None:
         "pyresque.testing",
         "pyresque.activejob",
         "pyresque.tasks.sync",
-    ],  # fmt: skip
+    ],
 )
 def test_public_modules_export_exactly_what_they_define(module: str) -> None:
     mod = importlib.import_module(module)
