@@ -41,6 +41,7 @@ from pyresque.protocol.activejob import (
     serialize_arguments,
 )
 from pyresque.queue import Queue
+from pyresque.sync import Queue as SyncQueue
 
 __all__ = [
     "WRAPPER",
@@ -119,14 +120,17 @@ class ActiveJobs:
     # -- enqueueing for Rails ------------------------------------------------------------------
     def payload_args(
         self,
-        queue: Queue,
+        queue: Queue | SyncQueue,
         job_class: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         queue_name: str,
         job_id: str | None = None,
     ) -> list[Any]:
-        """The wrapper job's resque args: ``[job data]``."""
+        """The wrapper job's resque args: ``[job data]``. From blocking code::
+
+        q.enqueue("billing", WRAPPER, active.payload_args(q, "ChargeJob", (7,), {}, "billing"))
+        """
         arguments = serialize_arguments(args, kwargs)
         now = queue.context.clock()
         return [job_data(job_class, arguments, queue_name=queue_name, now=now, job_id=job_id)]

@@ -14,6 +14,7 @@ import redis
 
 import pyresque
 from pyresque import ConnectionFailedError, DuplicateJobError
+from pyresque.activejob import WRAPPER, ActiveJobs
 from pyresque.connection import LeanSyncDriver, RedisPySyncDriver, Settings, SyncDriver
 from pyresque.protocol.plan import Call
 from pyresque.sync import Queue as SyncQueue
@@ -207,3 +208,19 @@ def test_a_forked_child_opens_its_own_socket_and_leaves_the_parents_alone(
     assert child not in (0, parent)
     assert _client_id(q._driver) == parent
     assert q.queued("q") == [{"class": "job", "queue": "q", "args": ["child"]}]
+
+
+def test_blocking_code_enqueues_the_same_payload_through_pyresque_sync(
+    make_sync_queue: Callable[..., SyncQueue], resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    q = make_sync_queue(dialect="ruby", clock=lambda: 1_795_890_000.0)
+    args = ActiveJobs().payload_args(q, "ChargeJob", (7,), {"amount": 12}, "billing", "id-1")
+    assert q.enqueue("billing", WRAPPER, args) is True
+    (raw,) = resque_redis.lrange(f"{resque_namespace}:queue:billing", 0, -1)
+    assert raw == (
+        b'{"class":"ActiveJob::QueueAdapters::ResqueAdapter::JobWrapper","args":[{"job_class":'
+        b'"ChargeJob","job_id":"id-1","provider_job_id":null,"queue_name":"billing",'
+        b'"priority":null,"arguments":[7,{"amount":12,"_aj_ruby2_keywords":["amount"]}],'
+        b'"executions":0,"exception_executions":{},"locale":"en","timezone":null,'
+        b'"enqueued_at":"2026-11-28T18:20:00Z"}]}'
+    )
