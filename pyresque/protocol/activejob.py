@@ -193,6 +193,9 @@ def _iso8601_9(value: datetime) -> str:
     if value.tzinfo is None:
         raise ActiveJobError(f"a naive datetime has no zone for ActiveJob: {value!r}")
     offset = value.utcoffset() or timedelta(0)
+    if offset.total_seconds() % 60:
+        # An offset with seconds (old local mean times) does not fit +hh:mm: same instant in UTC.
+        value, offset = value.astimezone(UTC), timedelta(0)
     stamp = value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}000"
     if offset == timedelta(0) and value.tzinfo is UTC:
         return stamp + "Z"

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyresque.protocol.activejob import (
     WRAPPER,
@@ -170,3 +172,57 @@ def test_later_rails_job_data_keys_are_ignored_when_reading() -> None:
     }  # fmt: skip
     job = read_job_data(data)
     assert job.executions == 2 and job.job_class == "SendInvoiceJob"
+
+
+_names = st.text(min_size=1, max_size=8).filter(lambda k: not k.startswith("_aj_"))
+_times = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.sampled_from(
+        [UTC, PLUS_2, timezone(timedelta(hours=-9, minutes=-30)),
+         timezone(timedelta(hours=5, minutes=53, seconds=28))]
+    ),
+)  # fmt: skip
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10)
+    | st.builds(Symbol, st.text(max_size=8))
+    | st.builds(GlobalID, st.text(min_size=1, max_size=12))
+    | st.builds(RubyModule, st.text(min_size=1, max_size=12))
+    | _times
+    | st.dates()
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(_names | st.builds(Symbol, _names), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(
+    args=st.lists(_values, max_size=4),
+    kwargs=st.dictionaries(
+        st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), _values, max_size=3
+    ),
+)
+def test_arguments_survive_a_trip_through_activejob_serialization(
+    args: list[Any], kwargs: dict[str, Any]
+) -> None:
+    stored = json.loads(json.dumps(serialize_arguments(args, kwargs)))
+    back_args, back_kwargs = deserialize_arguments(stored)
+    assert (back_args, back_kwargs) == (args, kwargs)
+    assert _kinds(back_args) == _kinds(args) and _kinds(back_kwargs) == _kinds(kwargs)
+
+
+def _kinds(value: Any) -> Any:
+    """The Python types throughout a value (Symbol vs str, GlobalID vs str ...)."""
+    if isinstance(value, list):
+        return [_kinds(v) for v in value]
+    if isinstance(value, dict):
+        return [(type(k).__name__, _kinds(v)) for k, v in value.items()]
+    return type(value).__name__
