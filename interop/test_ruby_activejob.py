@@ -11,23 +11,28 @@ import json
 import math
 import os
 import subprocess
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from interop.harness import ruby_unavailable
 from pyresque import Queue, Scheduler
 from pyresque.activejob import (
     ActiveJobs,
     GlobalID,
+    RubyModule,
     Symbol,
     UnknownActiveJobError,
     current_active_job,
 )
+from pyresque.protocol.activejob import serialize_arguments
+from pyresque.protocol.dialect import RUBY
 from pyresque.testing import drain
 
 pytestmark = pytest.mark.interop
@@ -157,3 +162,71 @@ async def test_a_real_rails_worker_runs_jobs_pyresque_enqueued(
     ]
     assert ran[2][:3] == ["ChargeJob", "[3]", "{}"]
     assert await queue.failed_count() == 0
+
+
+# -- the argument mapping, through real ActiveJob ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def roundtrip(rails: None) -> Iterator[Callable[[list[Any]], bytes]]:
+    """Send serialized arguments through ActiveJob's deserialize + serialize in Ruby."""
+    env = {**os.environ, "TZ": "UTC"}
+    proc = subprocess.Popen(
+        ["ruby", str(SCRIPT), "roundtrip", "-", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+
+    def call(arguments: list[Any]) -> bytes:
+        stdin.write(json.dumps(arguments).encode() + b"\n")
+        stdin.flush()
+        return stdout.readline().rstrip(b"\n")
+
+    yield call
+    stdin.close()
+    proc.wait(timeout=30)
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
+_names = _text.filter(lambda k: k != "" and not k.startswith("_aj_"))
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _text
+    | st.builds(Symbol, _names)
+    | st.builds(lambda n: GlobalID(f"gid://shop/Invoice/{n}"), st.integers(1, 10**6))
+    | st.builds(RubyModule, st.sampled_from(["Invoice", "String", "ActiveJob::Base"]))
+    | st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=2, minutes=30))]),
+    )
+    | st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 1, 1))
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(_names | st.builds(Symbol, _names), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    args=st.lists(_values, max_size=3),
+    kwargs=st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True), _values, max_size=2
+    ),
+)
+def test_activejob_serializes_again_to_the_bytes_pyresque_wrote(
+    roundtrip: Callable[[list[Any]], bytes], args: list[Any], kwargs: dict[str, Any]
+) -> None:
+    ours = serialize_arguments(args, kwargs)
+    assert roundtrip(ours) == RUBY.dumps(ours)

@@ -2,6 +2,7 @@
 # on RUBYLIB (interop/README.md) and activejob (Debian's ruby-activejob, or the gem).
 #
 #   ruby activejob.rb record REDIS_URL NAMESPACE   named perform_later calls; prints JSON
+#   ruby activejob.rb roundtrip - -     serialized arguments in, re-serialized out (lines)
 #   ruby activejob.rb work REDIS_URL NAMESPACE QUEUE
 #       a real resque worker running ActiveJob jobs until QUEUE is empty; each job
 #       appends its job class, arguments (inspected) and job id to NAMESPACE:ran
@@ -34,8 +35,10 @@ class SendInvoiceJob < RecordingJob; end
 class ChargeJob < RecordingJob; end
 
 mode, url, namespace, queue = ARGV
-Resque.redis = Redis.new(url: url)
-Resque.redis.namespace = namespace
+unless mode == "roundtrip"
+  Resque.redis = Redis.new(url: url)
+  Resque.redis.namespace = namespace
+end
 
 def written(namespace)
   redis = Resque.redis.redis
@@ -70,10 +73,20 @@ when "record"
 when "enqueue"
   CASES.fetch(queue).call
   puts "ok"
+when "roundtrip"
+  # One JSON array of serialized arguments per stdin line; answers with what ActiveJob
+  # serializes again after deserializing it (or {"error": ...}), one line each.
+  $stdout.sync = true
+  $stdin.each_line do |line|
+    args = ActiveJob::Arguments.deserialize(JSON.parse(line))
+    puts JSON.generate(ActiveJob::Arguments.serialize(args))
+  rescue StandardError => e
+    puts JSON.generate({ "error" => "#{e.class}: #{e.message}" })
+  end
 when "work"
   worker = Resque::Worker.new(queue)
   worker.work(0)
   puts "done"
 else
-  abort "usage: activejob.rb record|enqueue|work REDIS_URL NAMESPACE [QUEUE|CASE]"
+  abort "usage: activejob.rb record|enqueue|work|roundtrip REDIS_URL NAMESPACE [QUEUE|CASE]"
 end
