@@ -186,6 +186,7 @@ def roundtrip(rails: None) -> Iterator[Callable[[list[Any]], bytes]]:
     yield call
     stdin.close()
     proc.wait(timeout=30)
+    stdout.close()
 
 
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
