@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
+import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from pyresque.definitions import JobDefinition
 from pyresque.protocol.activejob import (
     WRAPPER,
     ActiveJobData,
@@ -42,6 +43,7 @@ from pyresque.protocol.activejob import (
 )
 from pyresque.queue import Queue
 from pyresque.sync import Queue as SyncQueue
+from pyresque.worker.jobs import current_job
 
 __all__ = [
     "WRAPPER",
@@ -110,10 +112,14 @@ class ActiveJobs:
         args, kwargs = deserialize_arguments(job.raw.get("arguments", []))
         token = _current.set(job)
         try:
-            if inspect.iscoroutinefunction(fn):
+            if JobDefinition(fn).is_async:
                 return await fn(*args, **kwargs)
-            # A plain function may block: a thread, as the worker runs sync jobs.
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            # A plain function may block: in the worker's thread pool, as its sync jobs run.
+            running = current_job()
+            executor = getattr(running.worker, "executor", None) if running else None
+            ctx = contextvars.copy_context()
+            call = functools.partial(ctx.run, fn, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
         finally:
             _current.reset(token)
 

@@ -103,9 +103,8 @@ def test_lua_scripts_document_their_keys_and_args(script: Path) -> None:
 
 def test_layers_only_point_down() -> None:
     order = [
-        "protocol", "connection", "definitions", "plugins", "queue", "sync", "activejob",
-        "signals",
-        "worker", "scheduler", "tasks", "cli", "demo", "testing",
+        "protocol", "connection", "definitions", "plugins", "queue", "sync", "signals",
+        "worker", "scheduler", "activejob", "tasks", "cli", "demo", "testing",
     ]  # fmt: skip
     rank = {name: i for i, name in enumerate(order)}
     for path in MODULES:
