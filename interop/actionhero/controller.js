@@ -35,7 +35,7 @@
 
 const os = require("os");
 const path = require("path");
-const readline = require("readline");
+const { serve } = require("../jsonlines");
 const util = require("util");
 
 // Only replies go to stdout: anything else that writes there (console.log of a library,
@@ -194,28 +194,6 @@ const handlers = {
   },
 };
 
-async function handle(line) {
-  let request;
-  try {
-    request = JSON.parse(line);
-  } catch (error) {
-    return { id: null, ok: false, error: `bad request: ${error.message}` };
-  }
-  try {
-    const handler = handlers[request.op];
-    if (!handler) throw new Error(`unknown op ${request.op}`);
-    const result = await handler(request);
-    return { id: request.id, ok: true, result: result === undefined ? null : result };
-  } catch (error) {
-    return {
-      id: request.id,
-      ok: false,
-      name: error && error.name,
-      error: error && error.message !== undefined ? error.message : String(error),
-    };
-  }
-}
-
 async function shutdown() {
   try {
     if (node && node.running) await node.stop();
@@ -225,15 +203,4 @@ async function shutdown() {
   process.exit(0);
 }
 
-const rl = readline.createInterface({ input: process.stdin, terminal: false });
-let chain = Promise.resolve();
-rl.on("line", (line) => {
-  // One request at a time, in order: replies match requests.
-  chain = chain.then(async () => {
-    const reply = await handle(line);
-    writeReply(JSON.stringify(reply) + "\n");
-  });
-});
-rl.on("close", () => {
-  chain.then(shutdown);
-});
+serve(handlers, { write: writeReply, shutdown });

@@ -9,7 +9,7 @@
 // namespace so a test session pays for one process and a handful of connections.
 "use strict";
 
-const readline = require("readline");
+const { serve } = require("../jsonlines");
 const os = require("os");
 const NR = require("node-resque");
 
@@ -309,28 +309,6 @@ const pluginHandlers = {
 };
 Object.assign(handlers, pluginHandlers);
 
-async function handle(line) {
-  let request;
-  try {
-    request = JSON.parse(line);
-  } catch (error) {
-    return { id: null, ok: false, error: `bad request: ${error.message}` };
-  }
-  try {
-    const handler = handlers[request.op];
-    if (!handler) throw new Error(`unknown op ${request.op}`);
-    const result = await handler(request);
-    return { id: request.id, ok: true, result: result === undefined ? null : result };
-  } catch (error) {
-    return {
-      id: request.id,
-      ok: false,
-      name: error && error.name,
-      error: error && error.message !== undefined ? error.message : String(error),
-    };
-  }
-}
-
 async function shutdown() {
   for (const { scheduler } of schedulers.values()) await scheduler.end().catch(() => {});
   for (const worker of workers.values()) await worker.end().catch(() => {});
@@ -338,15 +316,4 @@ async function shutdown() {
   process.exit(0);
 }
 
-const rl = readline.createInterface({ input: process.stdin, terminal: false });
-let chain = Promise.resolve();
-rl.on("line", (line) => {
-  // One request at a time, in order: replies match requests.
-  chain = chain.then(async () => {
-    const reply = await handle(line);
-    process.stdout.write(JSON.stringify(reply) + "\n");
-  });
-});
-rl.on("close", () => {
-  chain.then(shutdown);
-});
+serve(handlers, { write: (chunk) => process.stdout.write(chunk), shutdown });
