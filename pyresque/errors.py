@@ -5,18 +5,32 @@
     PyresqueError
     ├── ConfigurationError       bad option: unknown dialect, wrong namespace type, bad URL
     ├── ConnectionFailedError    Redis unreachable or the connection dropped (chained)
+    │   └── ReplyTimeoutError    Redis took longer than the reply timeout to answer
     ├── ProtocolError            bytes that do not fit the resque protocol
     │   ├── PayloadEncodeError   a value the dialect cannot write (not JSON, NaN, non-str keys)
     │   └── PayloadDecodeError   a value found in Redis that is not what its key should hold
-    └── QueueError               a queue operation refused
-        ├── DuplicateJobError    enqueue_at of a job already delayed at that second (node)
-        └── JobNotFoundError     the failed entry / worker named is not in Redis
+    ├── QueueError               a queue operation refused
+    │   ├── DuplicateJobError    enqueue_at of a job already delayed at that second (node)
+    │   └── JobNotFoundError     the failed entry / worker named is not in Redis
+    └── RedisReplyError          Redis answered an operation with an error (names op and key)
+        ├── WrongTypeError       a key holds another type than the operation needs
+        └── TransientReplyError  refused for now, nothing ran: wait and try again
+            ├── RedisLoadingError      LOADING (a restart reading its dataset)
+            ├── RedisBusyError         BUSY (a script runs past its time limit)
+            ├── RedisReadOnlyError     READONLY (a replica: a failover is under way)
+            ├── RedisMasterDownError   MASTERDOWN (a replica lost its master)
+            ├── RedisTryAgainError     TRYAGAIN
+            └── RedisOutOfMemoryError  OOM (maxmemory reached under noeviction)
 
-Errors Redis itself returns (``WRONGTYPE``, ``OOM`` ...) propagate as redis-py's
-``redis.exceptions.ResponseError`` so callers that already handle those keep working.
+Every :class:`RedisReplyError` is also a ``redis.exceptions.ResponseError``, and each
+transient one also redis-py's own class for that reply where it has one
+(``OutOfMemoryError``, ``BusyLoadingError``, ``ReadOnlyError`` ...), so callers that
+already handle those keep working. Its message names the operation and the key.
 """
 
 from __future__ import annotations
+
+from redis import exceptions as _redis
 
 __all__ = [
     "ConfigurationError",
@@ -28,6 +42,16 @@ __all__ = [
     "ProtocolError",
     "PyresqueError",
     "QueueError",
+    "RedisBusyError",
+    "RedisLoadingError",
+    "RedisMasterDownError",
+    "RedisOutOfMemoryError",
+    "RedisReadOnlyError",
+    "RedisReplyError",
+    "RedisTryAgainError",
+    "ReplyTimeoutError",
+    "TransientReplyError",
+    "WrongTypeError",
 ]
 
 
@@ -50,6 +74,17 @@ class ConnectionFailedError(PyresqueError, ConnectionError):
     def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
+
+
+class ReplyTimeoutError(ConnectionFailedError, TimeoutError):
+    """Redis accepted the command but did not answer within the reply timeout.
+
+    The connection is closed (its replies can no longer be matched to commands) and the
+    command may have run.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, maybe_sent=True)
 
 
 class ProtocolError(PyresqueError):
@@ -89,3 +124,70 @@ class DuplicateJobError(QueueError):
 
 class JobNotFoundError(QueueError, LookupError):
     """The job, failed entry or worker named is not in Redis."""
+
+
+class RedisReplyError(PyresqueError, _redis.ResponseError):
+    """Redis answered with an error. ``reply`` is Redis' own text; ``operation`` the
+    command or pyresque script; ``key`` the key concerned, when one is known."""
+
+    def __init__(
+        self, message: str, *, reply: str = "", operation: str = "", key: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reply = reply or message
+        self.operation = operation
+        self.key = key
+
+    @property
+    def code(self) -> str:
+        """The reply's first word (``WRONGTYPE``, ``OOM``, ``ERR`` ...)."""
+        return self.reply.split(" ", 1)[0]
+
+
+class WrongTypeError(RedisReplyError):
+    """A key holds another Redis type (or a string that is not an integer) than the
+    operation needs. Nothing was written by the operation."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reply: str = "",
+        operation: str = "",
+        key: str | None = None,
+        found: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        super().__init__(message, reply=reply, operation=operation, key=key)
+        self.found = found
+        self.expected = expected
+
+
+class TransientReplyError(RedisReplyError):
+    """Redis refused the command for now (restarting, failing over, busy, out of memory):
+    the command did not run, so it is safe to send again after a pause."""
+
+
+class RedisLoadingError(TransientReplyError, _redis.BusyLoadingError):
+    """``LOADING``: the server is reading its dataset after a restart."""
+
+
+class RedisBusyError(TransientReplyError):
+    """``BUSY``: a script or function runs past the server's time limit."""
+
+
+class RedisReadOnlyError(TransientReplyError, _redis.ReadOnlyError):
+    """``READONLY``: the server is a replica (a failover moved the master)."""
+
+
+class RedisMasterDownError(TransientReplyError, _redis.MasterDownError):
+    """``MASTERDOWN``: a replica lost its link to the master."""
+
+
+class RedisTryAgainError(TransientReplyError, _redis.TryAgainError):
+    """``TRYAGAIN``."""
+
+
+class RedisOutOfMemoryError(TransientReplyError, _redis.OutOfMemoryError):
+    """``OOM``: ``maxmemory`` is reached and the policy evicts nothing. A script is refused
+    only at its first write, so nothing it was to write was written."""

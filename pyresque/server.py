@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -45,7 +46,7 @@ def redis_answers(host: str = "127.0.0.1", port: int = 6379, *, timeout: float =
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH", b"-LOADING"))
     except OSError:
         return False
 
@@ -58,9 +59,21 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """Start with :meth:`start` (or ``with RedisServer() as server:``); ``server.url``."""
+    """Start with :meth:`start` (or ``with RedisServer() as server:``); ``server.url``.
 
-    def __init__(self, binary: str | None = None, *, prefer: str = "path") -> None:
+    ``port``: listen there (default: a free one); ``args``: more ``redis-server`` options
+    (``["--appendonly", "yes"]``, ``["--maxmemory", "10mb"]`` ...), which may override the
+    defaults. :meth:`restart` starts it again on the same port and data folder.
+    """
+
+    def __init__(
+        self,
+        binary: str | None = None,
+        *,
+        prefer: str = "path",
+        port: int | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         if binary is None:
             found = find_redis_server(prefer=prefer)
             if found is None:
@@ -72,7 +85,9 @@ class RedisServer:
         else:
             self.source = "given"
         self.binary = binary
-        self.port = 0
+        self.port = port or 0
+        self._fixed_port = port is not None
+        self.args = list(args)
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -80,10 +95,24 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def folder(self) -> Path:
+        """The data folder (logs, AOF and RDB files)."""
+        if self._dir is None:
+            raise ConfigurationError("the server has not been started")
+        return Path(self._dir.name)
+
     def start(self, *, timeout: float = 10.0) -> str:
-        self._dir = tempfile.TemporaryDirectory(prefix="pyresque-redis-")
-        for _attempt in range(5):  # another process may grab the port between probe and bind
-            self.port = _free_port()
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="pyresque-redis-")
+        # Another process may grab a free port between probe and bind: try another.
+        for _attempt in range(1 if self._fixed_port else 5):
+            if not self._fixed_port:
+                self.port = _free_port()
             self._process = subprocess.Popen(
                 [
                     self.binary,
@@ -95,6 +124,7 @@ class RedisServer:
                     "--daemonize", "no",
                     "--loglevel", "warning",
                     "--logfile", str(Path(self._dir.name) / "redis.log"),
+                    *self.args,
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
@@ -110,6 +140,13 @@ class RedisServer:
         log = Path(self._dir.name) / "redis.log"
         detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         raise ConnectionFailedError(f"could not start {self.binary} on a loopback port: {detail}")
+
+    def restart(self, *, timeout: float = 60.0) -> str:
+        """Stop (``SIGTERM``: with persistence on, Redis saves first) and start again on the
+        same port and data folder. Returns once the port answers (``LOADING`` included)."""
+        self._kill()
+        self._fixed_port = True
+        return self.start(timeout=timeout)
 
     def _kill(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -13,11 +13,13 @@ All four hand plans the same raw replies, so every plan runs unchanged on each.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
+from redis import exceptions as rx
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -25,7 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from pyresque.connection.blocking import BlockingConnection, BlockingPool
 from pyresque.connection.resp import RespConnection
 from pyresque.connection.settings import Settings
-from pyresque.errors import ConfigurationError, ConnectionFailedError
+from pyresque.errors import ConfigurationError, ConnectionFailedError, RedisReplyError
 from pyresque.protocol.plan import (
     Arg,
     Batch,
@@ -38,6 +40,7 @@ from pyresque.protocol.plan import (
     flatten,
     run_plan_sync,
 )
+from pyresque.protocol.replies import reply_error
 
 __all__ = [
     "AsyncDriver",
@@ -93,25 +96,35 @@ def _wire(step: Step, loaded: set[str]) -> tuple[list[Sequence[Arg | Segment]], 
     return [*loads, *body], len(loads)
 
 
+def _failure(step: Call | Eval, reply: Any) -> Exception | None:
+    """The exception for an error reply to ``step`` (naming its operation and key)."""
+    err = RespConnection.error(reply)
+    if err is None or isinstance(err, NoScriptError):
+        return err
+    return reply_error(step, str(err))
+
+
 def _result(step: Step, replies: list[Any]) -> Any:
     """What a plan is sent for ``step``, from the raw replies of its commands."""
-    error = RespConnection.error
     if isinstance(step, Batch):
         if step.atomic:
-            for reply in replies[:-1]:
-                err = error(reply)
-                if err is not None:  # queued command refused: EXEC aborts as a whole
-                    raise err
+            err = _failure(Call("MULTI"), replies[0])
+            for sub, reply in zip(step.steps, replies[1:-1], strict=True):
+                # A queued command refused: EXEC aborts as a whole.
+                err = err or _failure(sub, reply)
+            err = err or _failure(Call("EXEC"), replies[-1])
+            if err is not None:
+                raise err
             result = replies[-1]
             if result is None:
                 return None  # WATCH tripped
             replies = list(result)
-        for reply in replies:
-            err = error(reply)
+        for sub, reply in zip(step.steps, replies, strict=True):
+            err = _failure(sub, reply)
             if err is not None:
                 raise err
         return replies
-    err = error(replies[-1])
+    err = _failure(step, replies[-1])
     if err is not None:
         raise err
     return replies[-1]
@@ -120,9 +133,9 @@ def _result(step: Step, replies: list[Any]) -> Any:
 _RELOAD = object()
 
 
-def _lone_eval_reply(reply: Any, loaded: set[str]) -> Any:
+def _lone_eval_reply(step: Eval, reply: Any, loaded: set[str]) -> Any:
     """The reply to an EVALSHA sent alone, or ``_RELOAD`` if the server lost the script."""
-    err = RespConnection.error(reply)
+    err = _failure(step, reply)
     if err is None:
         return reply
     if not isinstance(err, NoScriptError):
@@ -195,7 +208,9 @@ class LeanDriver(AsyncDriver):
             conn = await self.connection()
         if type(step) is Eval and step.script.sha in conn.loaded_scripts:
             # The hot path (every enqueue): one EVALSHA, no list building.
-            reply = _lone_eval_reply(await conn.send_one(_eval_args(step)), conn.loaded_scripts)
+            reply = _lone_eval_reply(
+                step, await conn.send_one(_eval_args(step)), conn.loaded_scripts
+            )
             if reply is not _RELOAD:
                 return reply
         for attempt in (1, 2):
@@ -252,6 +267,49 @@ def _wrap_connection_error(exc: Exception) -> ConnectionFailedError:
     return ConnectionFailedError(f"Redis connection failed: {exc}", maybe_sent=True)
 
 
+# redis-py strips the code from the replies it has a class for: put it back.
+_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (rx.BusyLoadingError, "LOADING"),
+    (rx.OutOfMemoryError, "OOM"),
+    (rx.ReadOnlyError, "READONLY"),
+    (rx.MasterDownError, "MASTERDOWN"),
+    (rx.TryAgainError, "TRYAGAIN"),
+    (rx.NoPermissionError, "NOPERM"),
+    (rx.ExecAbortError, "EXECABORT"),
+)
+
+
+def _redis_py_error(step: Call | Eval, exc: Exception) -> RedisReplyError:
+    message = str(exc)
+    for cls, code in _CODES:
+        if isinstance(exc, cls):
+            message = f"{code} {message}"
+            break
+    return reply_error(step, message)
+
+
+def _batch_replies(step: Batch, replies: list[Any]) -> list[Any]:
+    for sub, reply in zip(step.steps, replies, strict=True):
+        if isinstance(reply, rx.BusyLoadingError | ResponseError):
+            raise _redis_py_error(sub, reply)
+    return replies
+
+
+_PIPELINE_ERROR = re.compile(r"^Command # (\d+) \(.*?\) of pipeline caused error: (.*)$", re.S)
+
+
+def _step_error(step: Step, exc: Exception) -> RedisReplyError:
+    """For an error redis-py raised: a transaction's queued-command error names the
+    command by its number, an annotation this takes off again."""
+    if not isinstance(step, Batch):
+        return _redis_py_error(step, exc)
+    found = _PIPELINE_ERROR.match(str(exc))
+    if found is None:
+        return _redis_py_error(step.steps[0], exc)
+    index = min(int(found[1]), len(step.steps)) - 1
+    return _redis_py_error(step.steps[index], type(exc)(found[2]))
+
+
 class RedisPyDriver(AsyncDriver):
     """Runs plans on an existing ``redis.asyncio.Redis`` (its pool; not closed by us)."""
 
@@ -268,6 +326,10 @@ class RedisPyDriver(AsyncDriver):
     async def execute(self, step: Step) -> Any:
         try:
             return await self._execute(step)
+        except RedisReplyError:
+            raise
+        except (rx.BusyLoadingError, ResponseError) as exc:  # LOADING is a ConnectionError
+            raise _step_error(step, exc) from None
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise _wrap_connection_error(exc) from exc
 
@@ -289,7 +351,7 @@ class RedisPyDriver(AsyncDriver):
             queue: Callable[..., Any] = pipe.execute_command
             for s in step.steps:
                 queue(*flatten(_commands(s)))
-            return await pipe.execute()
+            return _batch_replies(step, await pipe.execute(raise_on_error=False))
 
     async def aclose(self) -> None:
         if self._owned:
@@ -350,7 +412,7 @@ class LeanSyncDriver(SyncDriver):
 
     def _execute(self, conn: BlockingConnection, step: Step) -> Any:
         if type(step) is Eval and step.script.sha in conn.loaded_scripts:
-            reply = _lone_eval_reply(conn.send((_eval_args(step),))[0], conn.loaded_scripts)
+            reply = _lone_eval_reply(step, conn.send((_eval_args(step),))[0], conn.loaded_scripts)
             if reply is not _RELOAD:
                 return reply
         for attempt in (1, 2):
@@ -380,6 +442,10 @@ class RedisPySyncDriver(SyncDriver):
     def execute(self, step: Step) -> Any:
         try:
             return self._execute(step)
+        except RedisReplyError:
+            raise
+        except (rx.BusyLoadingError, ResponseError) as exc:  # LOADING is a ConnectionError
+            raise _step_error(step, exc) from None
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise _wrap_connection_error(exc) from exc
 
@@ -401,7 +467,7 @@ class RedisPySyncDriver(SyncDriver):
             queue: Callable[..., Any] = pipe.execute_command
             for s in step.steps:
                 queue(*flatten(_commands(s)))
-            return pipe.execute()
+            return _batch_replies(step, pipe.execute(raise_on_error=False))
 
     def close(self) -> None:
         return None

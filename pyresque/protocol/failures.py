@@ -13,10 +13,12 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from pyresque.errors import PayloadEncodeError
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import NODE, RUBY
-from pyresque.protocol.jsjson import JSONValue
+from pyresque.protocol.jsjson import JSONValue, js_dumps
+from pyresque.protocol.keys import text
 
 __all__ = [
     "PRUNE_EXIT",
@@ -24,6 +26,7 @@ __all__ = [
     "STUCK_MARKER",
     "STUCK_MESSAGE",
     "CleanStyle",
+    "encode_failure",
     "failure_entry",
     "style_context",
     "stuck_entry",
@@ -83,6 +86,26 @@ def failure_entry(
         "worker": worker,
         "queue": queue,
     }
+
+
+def encode_failure(ctx: Context, entry: dict[str, Any], raw: bytes | str | None = None) -> bytes:
+    """``entry`` in the dialect's bytes, whatever its payload holds.
+
+    A payload the dialect cannot write (a number past the float range such as ``1e400``,
+    which any JSON writer may put in a queue) is kept as its original text instead:
+    ``raw``, the job's bytes as read (invalid UTF-8 kept as ``\\udcXX`` escapes, which
+    :func:`~pyresque.protocol.keys.to_bytes` turns back into the same bytes), so the job
+    can always be recovered from its entry. Never raises for the payload.
+    """
+    try:
+        return ctx.dialect.dumps(entry)
+    except PayloadEncodeError:
+        kept = dict(entry)
+        kept["payload"] = text(raw) if raw is not None else repr(entry.get("payload"))
+        try:
+            return ctx.dialect.dumps(kept)
+        except PayloadEncodeError:  # the error text itself holds what cannot be written
+            return js_dumps(kept, non_finite="null")
 
 
 def style_context(ctx: Context, style: CleanStyle) -> Context:

@@ -79,13 +79,16 @@ class Script:
 
 
 _SCRIPTS: dict[str, Script] = {}
+_LUA = resources.files("pyresque.protocol").joinpath("lua")
+# The checks every script makes before its first write (lua/lib/checks.lua).
+_PRELUDE = _LUA.joinpath("lib", "checks.lua").read_bytes()
 
 
 def load_script(name: str) -> Script:
-    """The script ``lua/<name>.lua``, read once per process."""
+    """The script ``lua/<name>.lua`` behind the shared checks, read once per process."""
     script = _SCRIPTS.get(name)
     if script is None:
-        source = resources.files("pyresque.protocol").joinpath("lua", f"{name}.lua").read_bytes()
+        source = _PRELUDE + b"\n" + _LUA.joinpath(f"{name}.lua").read_bytes()
         script = _SCRIPTS[name] = Script(name, source)
     return script
 

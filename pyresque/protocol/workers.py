@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pyresque.errors import ConfigurationError
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
 from pyresque.protocol.failures import failure_entry
@@ -26,7 +27,58 @@ __all__ = [
     "ping_value",
     "ruby_record",
     "run_at",
+    "worker_name",
+    "worker_queues",
 ]
+
+
+def worker_name(ctx: Context, name: str | None, pid: int) -> str:
+    """The name a worker registers under, checked so the peers' tools can parse its id.
+
+    Default: ``host:pid``. node: any name with at most one ``:`` (node-resque's
+    ``workers()`` and stuck-worker cleanup split ``<name>:<queues>`` at the second colon).
+    ruby: resque-web and ``Resque::Worker.find`` split the id ``host:pid:queues`` at each
+    colon (any other shape answers HTTP 500 on resque-web's pages for everyone), so a name
+    without a colon becomes the host part, ``<name>:<pid>``, and a name with one colon
+    must end in a pid (digits). Anything else raises :class:`ConfigurationError`.
+    """
+    if name is None:
+        return f"{ctx.hostname}:{pid}"
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise ConfigurationError(f"a worker name must be a non-blank string, not {name!r}")
+    if "," in name:
+        raise ConfigurationError(f"worker name {name!r}: a comma would split it as queues")
+    colons = name.count(":")
+    if ctx.dialect.is_node:
+        if colons > 1:
+            raise ConfigurationError(
+                f"worker name {name!r}: node-resque splits worker ids at the second colon, "
+                "so a name may hold one colon at most (host:pid)"
+            )
+        return name
+    if colons == 0:
+        return f"{name}:{pid}"
+    host, _, number = name.partition(":")
+    if colons > 1 or not host or not number.isdigit():
+        raise ConfigurationError(
+            f"worker name {name!r}: Ruby resque reads worker ids as host:pid:queues, so a "
+            "ruby-dialect name is a host (its pid is added) or host:pid with a numeric pid"
+        )
+    return name
+
+
+def worker_queues(queues: Sequence[str]) -> list[str]:
+    """The queue list as a worker registers it, refused when empty or when a name would
+    not survive the comma-joined id (``*`` must be spelled out for every queue)."""
+    names = list(queues)
+    if not names:
+        raise ConfigurationError("a worker needs at least one queue (use '*' for every queue)")
+    for queue in names:
+        if not isinstance(queue, str) or not queue.strip():
+            raise ConfigurationError(f"queue names must be non-blank strings, not {queue!r}")
+        if "," in queue:
+            raise ConfigurationError(f"queue name {queue!r}: a comma would split it in two")
+    return names
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import redis.asyncio
 
 from pyresque.connection import AsyncDriver, open_async_driver, run_plan
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
-from pyresque.errors import ConfigurationError, PayloadDecodeError
+from pyresque.errors import ConfigurationError, PayloadDecodeError, RedisReplyError
 from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect
@@ -31,6 +31,7 @@ from pyresque.protocol.plans.scheduler import Moved, Transfer
 from pyresque.queue import Queue
 from pyresque.scheduler.events import SchedulerEvents
 from pyresque.worker.events import Listener
+from pyresque.worker.retry import UNAVAILABLE, Backoff, Throttle
 
 __all__ = ["Scheduler", "ruby_hostname"]
 
@@ -127,6 +128,10 @@ class Scheduler:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._held_at = -math.inf  # monotonic time the lock was last taken or refreshed
+        # Due seconds that could not be moved (a key of the wrong type where their jobs
+        # go): left alone until the monotonic time given, so later seconds still move.
+        self._stuck: dict[str, float] = {}
+        self._reports = Throttle()
 
     @staticmethod
     def _lock_value(name: str | None, *, node_lock: bool) -> str:
@@ -187,15 +192,27 @@ class Scheduler:
         self._stop.set()
 
     async def _loop(self) -> None:
+        backoff = Backoff(cap=self.timeout / 1000)
         while not self._stop.is_set():
             try:
                 again = await self.poll()
+            except UNAVAILABLE as exc:  # Redis away or busy: wait (less than a poll) and go on
+                self._report(exc, "redis")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), backoff.next())
+                continue
             except Exception as exc:
-                self.events.emit("error", exc, None, error=str(exc))
+                self._report(exc)
                 again = False
+            backoff.reset()
             if not again:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.timeout / 1000)
+
+    def _report(self, exc: BaseException, kind: str | None = None) -> None:
+        """Emit ``error``, once per interval for the same kind of trouble."""
+        if self._reports.due(kind or f"{type(exc).__name__}:{getattr(exc, 'key', '')}"):
+            self.events.emit("error", exc, None, error=str(exc))
 
     # -- one poll ----------------------------------------------------------------------------
     async def poll(self) -> bool:
@@ -204,10 +221,16 @@ class Scheduler:
         if not await self._try_for_leader():
             return False
         self.events.emit("poll")
-        ts = await self._run(plans.next_due(self.context))
+        now = time.monotonic()
+        self._stuck = {ts: until for ts, until in self._stuck.items() if until > now}
+        ts = await self._run(plans.next_due(self.context, self._stuck))
         if ts is not None:
             self.events.emit("workingTimestamp", _number(ts), timestamp=ts)
-            await self._promote(ts)
+            try:
+                await self._promote(ts)
+            except RedisReplyError as exc:  # e.g. the failed list is not a list: nothing moved
+                self._stuck[ts] = now + self.timeout / 1000
+                self._report(exc)
             return True
         await self.check_stuck_workers()
         return False
@@ -272,7 +295,8 @@ class Scheduler:
 
     async def _move_all(self, ts: str, transfers: list[Transfer]) -> Moved:
         """Move ``transfers`` in order: each run of items without enqueue plugins in one
-        script, an item with plugins on its own between its hooks."""
+        script, an item with plugins on its own between its hooks. An item whose queue key
+        cannot take it goes to ``failed`` instead, with the reason."""
         if not transfers:
             return await self._run(plans.move(self.context, ts, []))
         result = Moved(0, 1)
@@ -281,20 +305,30 @@ class Scheduler:
             definition = self._definition(transfers[start])
             if definition is not None:
                 result = await self._move_one(ts, transfers[start], definition)
+                if result.moved == -3:
+                    transfers[start] = self._unusable(ts, transfers[start])
+                    continue
                 start += 1
             else:
                 end = start + 1
                 while end < len(transfers) and self._definition(transfers[end]) is None:
                     end += 1
                 result = await self._run(plans.move(self.context, ts, transfers[start:end]))
+                if result.moved == -3:
+                    bad = start + result.left - 1
+                    transfers[bad] = self._unusable(ts, transfers[bad])
+                    continue
                 if result.moved >= 0:
-                    self._report(ts, transfers[start:end])
+                    self._reported(ts, transfers[start:end])
                 start = end
             if result.moved < 0:
                 break
         return result
 
-    def _report(self, ts: str, transfers: Sequence[Transfer]) -> None:
+    def _unusable(self, ts: str, transfer: Transfer) -> Transfer:
+        return plans.unusable_queue(self.context, transfer, ts=ts, worker=self.name)
+
+    def _reported(self, ts: str, transfers: Sequence[Transfer]) -> None:
         for t in transfers:
             if t.problem is None:
                 self.events.emit("transferredJob", _number(ts), t.job, queue=t.queue)
@@ -325,7 +359,7 @@ class Scheduler:
             )  # fmt: skip
             result = await self._run(plans.move(self.context, ts, [failed]))
             if result.moved >= 0:
-                self._report(ts, [failed])
+                self._reported(ts, [failed])
             return result
         result = await self._run(plans.move(self.context, ts, [transfer], dropped=[not allowed]))
         if result.moved < 0:
@@ -333,7 +367,7 @@ class Scheduler:
         if not allowed:
             self.events.emit("vetoedJob", _number(ts), transfer.job, queue=transfer.queue)
             return result
-        self._report(ts, [transfer])
+        self._reported(ts, [transfer])
         try:
             await run_plugins("after_enqueue", **hooks)
         except Exception as exc:  # the job is queued already; say so and go on

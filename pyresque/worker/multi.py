@@ -234,6 +234,8 @@ class MultiWorker:
         self._grace = grace
         self.running = False
         self._wake.set()
+        for child in self._live - set(self._active):
+            child.worker.request_stop()  # one still starting (Redis away) gives up
         supervisor, self._supervisor = self._supervisor, None
         if supervisor is not None:
             await asyncio.wait({supervisor})  # not `await`: a cancelled stop leaves it be
@@ -369,6 +371,10 @@ class MultiWorker:
                 await worker.stop(grace=0)  # drops whatever registration it got to write
             self._live.discard(child)
             self._error(exc, wid)
+            return False
+        if not worker.running:  # stopped while it waited for Redis to start
+            await worker.stop(grace=0)
+            self._live.discard(child)
             return False
         self._active.append(child)
         return True

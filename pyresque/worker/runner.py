@@ -123,6 +123,9 @@ class _Signals:
 
     def __call__(self, signum: int) -> None:
         self.count += 1
+        for worker in self.workers:
+            if isinstance(worker, Worker):
+                worker.request_stop()  # also one still trying to reach Redis to start
         name = signal.Signals(signum).name
         if self.count == 1:
             graces = "/".join(f"{g:g}" for g in sorted({_grace(w) for w in self.workers}))

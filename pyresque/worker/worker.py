@@ -5,65 +5,86 @@ One :class:`Worker` runs one job at a time (node-resque's model); run several, o
 :class:`~pyresque.worker.multi.MultiWorker`, for concurrency. Each job costs one Redis
 round trip: a single script settles the job just done (stats, failure entry, working-on
 record) and takes the next one.
+
+Redis being away is never a reason to exit: a dropped connection, a reply timeout or a
+transient reply (``LOADING`` after a restart, ``READONLY`` in a failover, ``OOM`` ...)
+makes the worker wait, with backoff, and go on; a step whose reply was lost is finished
+or proven done first (:mod:`pyresque.protocol.recovery`). Queues it cannot read (a key of
+another type) are skipped and reported; the others are worked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import os
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import redis.asyncio
 
-from pyresque.connection import AsyncDriver, open_async_driver, run_plan
-from pyresque.definitions import JobDefinition, JobDefinitions
-from pyresque.errors import ConfigurationError, ConnectionFailedError, PayloadDecodeError
-from pyresque.plugins.base import Hook, Outcome, run_plugins
-from pyresque.protocol import times
+from pyresque.connection import AsyncDriver, open_async_driver
+from pyresque.errors import (
+    ConfigurationError,
+    ConnectionFailedError,
+    PayloadDecodeError,
+    WrongTypeError,
+)
+from pyresque.protocol import recovery, times
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import decode_job
-from pyresque.protocol.plan import Call, Plan
 from pyresque.protocol.plans import work as plans
-from pyresque.protocol.plans.work import Settle, Taken
-from pyresque.protocol.workers import Identity, exception_entry, ruby_record, run_at
+from pyresque.protocol.plans.work import Settle, Stepped, Taken
+from pyresque.protocol.workers import Identity, run_at, worker_name, worker_queues
 from pyresque.queue import Queue
 from pyresque.worker.events import Events, Listener
-from pyresque.worker.jobs import CurrentJob, UnknownJobError, invoke, job_definitions
-from pyresque.worker.recovery import recover_step, stopped_entry, worker_state
+from pyresque.worker.jobs import job_definitions
+from pyresque.worker.perform import Performer, Unfinished
+from pyresque.worker.retry import UNAVAILABLE, Backoff, Throttle
 from pyresque.worker.waker import Waker
 
-__all__ = ["Worker"]
+__all__ = ["Unfinished", "Worker"]
 
-T = TypeVar("T")
-Unfinished = Literal["fail", "requeue"]
-_SUCCESS = Settle("done", processed=True)  # shared: never mutated
-_VETOED = Settle("done")
+# A step in flight longer than this when the worker is cut off is taken for hung: it is
+# given up (its job stays in the working-on record, where cleanups find it).
+_HUNG_STEP = 0.5
+
+
+class _Lost(enum.Enum):
+    """What recovery found out about a step whose reply was lost, when not its result."""
+
+    AWAY = "Redis cannot tell yet"
+    RESEND = "the step did not run: send it again"
 
 
 def _queue_list(queues: str | Sequence[str]) -> list[str]:
     # node-resque indexes a string character by character; a string here is a CSV list.
     names = queues.split(",") if isinstance(queues, str) else list(queues)
-    names = [q.strip() for q in names if q.strip()]
-    return names or ["*"]
+    if isinstance(queues, str):
+        names = [q.strip() for q in names]
+    if not any(isinstance(q, str) and q for q in names):
+        raise ConfigurationError(
+            f"a worker needs at least one queue, not {queues!r} (use '*' for every queue)"
+        )
+    return worker_queues([q for q in names if q != ""])
 
 
-class Worker:
+class Worker(Performer):
     """Works ``queues`` (in priority order; ``"*"`` for all) with the ``jobs`` mapping.
 
-    ``timeout`` (ms) is node-resque's: how often an idle worker looks again and (node
+    ``timeout`` (ms, > 0) is node-resque's: how often an idle worker looks again and (node
     dialect) pings. An idle worker does not wait for it: it is woken as soon as one of its
     queues gets a job. ``job_timeout`` (ms) fails a job that runs longer. On stop, a job
     still running after ``shutdown_grace`` seconds is cancelled and, per ``unfinished``,
     recorded as failed (so ``retry_stuck_jobs`` finds it) or put back at the head of its
-    queue.
+    queue. ``name`` must be one the peers' tools can parse (see
+    :func:`~pyresque.protocol.workers.worker_name`).
     """
 
     def __init__(
@@ -87,14 +108,21 @@ class Worker:
     ) -> None:
         if unfinished not in ("fail", "requeue"):
             raise ConfigurationError(f"unfinished must be 'fail' or 'requeue', not {unfinished!r}")
+        for option, value in (("timeout", timeout), ("heartbeat_interval", heartbeat_interval)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ConfigurationError(f"{option} must be a positive number, not {value!r}")
+        if job_timeout is not None and not job_timeout > 0:
+            raise ConfigurationError(f"job_timeout must be positive (or None), not {job_timeout!r}")
+        if not shutdown_grace >= 0:
+            raise ConfigurationError(f"shutdown_grace must be 0 or more, not {shutdown_grace!r}")
         self.context = Context.create(namespace, dialect, clock=clock)
         self.patterns = _queue_list(queues)
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.jobs: JobDefinitions = job_definitions(jobs)
+        self.name = worker_name(self.context, name, os.getpid())
+        self.jobs = job_definitions(jobs)
         self.timeout = float(timeout)
         self.job_timeout = job_timeout
         self.shutdown_grace = shutdown_grace
-        self.unfinished: Unfinished = unfinished
+        self.unfinished = unfinished
         self.heartbeat_interval = heartbeat_interval
         self.executor = executor
         self.events = Events(f"worker {self.name}", log_levels=log_levels)
@@ -113,20 +141,25 @@ class Worker:
         self.queue: str | None = None
         self.processed = 0
         self.failed = 0
+        self.unreadable: dict[str, str] = {}
+        """Queues skipped because their key cannot be read, and why (reported, retried)."""
         self._zone = times.local_zone_name()
         self._stop = asyncio.Event()
+        self._abandon = asyncio.Event()
         self._burst = False
         self._loop_task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._in_job = False
         self._cutting = False
+        self._step_sent: float | None = None  # monotonic time the step in flight was sent
         self._plugin_queue: Queue | None = None
         self._registered = False
         self._finishing: asyncio.Future[None] | None = None
+        self._unregistering: asyncio.Task[None] | None = None
+        self._reports = Throttle()
         # What this worker's per-worker stat keys hold, as far as it knows: how it tells,
-        # after a dropped connection, whether its last step ran (see recovery.py).
-        self._known_processed = 0
-        self._known_failed = 0
+        # after a lost reply, whether its last step ran (see protocol/recovery.py).
+        self._known = recovery.WorkerState(None, 0, 0)
         self._work_spec: plans.WorkSpec | None = None
         self._run_at_second = -1
         self._run_at = ""
@@ -148,25 +181,39 @@ class Worker:
         """Listen to an event: start, end, poll, ping, job, success, failure, error, pause."""
         return self.events.on(event, listener)
 
-    def _run(self, plan: Plan[T]) -> Any:
-        return run_plan(plan, self._driver)
+    def _report(self, exc: BaseException, kind: str | None = None) -> None:
+        """Emit ``error`` for ``exc``, once per interval for the same kind of trouble."""
+        key = kind or f"{type(exc).__name__}:{getattr(exc, 'key', '')}"
+        if self._reports.due(key):
+            self.events.emit("error", exc, self.queue, self.job, error=str(exc))
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, burst: bool = False) -> None:
         """Register and start working in the background (see :meth:`join`, :meth:`stop`).
 
-        ``burst``: stop as soon as the queues are empty (rq's ``--burst``).
+        ``burst``: stop as soon as the queues are empty (rq's ``--burst``). While Redis
+        cannot be reached this keeps trying (and reporting); if the worker is asked to stop
+        meanwhile it returns without starting.
         """
         if self.running:
             raise RuntimeError(f"{self!r} is already started")
         self._burst = burst
         self._stop.clear()
+        self._abandon.clear()
         self._finishing = None
-        if self._dynamic:
-            await self._refresh_queues(register=False)
-        await self._run(plans.register(self.context, self.identity))
-        self._registered = True
-        _, self._known_processed, self._known_failed = await self._run(worker_state(self))
+        backoff = Backoff(cap=self.timeout / 1000)
+        while True:
+            try:
+                if self._dynamic:
+                    await self._refresh_queues(register=False)
+                await self._run(plans.register(self.context, self.identity))
+                self._registered = True
+                self._known = await self._run(recovery.worker_state(self.context, self.identity))
+                break
+            except UNAVAILABLE as exc:
+                self._report(exc, "start")
+            if not await self._pause(backoff.next()) or self._stop.is_set():
+                return  # asked to stop before Redis came back (join() cleans up)
         self.running = True
         self.events.emit("start", datetime.now(UTC), worker=self.identity.member)
         self._ticker = asyncio.create_task(self._tick(), name=f"pyresque-tick:{self.name}")
@@ -194,9 +241,9 @@ class Worker:
         if task is not None and not task.done():
             wait = self.shutdown_grace if grace is None else grace
             done, _ = await asyncio.wait({task}, timeout=wait)
-            if not done:
+            while not done:
                 self.cut_off()
-                await asyncio.wait({task})
+                done, _ = await asyncio.wait({task}, timeout=0.05)
         await self._finish()
 
     end = stop  # node-resque's name
@@ -206,15 +253,24 @@ class Worker:
         self._stop.set()
 
     def cut_off(self) -> None:
-        """Cancel the running job now; it is settled as unfinished (see ``unfinished``).
-
-        Used by :meth:`stop` once the grace period is over, and by signal handlers.
+        """Stop now: cancel the running job (it is settled as unfinished, see
+        ``unfinished``), and give up waiting for a Redis that does not answer (a job whose
+        settle cannot be written then stays in the working-on record, where peers'
+        cleanups find it). Used by :meth:`stop` once the grace is over, by signal handlers.
         """
-        # The job runs inside the loop task (no task of its own: one less per job), so
-        # cutting it off cancels that task while it is in the job.
-        if self._in_job and self._loop_task is not None and not self._loop_task.done():
-            self._cutting = True
-            self._loop_task.cancel()
+        self._stop.set()
+        self._abandon.set()
+        task = self._loop_task
+        if task is not None and not task.done():
+            sent = self._step_sent
+            hung = sent is not None and time.monotonic() - sent > _HUNG_STEP
+            # The job runs inside the loop task (no task of its own: one less per job), so
+            # cutting it off cancels that task while it is in the job.
+            if self._in_job or hung:
+                self._cutting = True
+                task.cancel()
+        if self._unregistering is not None and not self._unregistering.done():
+            self._unregistering.cancel()  # Redis does not answer: peers' cleanups will
 
     async def _finish(self) -> None:
         # stop() and join() may both get here: one clean-up, everyone waits for it.
@@ -230,8 +286,20 @@ class Worker:
             self._ticker = None
         if self._registered:
             self._registered = False
+            self._unregistering = asyncio.ensure_future(
+                self._run(plans.unregister(self.context, self.identity))
+            )
             try:
-                await self._run(plans.unregister(self.context, self.identity))
+                await self._unregistering
+            except asyncio.CancelledError:
+                if self._unregistering.cancelled():
+                    self.events.emit(
+                        "error", None, None, None,
+                        error="unregistering gave up: Redis did not answer; the worker "
+                        "stays listed until a stuck-worker cleanup finds it",
+                    )  # fmt: skip
+                else:
+                    raise
             except Exception as exc:  # Redis gone: peers' cleanup will find the worker
                 self.events.emit("error", exc, None, None, error=str(exc))
         if self.running:
@@ -272,46 +340,161 @@ class Worker:
     async def _work(self) -> None:
         settle: Settle | None = None
         while True:
-            take = not self._stop.is_set()
             started = self._started()
-            try:
-                taken = await self.step(settle, take, started)
-            except ConnectionFailedError as exc:
-                self.events.emit("error", exc, self.queue, self.job, error=str(exc))
-                taken = await recover_step(self, settle, started, maybe_sent=exc.maybe_sent)
-            except Exception as exc:  # an error reply: the script may have run part-way
-                self.events.emit("error", exc, self.queue, self.job, error=str(exc))
-                if self._stop.is_set():
-                    return
-                await self._pause(self.timeout / 1000)
-                taken = await recover_step(self, settle, started, maybe_sent=True)
-            else:
-                self._count(settle)
+            taken = await self._step(settle, started)
             settle = None
             if taken is None:
-                if not take or self._burst:
+                if self._stop.is_set() or self._burst:
                     return
                 await self._idle()
                 continue
-            settle = await self._perform(taken, started)
+            try:
+                settle = await self._perform(taken, started)
+            except Exception as exc:  # a defect of pyresque's: still, the job is kept
+                settle = self._failed(taken, text(taken.raw), exc, time.monotonic())
+
+    async def _step(self, settle: Settle | None, started: str) -> Taken | None:
+        """Settle the last job and take the next (none once stopping), whatever Redis does
+        meanwhile; returns the job taken. Gives up only when the worker is cut off."""
+        backoff = Backoff(cap=max(self.timeout / 1000, 0.05))
+        maybe_sent = False
+        while True:
+            if maybe_sent:
+                found = await self._recover(settle)
+                if isinstance(found, Settle):
+                    settle, maybe_sent = found, False  # adopted a job to fail: settle it
+                    continue
+                if not isinstance(found, _Lost):
+                    return found
+                maybe_sent = found is _Lost.AWAY
+            if not maybe_sent:
+                take = not self._stop.is_set()
+                if settle is None and not take:
+                    return None
+                result = await self._attempt(settle, take, started)
+                if isinstance(result, Stepped):
+                    return result.taken
+                settle, maybe_sent = result
+            if self._abandon.is_set() or not await self._pause(backoff.next()):
+                self._gave_up(settle)
+                return None
+
+    async def _attempt(
+        self, settle: Settle | None, take: bool, started: str
+    ) -> Stepped | tuple[Settle | None, bool]:
+        """Send the step once: what it did, or (the settle still to do, maybe sent)."""
+        try:
+            self._step_sent = time.monotonic()
+            stepped: Stepped = await self.step(settle, take, started)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._cutting and task is not None and task.cancelling():
+                task.uncancel()  # cut off while Redis did not answer
+                self._cutting = False
+                return settle, True
+            raise
+        except ConnectionFailedError as exc:
+            self._report(exc, "redis")
+            return settle, exc.maybe_sent
+        except WrongTypeError as exc:  # the failed list (or a requeue's queue) is unusable
+            self._report(exc)
+            if settle is not None and settle.kind == "requeue":
+                settle = self._requeue_failed(settle)
+            return settle, False
+        except UNAVAILABLE as exc:
+            self._report(exc, "redis")
+            return settle, False
+        except Exception as exc:  # an error reply pyresque does not know: may have run
+            self._report(exc)
+            return settle, True
+        finally:
+            self._step_sent = None
+        self._count(settle)
+        if stepped.notes or self.unreadable:
+            self._noted(stepped)
+        return stepped
+
+    async def _recover(self, settle: Settle | None) -> Taken | Settle | _Lost | None:
+        """After a step whose reply was lost: the job it took (or None) if it ran, or a
+        failing settle for a job it took that must not run."""
+        try:
+            state = await self._run(recovery.worker_state(self.context, self.identity))
+        except UNAVAILABLE as exc:
+            self._report(exc, "redis")
+            return _Lost.AWAY
+        if not recovery.step_ran(settle, state, self._known):
+            return _Lost.RESEND
+        self._known = state
+        if state.record is None:
+            return None
+        adopted = recovery.adopt(self.context, self.identity, state.record)
+        if isinstance(adopted, Settle):
+            self.failed += 1
+        return adopted
+
+    def _gave_up(self, settle: Settle | None) -> None:
+        if settle is not None:
+            self.events.emit(
+                "error", None, self.queue, None,
+                error="stopped before the last job could be settled (Redis did not answer): "
+                f"it stays in {self.context.keys.worker(self.identity.member)} for a "
+                "stuck-worker cleanup",
+            )  # fmt: skip
+
+    def _requeue_failed(self, settle: Settle) -> Settle:
+        """A cut-off job whose queue cannot take it back: failed instead, bytes kept."""
+        taken = Taken(settle.queue, settle.payload, True)
+        try:
+            payload: Any = dict(decode_job(settle.payload))
+        except PayloadDecodeError:
+            payload = text(settle.payload)
+        return self._stopped(taken, payload)
 
     def _count(self, settle: Settle | None) -> None:
-        if settle is not None:
-            self._known_processed += settle.processed
-            self._known_failed += settle.failed
+        known = self._known
+        if settle is not None and recovery.UNREADABLE not in (known.processed, known.failed):
+            self._known = self._known._replace(
+                processed=self._known.processed + settle.processed,
+                failed=self._known.failed + settle.failed,
+            )
 
-    async def _pause(self, seconds: float) -> None:
+    def _noted(self, stepped: Stepped) -> None:
+        """Keep track of the queues the step skipped as unreadable, and report them."""
+        keys = {self.context.keys.queue(q): q for q in self.queues}
+        skipped: dict[str, str] = {}
+        for note in stepped.notes:
+            _, command, rest = note.split(" ", 2)
+            key, _, why = rest.partition(": ")
+            queue = keys.get(key) if command == "LPOP" else None
+            if queue is not None:
+                skipped[queue] = why
+            if self._reports.due(f"note:{key}"):
+                exc = WrongTypeError(f"{why} ({command} {key}): skipped", key=key)
+                self.events.emit("error", exc, queue, None, error=f"skipped {key}: {why}")
+        tried = self.queues
+        if stepped.taken is not None:
+            tried = self.queues[: self.queues.index(stepped.taken.queue) + 1]
+        for queue in tried:
+            if queue not in skipped and self.unreadable.pop(queue, None) is not None:
+                self._reports.forget(f"note:{self.context.keys.queue(queue)}")
+        self.unreadable.update(skipped)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if stopped (or, once stopping, cut off); False when
+        cut off."""
+        event = self._abandon if self._stop.is_set() else self._stop
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+            await asyncio.wait_for(event.wait(), seconds)
+        return not self._abandon.is_set()
 
     async def _idle(self) -> None:
         self.events.emit("pause")
         if self._dynamic:
             try:
                 await self._refresh_queues(register=True)
-            except ConnectionFailedError as exc:
-                self.events.emit("error", exc, None, None, error=str(exc))
-        keys = [self.context.keys.queue(q) for q in self.queues]
+            except UNAVAILABLE as exc:
+                self._report(exc, "redis")
+        keys = [self.context.keys.queue(q) for q in self.queues if q not in self.unreadable]
         wake = asyncio.ensure_future(self._waker.wait(keys, self.timeout / 1000))
         stop = asyncio.ensure_future(self._stop.wait())
         try:
@@ -346,187 +529,4 @@ class Worker:
                 else:
                     await self._run(plans.heartbeat(self.context, self.identity))
             except Exception as exc:
-                self.events.emit("error", exc, None, None, error=str(exc))
-
-    # -- one job -----------------------------------------------------------------------------
-    async def _perform(self, taken: Taken, started: str) -> Settle:
-        ctx = self.context
-        self.queue = taken.queue
-        began = time.monotonic()
-        try:
-            payload: dict[str, Any] = decode_job(taken.raw)  # type: ignore[assignment]
-        except PayloadDecodeError as exc:
-            return self._failed(taken, text(taken.raw), exc, began, exception="PayloadDecodeError")
-        if not ctx.dialect.is_node and taken.decoded:
-            await self._canonical_ruby_record(taken, started, payload)
-        found = payload.get("class")
-        job_class = found if isinstance(found, str) else ""
-        definition = self.jobs.get(job_class)
-        if definition is None:
-            error = UnknownJobError(f"No job defined for class {job_class!r}")
-            if ctx.dialect.is_node:
-                return self._failed(
-                    taken, payload, error, began, exception="Error",
-                    message=f'No job defined for class "{job_class}"',
-                )  # fmt: skip
-            return self._failed(
-                taken, payload, error, began, exception="NameError",
-                message=f"uninitialized constant {job_class}",
-            )  # fmt: skip
-        args = payload.get("args", [])
-        args = args if isinstance(args, list) else [args]
-        self.job, self.working = payload, True
-        self.events.emit("job", taken.queue, payload, job=job_class)
-        current = CurrentJob(self, taken.queue, job_class, args, payload)
-        outcome = Outcome()
-        self._in_job = True
-        try:
-            if definition.plugins and not await self._hooks(
-                "before_perform", definition, job_class, taken.queue, args, outcome
-            ):
-                return _VETOED  # node-resque counts nothing for a vetoed perform
-            outcome.result = await invoke(
-                definition, args, current, executor=self.executor, timeout_ms=self.job_timeout
-            )
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._cutting and task is not None and task.cancelling():
-                task.uncancel()  # the stop cut this job off: settle it, then stop
-                self.job, self.working = None, False
-                return self._unfinished(taken, payload, began)
-            raise
-        except Exception as exc:
-            outcome.error = exc
-        finally:
-            self._in_job = False
-        try:
-            if definition.plugins:
-                try:
-                    await self._hooks(
-                        "after_perform", definition, job_class, taken.queue, args, outcome
-                    )
-                except Exception as exc:  # after_perform runs after failures too
-                    if outcome.error is None:
-                        outcome.error = exc
-        finally:
-            self.job, self.working = None, False
-        if outcome.error is not None:
-            return self._failed(taken, payload, outcome.error, began)
-        duration = (time.monotonic() - began) * 1000
-        self.events.emit("success", taken.queue, payload, outcome.result, duration, job=job_class)
-        if outcome.counts_as_failure:
-            # A retried failure (Retry plugin): counted in this step's one script, where
-            # node-resque DECRs/INCRs the stats after counting a success.
-            self.failed += 1
-            return Settle("done", processed=not ctx.dialect.is_node, failed=True)
-        self.processed += 1
-        return _SUCCESS
-
-    async def _hooks(
-        self,
-        hook: Hook,
-        definition: JobDefinition,
-        job_class: str,
-        queue: str,
-        args: list[Any],
-        outcome: Outcome,
-    ) -> bool:
-        if self._plugin_queue is None:
-            self._plugin_queue = Queue(
-                self._driver,
-                namespace=self.context.keys.namespace,
-                dialect=self.context.dialect,
-                jobs=self.jobs,
-                clock=self.context.clock,
-            )
-        return await run_plugins(
-            hook,
-            plugins=definition.plugins,
-            plugin_options=definition.plugin_options,
-            owner=self,
-            context=self.context,
-            runner=self._run,
-            queue_object=self._plugin_queue,
-            job_class=job_class,
-            queue=queue,
-            job=definition,
-            args=args,
-            outcome=outcome,
-        )
-
-    def _failed(
-        self,
-        taken: Taken,
-        payload: Any,
-        exc: BaseException,
-        began: float,
-        *,
-        exception: str | None = None,
-        message: str | None = None,
-    ) -> Settle:
-        ctx = self.context
-        entry = exception_entry(
-            ctx,
-            worker=self.identity.name if ctx.dialect.is_node else self.identity.member,
-            queue=taken.queue,
-            payload=payload,
-            exc=exc,
-            exception=exception,
-            error=message,
-        )
-        duration = (time.monotonic() - began) * 1000
-        self.failed += 1
-        self.events.emit("failure", taken.queue, payload, exc, duration, error=str(exc))
-        # Ruby counts every job it ran as processed, failures included; node only successes.
-        return Settle(
-            "done", processed=not ctx.dialect.is_node, failed=True, entry=ctx.dialect.dumps(entry)
-        )
-
-    def _unfinished(self, taken: Taken, payload: Any, began: float) -> Settle:
-        if self.unfinished == "requeue":
-            self.events.emit("reEnqueue", taken.queue, payload, "stop", error="cut off by stop")
-            return Settle("requeue", queue=taken.queue, payload=taken.raw)
-        entry = stopped_entry(self, taken.queue, payload)
-        self.events.emit(
-            "failure",
-            taken.queue,
-            payload,
-            None,
-            (time.monotonic() - began) * 1000,
-            error="cut off by stop",
-        )
-        node = self.context.dialect.is_node
-        return Settle(
-            "done", processed=not node, failed=node, entry=self.context.dialect.dumps(entry)
-        )
-
-    async def _canonical_ruby_record(self, taken: Taken, started: str, payload: Any) -> None:
-        """The script spliced the payload's bytes into Ruby's record; Ruby would re-encode
-        them. Rewrite the record in the rare case the two differ (another encoder's bytes)."""
-        if self.context.dialect.dumps(payload) == taken.raw:
-            return
-        record = ruby_record(self.context, taken.queue, started, payload)
-        await self._run(_set(self.context.keys.worker(self.identity.member), record))
-
-    # -- tests -------------------------------------------------------------------------------
-    async def perform_inline(self, job_class: str, args: Any = None) -> Any:
-        """Run a job here and now, with no Redis I/O at all (node-resque's performInline).
-
-        Raises what the job raises; refused on a started worker.
-        """
-        if self.running:
-            raise RuntimeError("perform_inline cannot be used on a started worker")
-        definition = self.jobs.get(job_class)
-        if definition is None:
-            raise UnknownJobError(f"No job defined for class {job_class!r}")
-        arguments = [] if args is None else list(args) if isinstance(args, list | tuple) else [args]
-        queue = f"_direct-queue-{self.name}"
-        payload = {"class": job_class, "queue": queue, "args": arguments}
-        current = CurrentJob(self, queue, job_class, arguments, payload)
-        return await invoke(
-            definition, arguments, current, executor=self.executor, timeout_ms=self.job_timeout
-        )
-
-
-def _set(key: str, value: bytes) -> Plan[None]:
-    yield Call("SET", key, value)
+                self._report(exc, "tick")

@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from pyresque import MultiWorker, Queue, current_job
+from pyresque.server import RedisServer
 from pyresque.testing import poll_until
 from pyresque.worker.multi import scaling_action
 
@@ -397,30 +398,42 @@ async def test_child_errors_are_forwarded_with_the_worker_id_second(
     await poll_until(lambda: _true(done == [7]))
 
 
-async def test_a_child_that_cannot_start_is_reported_and_tried_again(
+async def test_a_child_that_cannot_reach_redis_is_reported_and_starts_once_redis_answers(
     resque_namespace: str,
 ) -> None:
-    with socket.socket() as sock:  # a port nothing listens on
+    with socket.socket() as sock:  # a port nothing listens on yet
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     mw = MultiWorker(
         f"redis://127.0.0.1:{port}/0",
         "q",
+        {"add": lambda a, b: done.append(a + b)},
         namespace=resque_namespace,
         check_timeout=20,
         max_event_loop_delay=50,
+        min_task_processors=1,
+        max_task_processors=1,
     )
+    done: list[int] = []
     actions = record_actions(mw)
     errors: list[tuple[Any, ...]] = []
     mw.on("error", lambda *args: errors.append(args))
     await mw.start()
+    server = RedisServer(port=port)
     try:
-        await poll_until(lambda: _true(len(errors) >= 2))
+        await poll_until(lambda: _true(len(errors) >= 1))
+        assert [(wid, queue, job) for _, wid, queue, job in errors[:1]] == [(1, None, None)]
+        assert isinstance(errors[0][0], ConnectionError)
+        assert "+" not in [a[0] for a in actions] and mw.workers == []
+        server.start()
+        await poll_until(lambda: _true(len(mw.workers) == 1))
+        async with Queue(server.url, namespace=resque_namespace) as queue:
+            await queue.enqueue("q", "add", [2, 3])
+            await poll_until(lambda: _true(done == [5]))
     finally:
         await mw.stop()
-    assert [(wid, queue, job) for _, wid, queue, job in errors[:2]] == [(1, None, None)] * 2
-    assert isinstance(errors[0][0], ConnectionError)
-    assert "+" not in [a[0] for a in actions] and mw.workers == []
+        server.stop()
+    assert len(errors) == 1  # reported once, not once per try
 
 
 async def _true(value: bool) -> bool:

@@ -97,8 +97,73 @@ def test_lua_scripts_document_their_keys_and_args(script: Path) -> None:
     body = script.read_text()
     used_keys = set(re.findall(r"KEYS\[(\d+)\]", body))
     assert "-- KEYS[" in header or not used_keys
-    assert "-- ARGV[" in header
+    assert "-- ARGV" in header
     assert "Returns" in header
+    # Each KEYS line names the Redis type the key must hold (the wrong-type property test
+    # reads it): list, set, zset, hash, string, or "any" for keys a script only deletes.
+    for line in re.findall(r"^-- KEYS\[[^\]]+\].*$", body, re.M):
+        assert re.match(KEYS_LINE, line), line
+
+
+KEYS_LINE = (
+    r"^-- KEYS\[[^\]]+\]\s+(list|set|zset|hash|string|any)(\|(list|set|zset|hash|string))*\s"
+)
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The pyresque modules ``path`` imports at run time (not under TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    checking = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for child in ast.walk(node)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in checking:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pyresque"):
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # submodules
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("pyresque"))
+    return found
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    """No import circles between modules (a package importing its own submodules in its
+    __init__ is not a circle)."""
+    graph = {_module_name(p): _module_imports(p) for p in MODULES}
+    for name in graph:
+        graph[name] = {
+            target
+            for target in graph[name]
+            if target in graph
+            and not name.startswith(target + ".")
+            and not (target.startswith(name + ".") and name == target.rsplit(".", 1)[0])
+        }
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        seen: set[str] = set()
+        while stack:
+            node, path = stack.pop()
+            for target in graph[node]:
+                if target == start:
+                    return [*path, start]
+                if target not in seen:
+                    seen.add(target)
+                    stack.append((target, [*path, target]))
+        return None
+
+    cycles = [c for c in (cycle_from(n) for n in sorted(graph)) if c]
+    assert cycles == []
 
 
 def test_layers_only_point_down() -> None:

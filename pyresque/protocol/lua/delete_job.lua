@@ -1,9 +1,10 @@
 -- Remove a job from a queue, matching any of its encodings (node and Ruby bytes differ).
--- KEYS[1]     <ns>:queue:<queue>
+-- KEYS[1]     list  <ns>:queue:<queue>
 -- ARGV[1]     count as LREM takes it: 0 = all, n > 0 = first n, n < 0 = last n
 -- ARGV[2]     a tombstone value that cannot be a job (used to cut out chosen items)
 -- ARGV[3..]   the job's encodings
 -- Returns     how many were removed.
+expect(KEYS[1], 'list')
 local count = tonumber(ARGV[1])
 if count == 0 or #ARGV == 3 then
   local removed = 0

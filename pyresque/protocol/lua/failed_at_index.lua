@@ -1,8 +1,8 @@
 -- Change the failed entry at an index if it is still the one read (resque's
 -- Failure.requeue / Failure.remove, which work by index, made safe against races).
--- KEYS[1]  <ns>:failed
--- KEYS[2]  <ns>:queues                 (requeue only)
--- KEYS[3]  <ns>:queue:<queue>          (requeue only)
+-- KEYS[1]  list  <ns>:failed
+-- KEYS[2]  set   <ns>:queues                 (requeue only)
+-- KEYS[3]  list  <ns>:queue:<queue>          (requeue only)
 -- ARGV[1]  index
 -- ARGV[2]  the entry as read
 -- ARGV[3]  "remove" or "requeue"
@@ -10,6 +10,11 @@
 -- ARGV[5]  requeue: queue name
 -- ARGV[6]  requeue: encoded job payload
 -- Returns  1 when done, 0 when the entry at that index changed meanwhile.
+expect(KEYS[1], 'list')
+if ARGV[3] ~= 'remove' then
+  expect(KEYS[2], 'set')
+  expect(KEYS[3], 'list')
+end
 local index = tonumber(ARGV[1])
 if redis.call('LINDEX', KEYS[1], index) ~= ARGV[2] then
   return 0

@@ -1,14 +1,14 @@
 -- Unregister a worker and fail the job it held, if its working-on record is still the one
 -- read and (when the scheduler found it dead by its liveness value, node ping or Ruby
 -- heartbeat) that value is still the one read too.
--- KEYS[1]   <ns>:workers
--- KEYS[2]   <ns>:worker:<member>             working-on record
--- KEYS[3]   <ns>:worker:<member>:started
--- KEYS[4]   <ns>:worker:ping:<name>          node-resque liveness
--- KEYS[5]   <ns>:workers:heartbeat           Ruby liveness (hash)
--- KEYS[6]   <ns>:failed
--- KEYS[7]   <ns>:stat:failed
--- KEYS[8..] per-worker stat keys, and the job's stale JobLock key, to delete
+-- KEYS[1]   set     <ns>:workers
+-- KEYS[2]   string  <ns>:worker:<member>             working-on record
+-- KEYS[3]   any     <ns>:worker:<member>:started
+-- KEYS[4]   string  <ns>:worker:ping:<name>          node-resque liveness
+-- KEYS[5]   hash    <ns>:workers:heartbeat           Ruby liveness
+-- KEYS[6]   list    <ns>:failed
+-- KEYS[7]   string  <ns>:stat:failed                 (not counted when unusable)
+-- KEYS[8..] any     per-worker stat keys, and the job's stale JobLock key, to delete
 -- ARGV[1]   the workers-set member ("" when the worker is not registered)
 -- ARGV[2]   the working-on record as read ("" for none)
 -- ARGV[3]   the failure entry to push ("" for none)
@@ -17,6 +17,11 @@
 -- ARGV[6]   optional: that value as read ("" for none)
 -- Returns   1 when cleaned; 0 when the record changed meanwhile (read it again); -1 when
 --           the liveness value changed (the worker is alive): nothing is done.
+expect(KEYS[1], 'set')
+expect(KEYS[2], 'string')
+expect(KEYS[4], 'string')
+expect(KEYS[5], 'hash')
+expect(KEYS[6], 'list')
 if ARGV[5] then
   local alive
   if ARGV[5] == 'ping' then
@@ -45,6 +50,6 @@ if ARGV[3] ~= '' then
   redis.call('RPUSH', KEYS[6], ARGV[3])
 end
 if ARGV[4] == '1' then
-  redis.call('INCR', KEYS[7])
+  optional({}, 'INCR', KEYS[7])
 end
 return 1

@@ -1,10 +1,13 @@
 -- Move a worker's registration to a new workers-set member (its queue list changed).
--- KEYS[1]  <ns>:workers
--- KEYS[2]  <ns>:worker:<old member>:started
--- KEYS[3]  <ns>:worker:<new member>:started
+-- KEYS[1]  set     <ns>:workers
+-- KEYS[2]  string  <ns>:worker:<old member>:started
+-- KEYS[3]  string  <ns>:worker:<new member>:started
 -- ARGV[1]  old member
 -- ARGV[2]  new member
 -- Returns  1
+expect(KEYS[1], 'set')
+expect(KEYS[2], 'string')
+expect(KEYS[3], 'string')
 redis.call('SREM', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[1], ARGV[2])
 if KEYS[2] ~= KEYS[3] and redis.call('EXISTS', KEYS[2]) == 1 then

@@ -2,15 +2,15 @@
 -- Doing both in one script makes a worker's steady state one round trip per job, and a job
 -- is always either in a queue, in the worker's working-on record, or settled.
 --
--- KEYS[1]    <ns>:worker:<name>:<queues>   the working-on record
--- KEYS[2]    <ns>:stat:processed
--- KEYS[3]    <ns>:stat:processed:<worker>
--- KEYS[4]    <ns>:stat:failed
--- KEYS[5]    <ns>:stat:failed:<worker>
--- KEYS[6]    <ns>:failed
--- KEYS[7]    <ns>:queue:<q> the settled job goes back to (requeue), else any key
--- KEYS[8]    <ns>:pause-all-workers (honoured when ARGV[9] is "1")
--- KEYS[9..]  <ns>:queue:<q> to take from, in priority order
+-- KEYS[1]    any     <ns>:worker:<name>:<queues>   the working-on record (the worker's own)
+-- KEYS[2]    string  <ns>:stat:processed           (counters are skipped when unusable)
+-- KEYS[3]    string  <ns>:stat:processed:<worker>
+-- KEYS[4]    string  <ns>:stat:failed
+-- KEYS[5]    string  <ns>:stat:failed:<worker>
+-- KEYS[6]    list    <ns>:failed
+-- KEYS[7]    list    <ns>:queue:<q> the settled job goes back to (requeue), else any key
+-- KEYS[8]    string  <ns>:pause-all-workers (honoured when ARGV[9] is "1")
+-- KEYS[9..]  list    <ns>:queue:<q> to take from, in priority order (skipped when unusable)
 -- ARGV[1]    settle: "" nothing, "done" count it, "requeue" put it back at the head
 -- ARGV[2]    processed increment ("0"/"1")
 -- ARGV[3]    failed increment ("0"/"1")
@@ -23,11 +23,26 @@
 -- ARGV[9]    "1" to honour pause-all-workers
 -- ARGV[10]   the worker name written into a cjson record
 -- ARGV[11..] queue names in the order of KEYS[9..] (splice: JSON-encoded)
--- Returns    nil when nothing was taken, else {queue index (1-based), payload, decoded}
---            where decoded is 1 when the payload is valid JSON and 0 when it is not (such a
---            job is kept in the record, as a string, for the worker to fail).
+-- Returns    nil when nothing was taken and there is nothing to report; else
+--            {index, payload, decoded, note...}: the index of the queue the job was taken
+--            from (1-based; 0 when none was), the payload ("" for none), decoded = 1 when
+--            the payload is valid JSON and 0 when not (such a job is kept in the record, as
+--            a string, for the worker to fail), then one note per key that was skipped
+--            because it could not be used ("SKIPPED <command> <key>: <error>").
+-- A failure entry or a requeue is never skipped: when its key is unusable the script
+-- fails before writing anything, and the job stays in the record.
+local notes = {}
 local settle = ARGV[1]
+if settle == 'requeue' then
+  expect(KEYS[7], 'list')
+elseif settle ~= '' and ARGV[4] ~= '' then
+  expect(KEYS[6], 'list')
+end
+
 if settle ~= '' then
+  -- The record goes first: DEL is never refused for memory, so a worker settles (and
+  -- takes jobs, freeing memory) even under maxmemory; OOM only refuses a first write.
+  redis.call('DEL', KEYS[1])
   if settle == 'requeue' then
     redis.call('LPUSH', KEYS[7], ARGV[5])
   else
@@ -35,29 +50,41 @@ if settle ~= '' then
       redis.call('RPUSH', KEYS[6], ARGV[4])
     end
     if ARGV[2] == '1' then
-      redis.call('INCR', KEYS[2])
-      redis.call('INCR', KEYS[3])
+      optional(notes, 'INCR', KEYS[2])
+      optional(notes, 'INCR', KEYS[3])
     end
     if ARGV[3] == '1' then
-      redis.call('INCR', KEYS[4])
-      redis.call('INCR', KEYS[5])
+      optional(notes, 'INCR', KEYS[4])
+      optional(notes, 'INCR', KEYS[5])
     end
   end
-  redis.call('DEL', KEYS[1])
+end
+
+local function finish(index, payload, decoded)
+  if index == 0 and #notes == 0 then
+    return nil
+  end
+  local out = {index, payload, decoded}
+  for i = 1, #notes do
+    out[3 + i] = notes[i]
+  end
+  return out
 end
 
 if ARGV[6] ~= '1' then
-  return nil
+  return finish(0, '', 0)
 end
 if ARGV[9] == '1' then
-  local paused = redis.call('GET', KEYS[8])
-  if paused and string.lower((string.gsub(paused, '^%s*(.-)%s*$', '%1'))) == 'true' then
-    return nil
+  local paused = redis.pcall('GET', KEYS[8])
+  if type(paused) == 'table' and paused['err'] then
+    notes[#notes + 1] = 'SKIPPED GET ' .. KEYS[8] .. ': ' .. paused['err']
+  elseif paused and string.lower((string.gsub(paused, '^%s*(.-)%s*$', '%1'))) == 'true' then
+    return finish(0, '', 0)
   end
 end
 
 for i = 9, #KEYS do
-  local payload = redis.call('LPOP', KEYS[i])
+  local payload = optional(notes, 'LPOP', KEYS[i])
   if payload then
     local queue = ARGV[i + 2]
     -- node-resque's own pop script decodes without pcall: an invalid payload aborts the
@@ -84,8 +111,8 @@ for i = 9, #KEYS do
       record = '{"queue":' .. queue .. ',"run_at":' .. ARGV[8] .. ',"payload":' .. body .. '}'
     end
     redis.call('SET', KEYS[1], record)
-    if ok then return {i - 8, payload, 1} end
-    return {i - 8, payload, 0}
+    if ok then return finish(i - 8, payload, 1) end
+    return finish(i - 8, payload, 0)
   end
 end
-return nil
+return finish(0, '', 0)

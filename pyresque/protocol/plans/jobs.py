@@ -50,9 +50,7 @@ def queues(ctx: Context) -> Plan[list[str]]:
 
 
 def delete_queue(ctx: Context, queue: str) -> Plan[None]:
-    yield Batch.of(
-        [Call("DEL", ctx.keys.queue(queue)), Call("SREM", ctx.keys.queues(), queue)], atomic=True
-    )
+    yield Eval(load_script("delete_queue"), (ctx.keys.queues(), ctx.keys.queue(queue)), (queue,))
 
 
 def length(ctx: Context, queue: str) -> Plan[int]:

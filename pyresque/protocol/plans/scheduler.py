@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from pyresque.errors import PayloadDecodeError, PayloadEncodeError
+from pyresque.errors import PayloadDecodeError, PayloadEncodeError, WrongTypeError
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import job_args
-from pyresque.protocol.failures import failure_entry
+from pyresque.protocol.failures import encode_failure, failure_entry
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import decode_json
 from pyresque.protocol.plan import (
@@ -50,6 +50,7 @@ __all__ = [
     "release_locks",
     "stale_workers",
     "transfer_for",
+    "unusable_queue",
 ]
 
 BATCH = 100
@@ -87,8 +88,9 @@ def release_locks(ctx: Context, keys: Sequence[str], values: Sequence[str]) -> P
 # -- promotion ---------------------------------------------------------------------------
 
 
-def next_due(ctx: Context) -> Plan[str | None]:
-    """The earliest due second of the schedule, as stored, or None.
+def next_due(ctx: Context, skip: Collection[str] = ()) -> Plan[str | None]:
+    """The earliest due second of the schedule, as stored, that is not in ``skip``; None
+    when there is none.
 
     node: scores 0 .. ``Math.round(now)`` (a job may move up to 0.5 s early; negative
     seconds never move). ruby: ``-inf`` .. ``now.to_i``, as resque-scheduler.
@@ -99,18 +101,21 @@ def next_due(ctx: Context) -> Plan[str | None]:
         low, high = 0, times.js_bucket(now * 1000)
     else:
         low, high = "-inf", math.floor(now)
-    members = as_list((yield Call("ZRANGEBYSCORE", ctx.keys.schedule(), low, high, "LIMIT", 0, 1)))
-    return text(as_bytes(members[0]) or b"") if members else None
+    wanted = len(skip) + 1
+    reply = yield Call("ZRANGEBYSCORE", ctx.keys.schedule(), low, high, "LIMIT", 0, wanted)
+    for member in as_list(reply):
+        ts = text(as_bytes(member) or b"")
+        if ts not in skip:
+            return ts
+    return None
 
 
 def read_due(ctx: Context, ts: str, count: int = BATCH) -> Plan[list[bytes] | None]:
     """The first ``count`` items due at ``ts``; None when its key is not a list."""
     try:
         items = yield Call("LRANGE", ctx.keys.delayed(ts), 0, count - 1)
-    except Exception as exc:  # the driver's error reply
-        if "WRONGTYPE" in str(exc):
-            return None
-        raise
+    except WrongTypeError:
+        return None
     return [as_bytes(i) or b"" for i in as_list(items)]
 
 
@@ -172,20 +177,24 @@ def failed_transfer(
         ctx, worker=worker, queue=transfer.queue, payload=transfer.job, exception=exception,
         error=error, backtrace=[],
     )  # fmt: skip
-    try:
-        value = ctx.dialect.dumps(entry)
-    except PayloadEncodeError:  # a value this dialect cannot write: keep the text instead
-        entry["payload"] = transfer.raw.decode("utf-8", "replace")
-        value = ctx.dialect.dumps(entry)
+    value = encode_failure(ctx, entry, transfer.raw)
     return dataclasses.replace(transfer, value=value, problem=error)
+
+
+def unusable_queue(ctx: Context, transfer: Transfer, *, ts: str, worker: str) -> Transfer:
+    """``transfer`` sent to ``failed``: its queue's key holds something else than a list."""
+    why = f"its queue key {ctx.keys.queue(transfer.queue)} holds another type than a list"
+    return failed_transfer(ctx, transfer, ts=ts, worker=worker, why=why, exception="WrongTypeError")
 
 
 class Moved(NamedTuple):
     moved: int
     """Items moved; -1 when the list no longer started with them (nothing was done);
-    -2 when the second's key is not a list (it left the schedule; the key is untouched)."""
+    -2 when the second's key is not a list (it left the schedule; the key is untouched);
+    -3 when an item's queue key is not a list (nothing was done; ``left`` is its index)."""
     left: int
-    """Items still due at that second; at 0 the second has left the schedule."""
+    """Items still due at that second (at 0 the second has left the schedule); with
+    ``moved`` -3, the 1-based index of the item whose queue cannot take it."""
 
 
 def move(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
@@ -13,7 +13,6 @@ from pyresque.protocol.jsjson import js_dumps
 from pyresque.protocol.keys import text
 from pyresque.protocol.plan import (
     Arg,
-    Batch,
     Call,
     Eval,
     Plan,
@@ -27,6 +26,7 @@ from pyresque.protocol.workers import Identity, ping_value
 
 __all__ = [
     "Settle",
+    "Stepped",
     "Taken",
     "WorkSpec",
     "expand_queues",
@@ -65,6 +65,17 @@ class Taken:
     queue: str
     raw: bytes
     decoded: bool
+
+
+class Stepped(NamedTuple):
+    """What a step did: the job it took (or None), and a note for each key it skipped
+    because that key could not be used (``SKIPPED <command> <key>: <error>``)."""
+
+    taken: Taken | None
+    notes: tuple[str, ...] = ()
+
+
+_NOTHING = Stepped(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +135,7 @@ _TAKE = {
 
 def work_step(
     ctx: Context, spec: WorkSpec, *, settle: Settle | None, take: bool, started: str = ""
-) -> Plan[Taken | None]:
+) -> Plan[Stepped]:
     """Settle the previous job (if any) and take the next one, in one round trip.
 
     ``started`` is the ``run_at`` to record for the taken job, in the dialect's format.
@@ -156,33 +167,32 @@ def work_step(
         ),
     )
     if reply is None:
-        return None
-    index, raw, decoded = reply
-    return Taken(spec.queues[as_int(index) - 1], as_bytes(raw) or b"", as_int(decoded) == 1)
+        return _NOTHING
+    index, raw, decoded, *notes = reply
+    found = as_int(index)
+    taken = (
+        Taken(spec.queues[found - 1], as_bytes(raw) or b"", as_int(decoded) == 1) if found else None
+    )
+    return Stepped(taken, tuple(text(as_bytes(n) or b"") for n in notes))
 
 
 def register(ctx: Context, who: Identity) -> Plan[None]:
-    """Join the ``workers`` set with the dialect's ``started`` value and first liveness mark."""
+    """Join the ``workers`` set with the dialect's ``started`` value and first liveness mark
+    (node's ping, Ruby's heartbeat: a worker is never registered without one), in one step."""
     keys = ctx.keys
     if ctx.dialect.is_node:
         now = ctx.now_ms()
-        yield Batch.of(
-            [
-                Call("SADD", keys.workers(), who.member),
-                Call("SET", keys.worker_started(who.member), times.js_bucket(now)),
-                Call("SET", keys.worker_ping(who.name), ping_value(who.name, who.queues, now)),
-            ]
-        )
-        return
-    # Ruby: heartbeat first (a worker with a heartbeat is never mistaken for another client
-    # library's), then the set member and started time.
-    yield Call("HDEL", keys.heartbeats(), who.member)
-    yield from heartbeat(ctx, who)
-    yield Batch.of(
-        [
-            Call("SADD", keys.workers(), who.member),
-            Call("SET", keys.worker_started(who.member), times.ruby_time_to_s(ctx.clock())),
-        ]
+        liveness, mark = keys.worker_ping(who.name), "ping"
+        value = ping_value(who.name, who.queues, now)
+        started: str | int = times.js_bucket(now)
+    else:
+        liveness, mark = keys.heartbeats(), "heartbeat"
+        value = (yield from _redis_now(ctx)).encode()
+        started = times.ruby_time_to_s(ctx.clock())
+    yield Eval(
+        load_script("register_worker"),
+        (keys.workers(), keys.worker_started(who.member), liveness),
+        (who.member, started, mark, value),
     )
 
 
@@ -192,28 +202,34 @@ def ping(ctx: Context, who: Identity) -> Plan[None]:
     yield Call("SET", ctx.keys.worker_ping(who.name), value)
 
 
+def _redis_now(ctx: Context) -> Plan[str]:
+    """Redis' clock as Ruby's heartbeat writes it: local ISO-8601."""
+    seconds, _micros = as_list((yield Call("TIME")))
+    return times.ruby_iso8601(int(seconds))
+
+
 def heartbeat(ctx: Context, who: Identity) -> Plan[None]:
     """Ruby's liveness: ``workers:heartbeat[id]`` = Redis' clock as local ISO-8601."""
-    seconds, _micros = as_list((yield Call("TIME")))
-    stamp = times.ruby_iso8601(int(seconds))
+    stamp = yield from _redis_now(ctx)
     yield Call("HSET", ctx.keys.heartbeats(), who.member, stamp)
 
 
 def unregister(ctx: Context, who: Identity) -> Plan[None]:
     """Leave the ``workers`` set and delete every per-worker key, as the peer does."""
     keys = ctx.keys
-    steps = [
-        Call("SREM", keys.workers(), who.member),
-        Call("DEL", keys.worker(who.member)),
-        Call("DEL", keys.worker_started(who.member)),
-        Call("DEL", keys.stat("failed", who.stats)),
-        Call("DEL", keys.stat("processed", who.stats)),
-    ]
-    if ctx.dialect.is_node:
-        steps.insert(1, Call("DEL", keys.worker_ping(who.name)))
-    else:
-        steps.insert(3, Call("HDEL", keys.heartbeats(), who.member))
-    yield Batch.of(steps, atomic=True)
+    node = ctx.dialect.is_node
+    yield Eval(
+        load_script("unregister_worker"),
+        (
+            keys.workers(),
+            keys.worker_ping(who.name) if node else keys.heartbeats(),
+            keys.worker(who.member),
+            keys.worker_started(who.member),
+            keys.stat("failed", who.stats),
+            keys.stat("processed", who.stats),
+        ),
+        (who.member, "ping" if node else "heartbeat"),
+    )
 
 
 def move_registration(ctx: Context, old: Identity, new: Identity) -> Plan[None]:

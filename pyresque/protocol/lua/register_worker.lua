@@ -1,0 +1,26 @@
+-- Join the workers set with a started time and a first liveness mark.
+-- KEYS[1]  set     <ns>:workers
+-- KEYS[2]  string  <ns>:worker:<member>:started
+-- KEYS[3]  string|hash  node: <ns>:worker:ping:<name>; ruby: <ns>:workers:heartbeat
+-- ARGV[1]  the workers-set member
+-- ARGV[2]  the started value
+-- ARGV[3]  "ping" or "heartbeat": which liveness mark
+-- ARGV[4]  the ping value, or the heartbeat stamp
+-- Returns  1
+expect(KEYS[1], 'set')
+expect(KEYS[2], 'string')
+if ARGV[3] == 'ping' then
+  expect(KEYS[3], 'string')
+else
+  expect(KEYS[3], 'hash')
+end
+-- Liveness first: a worker is never registered without it (Ruby prunes such workers as
+-- another library's).
+if ARGV[3] == 'ping' then
+  redis.call('SET', KEYS[3], ARGV[4])
+else
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
