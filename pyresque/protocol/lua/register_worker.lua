@@ -14,6 +14,10 @@ if ARGV[3] == 'ping' then
 else
   expect(KEYS[3], 'hash')
 end
+-- The started time is replaced: deleting it first also lets a worker register under
+-- maxmemory (OOM refuses only a script's first write, DEL never): workers are what
+-- bring memory back, by draining their queues.
+redis.call('DEL', KEYS[2])
 -- Liveness first: a worker is never registered without it (Ruby prunes such workers as
 -- another library's).
 if ARGV[3] == 'ping' then
