@@ -266,7 +266,7 @@ def _snapshot(client: redis.Redis, namespace: str) -> dict[bytes, bytes | None]:
 
 def _cases(namespace: str) -> list[tuple[Call, int, str]]:
     keys = KeySpace(namespace)
-    out = []
+    out: list[tuple[Call, int, str]] = []
     for call in calls(keys):
         allowed = declared(call.script)
         for index, (_key, label) in enumerate(call.keys):
