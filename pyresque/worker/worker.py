@@ -156,6 +156,7 @@ class Worker(Performer):
         self._registered = False
         self._finishing: asyncio.Future[None] | None = None
         self._unregistering: asyncio.Task[None] | None = None
+        self._owes_settle = False  # gave up a settle: stay registered for the cleanups
         self._reports = Throttle()
         # What this worker's per-worker stat keys hold, as far as it knows: how it tells,
         # after a lost reply, whether its last step ran (see protocol/recovery.py).
@@ -200,6 +201,7 @@ class Worker(Performer):
         self._burst = burst
         self._stop.clear()
         self._abandon.clear()
+        self._owes_settle = False
         self._finishing = None
         backoff = Backoff(cap=self.timeout / 1000)
         while True:
@@ -284,7 +286,7 @@ class Worker(Performer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
-        if self._registered:
+        if self._registered and not self._owes_settle:
             self._registered = False
             self._unregistering = asyncio.ensure_future(
                 self._run(plans.unregister(self.context, self.identity))
@@ -293,11 +295,11 @@ class Worker(Performer):
                 await self._unregistering
             except asyncio.CancelledError:
                 if self._unregistering.cancelled():
-                    self.events.emit(
-                        "error", None, None, None,
-                        error="unregistering gave up: Redis did not answer; the worker "
-                        "stays listed until a stuck-worker cleanup finds it",
-                    )  # fmt: skip
+                    exc = ConnectionFailedError(
+                        "unregistering gave up: Redis did not answer; the worker stays "
+                        "listed until a stuck-worker cleanup finds it"
+                    )
+                    self.events.emit("error", exc, None, None, error=str(exc))
                 else:
                     raise
             except Exception as exc:  # Redis gone: peers' cleanup will find the worker
@@ -434,12 +436,15 @@ class Worker(Performer):
 
     def _gave_up(self, settle: Settle | None) -> None:
         if settle is not None:
-            self.events.emit(
-                "error", None, self.queue, None,
-                error="stopped before the last job could be settled (Redis did not answer): "
-                f"it stays in {self.context.keys.worker(self.identity.member)} for a "
-                "stuck-worker cleanup",
-            )  # fmt: skip
+            # Unregistering would delete the record: the worker stays listed instead, and
+            # its liveness mark goes stale, so peers' cleanups fail the job it holds.
+            self._owes_settle = True
+            exc = ConnectionFailedError(
+                "stopped before the last job could be settled (Redis did not answer): it "
+                f"stays in {self.context.keys.worker(self.identity.member)} for a "
+                "stuck-worker cleanup"
+            )
+            self.events.emit("error", exc, self.queue, None, error=str(exc))
 
     def _requeue_failed(self, settle: Settle) -> Settle:
         """A cut-off job whose queue cannot take it back: failed instead, bytes kept."""

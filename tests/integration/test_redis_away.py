@@ -285,3 +285,51 @@ def _boom(n: int) -> None:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+class Hang(AsyncDriver):
+    """Never answers a step matching ``when`` once ``armed`` (a hung server)."""
+
+    def __init__(self, inner: AsyncDriver, when: str) -> None:
+        self.inner = inner
+        self.when = when
+        self.armed = False
+
+    async def execute(self, step: Step) -> Any:
+        if self.armed and self.when in repr(step):
+            await asyncio.Event().wait()
+        return await self.inner.execute(step)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def open_blocking(self) -> Any:
+        return self.inner.open_blocking()
+
+
+async def test_a_stop_gives_up_a_settle_redis_never_answers_after_the_grace(
+    redis_url: str, resque_namespace: str
+) -> None:
+    driver = Hang(open_async_driver(redis_url), "Eval(script=Script(name='work'")
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        driver.armed = True  # from now on the server "hangs" on the worker's steps
+        ran.set()
+
+    worker = Worker(driver, "q", {"job": job}, namespace=resque_namespace, timeout=50)
+    errors: list[str] = []
+    worker.on("error", lambda *args: errors.append(str(args[0])))
+    async with Queue(redis_url, namespace=resque_namespace) as queue:
+        await queue.enqueue("q", "job", [])
+        await worker.start()
+        await ran.wait()
+        began = asyncio.get_running_loop().time()
+        await asyncio.wait_for(worker.stop(grace=0.3), 5)
+        took = asyncio.get_running_loop().time() - began
+        assert took < 2, took
+        records = await queue.all_working_on()
+    # The job ran; its settle could not be written: it stays in the record for a cleanup.
+    assert [r["payload"]["class"] for r in records.values() if isinstance(r, dict)] == ["job"]
+    assert any("before the last job could be settled" in e for e in errors)
+    await driver.aclose()
