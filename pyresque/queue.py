@@ -9,19 +9,24 @@ from typing import Any, TypeVar
 
 import redis.asyncio
 
-from pyresque.connection import AsyncDriver, open_async_driver, run_plan
+from pyresque.connection import AsyncDriver, open_async_driver
+from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect, job_args
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
-from pyresque.protocol.plan import Plan
+from pyresque.protocol.plan import Call, Plan
 from pyresque.protocol.plans import admin, delayed, jobs
 from pyresque.protocol.plans.delayed import DelayedAt
 
 __all__ = ["DelayedAt", "Queue"]
 
 T = TypeVar("T")
+
+
+def _ping() -> Plan[None]:
+    yield Call("PING")
 
 
 class Queue:
@@ -34,6 +39,13 @@ class Queue:
     Times follow node-resque: due times and delays in milliseconds, ``scheduled_at`` and
     ``delete_delayed`` in seconds. ``args`` is a list of JSON values (a single non-list
     value is wrapped in a list, ``None`` means no arguments).
+
+    ``patience``: for how many seconds a call sends a command again (with backoff) while
+    Redis refuses it for now without running it (``LOADING`` after a restart, ``READONLY``
+    in a failover, ``OOM`` ...) or cannot be reached; after that the error is raised
+    (e.g. :class:`~pyresque.errors.RedisOutOfMemoryError`, also redis-py's
+    ``OutOfMemoryError``). A command whose reply was lost is never sent again (it may have
+    run): that raises :class:`~pyresque.errors.ConnectionFailedError` at once. 0 disables.
     """
 
     def __init__(
@@ -44,8 +56,10 @@ class Queue:
         dialect: str | Dialect = "node",
         jobs: Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
+        patience: float = DEFAULT_PATIENCE,
     ) -> None:
         self.context = Context.create(namespace, dialect, clock=clock)
+        self.patience = patience
         # With ``jobs``, enqueue runs the jobs' plugins (before_enqueue may veto).
         self.jobs: JobDefinitions = job_definitions(jobs)
         if isinstance(redis, AsyncDriver):
@@ -70,11 +84,12 @@ class Queue:
         return f"Queue(namespace={self.namespace!r}, dialect={self.dialect.name!r})"
 
     def _run(self, plan: Plan[T]) -> Awaitable[T]:
-        return run_plan(plan, self._driver)
+        return run_patiently(plan, self._driver, self.patience)
 
     async def connect(self) -> None:
-        """Check that Redis answers (commands connect on their own anyway)."""
-        await self._driver.ping()
+        """Check that Redis answers (commands connect on their own anyway), with the
+        queue's patience."""
+        await self._run(_ping())
 
     async def aclose(self) -> None:
         if self._owns_driver:

@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 import redis
 
 from pyresque.connection import SyncDriver, open_sync_driver
+from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently_sync
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
-from pyresque.protocol.plan import Plan
+from pyresque.protocol.plan import Call, Plan
 from pyresque.protocol.plans import admin, delayed, jobs
 from pyresque.protocol.plans.delayed import DelayedAt
 
@@ -23,12 +24,17 @@ __all__ = ["DelayedAt", "Queue"]
 T = TypeVar("T")
 
 
+def _ping() -> Plan[None]:
+    yield Call("PING")
+
+
 class Queue:
     """Blocking twin of :class:`pyresque.Queue`.
 
     ``redis`` is a URL (default ``$REDIS_URL`` or ``redis://127.0.0.1:6379/0``) or a
     ``redis.Redis`` you own (not closed by :meth:`close`). Safe to share between threads:
-    each call takes a connection from the client's pool.
+    each call takes a connection from the client's pool. ``patience``: as for
+    :class:`pyresque.Queue`.
     """
 
     def __init__(
@@ -38,8 +44,10 @@ class Queue:
         namespace: str | Sequence[str] = "resque",
         dialect: str | Dialect = "node",
         clock: Callable[[], float] | None = None,
+        patience: float = DEFAULT_PATIENCE,
     ) -> None:
         self.context = Context.create(namespace, dialect, clock=clock)
+        self.patience = patience
         self._driver: SyncDriver = open_sync_driver(redis)
 
     @property
@@ -54,11 +62,12 @@ class Queue:
         return f"sync.Queue(namespace={self.namespace!r}, dialect={self.dialect.name!r})"
 
     def _run(self, plan: Plan[T]) -> T:
-        return self._driver.run(plan)
+        return run_patiently_sync(plan, self._driver, self.patience)
 
     def connect(self) -> None:
-        """Check that Redis answers (commands connect on their own anyway)."""
-        self._driver.ping()
+        """Check that Redis answers (commands connect on their own anyway), with the
+        queue's patience."""
+        self._run(_ping())
 
     def close(self) -> None:
         self._driver.close()

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, open_async_driver, run_plan
+from pyresque.connection.patience import UNAVAILABLE, Backoff
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.errors import ConfigurationError, PayloadDecodeError, RedisReplyError
 from pyresque.plugins.base import run_plugins
@@ -31,7 +32,7 @@ from pyresque.protocol.plans.scheduler import Moved, Transfer
 from pyresque.queue import Queue
 from pyresque.scheduler.events import SchedulerEvents
 from pyresque.worker.events import Listener
-from pyresque.worker.retry import UNAVAILABLE, Backoff, Throttle
+from pyresque.worker.retry import Throttle
 
 __all__ = ["Scheduler", "ruby_hostname"]
 

@@ -28,6 +28,7 @@ from typing import Any
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, open_async_driver
+from pyresque.connection.patience import UNAVAILABLE, Backoff
 from pyresque.errors import (
     ConfigurationError,
     ConnectionFailedError,
@@ -46,7 +47,7 @@ from pyresque.queue import Queue
 from pyresque.worker.events import Events, Listener
 from pyresque.worker.jobs import job_definitions
 from pyresque.worker.perform import Performer, Unfinished
-from pyresque.worker.retry import UNAVAILABLE, Backoff, Throttle
+from pyresque.worker.retry import Throttle
 from pyresque.worker.waker import Waker
 
 __all__ = ["Unfinished", "Worker"]

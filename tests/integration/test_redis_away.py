@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +21,7 @@ from pyresque.errors import RedisOutOfMemoryError, TransientReplyError
 from pyresque.protocol.keys import KeySpace
 from pyresque.protocol.plan import Step
 from pyresque.server import RedisServer, find_redis_server
+from pyresque.sync import Queue as SyncQueue
 from pyresque.testing import poll_until
 
 pytestmark = pytest.mark.skipif(find_redis_server() is None, reason="needs a redis-server")
@@ -116,7 +117,7 @@ async def test_a_pool_keeps_working_through_a_restart(server: RedisServer) -> No
         await asyncio.to_thread(server.restart)
         await poll_until(lambda: _true(len(pool.workers) == 3))
         for n in range(30, 40):
-            await _retrying(lambda n=n: queue.enqueue("q", "job", [n]))
+            await queue.enqueue("q", "job", [n])  # within the queue's patience
         await poll_until(lambda: _true(len(set(done)) == 40), timeout=30)
     await pool.stop()
     assert sorted(done) == list(range(40))  # each once
@@ -228,14 +229,32 @@ async def test_under_maxmemory_an_enqueue_raises_redis_pys_out_of_memory_naming_
     with RedisServer() as server:
         client = redis.Redis(port=server.port)
         client.config_set("maxmemory", 1)
-        async with Queue(server.url, namespace=resque_namespace) as queue:
+        async with Queue(server.url, namespace=resque_namespace, patience=0.3) as queue:
+            began = time.monotonic()
             with pytest.raises(redis.exceptions.OutOfMemoryError) as raised:
                 await queue.enqueue("q", "job", [1])
+            assert 0.1 < time.monotonic() - began < 2  # it waited, then gave up
         assert isinstance(raised.value, RedisOutOfMemoryError)
         assert isinstance(raised.value, TransientReplyError)
         assert KeySpace(resque_namespace).queue("q") in str(raised.value)
         assert "script:" not in str(raised.value)
         client.close()
+
+
+async def test_an_enqueue_during_a_restart_waits_for_redis_within_the_queues_patience(
+    server: RedisServer,
+) -> None:
+    thread = restart_in_thread(server)
+    await asyncio.sleep(0.05)  # going down, then LOADING
+    async with Queue(server.url, namespace="patient", patience=30) as queue:
+        assert await queue.enqueue("q", "job", [1]) is True
+    await asyncio.to_thread(thread.join)
+    thread = restart_in_thread(server)
+    await asyncio.sleep(0.05)
+    with SyncQueue(server.url, namespace="patient", patience=30) as blocking:
+        assert blocking.enqueue("q", "job", [2]) is True
+        assert blocking.length("q") == 2
+    await asyncio.to_thread(thread.join)
 
 
 @pytest.mark.parametrize("dialect", ["node", "ruby"])
@@ -260,16 +279,6 @@ async def test_workers_drain_their_queues_under_maxmemory(
         assert client.llen(keys.queue("q")) == 0
         assert client.llen(keys.failed()) == 5  # each failure recorded, none lost
         client.close()
-
-
-async def _retrying(enqueue: Any) -> None:
-    for _ in range(100):
-        try:
-            await enqueue()
-            return
-        except (ConnectionFailedError, TransientReplyError):
-            await asyncio.sleep(0.05 + random.random() / 20)
-    raise AssertionError("Redis never came back")
 
 
 async def _redis_now(server: RedisServer) -> int:
