@@ -96,6 +96,11 @@ class Scheduler:
             )
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be > 0 ms, not {timeout!r}")
+        if stuck_worker_timeout is not None and not stuck_worker_timeout >= 0:
+            raise ConfigurationError(
+                f"stuck_worker_timeout must be 0 or more ms (0 or None: never), "
+                f"not {stuck_worker_timeout!r}"
+            )
         self.context = Context.create(namespace, dialect, clock=clock)
         self.timeout = float(timeout)
         self.leader_lock_timeout = leader_lock_timeout

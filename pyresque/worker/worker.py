@@ -20,10 +20,10 @@ import contextlib
 import enum
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio
 
@@ -52,6 +52,8 @@ from pyresque.worker.waker import Waker
 
 __all__ = ["Unfinished", "Worker"]
 
+T = TypeVar("T")
+
 # A step in flight longer than this when the worker is cut off is taken for hung: it is
 # given up (its job stays in the working-on record, where cleanups find it).
 _HUNG_STEP = 0.5
@@ -62,6 +64,7 @@ class _Lost(enum.Enum):
 
     AWAY = "Redis cannot tell yet"
     RESEND = "the step did not run: send it again"
+    CUT = "the worker was cut off while Redis did not answer"
 
 
 def _queue_list(queues: str | Sequence[str]) -> list[str]:
@@ -369,7 +372,7 @@ class Worker(Performer):
                     continue
                 if not isinstance(found, _Lost):
                     return found
-                maybe_sent = found is _Lost.AWAY
+                maybe_sent = found is not _Lost.RESEND
             if not maybe_sent:
                 take = not self._stop.is_set()
                 if settle is None and not take:
@@ -379,23 +382,31 @@ class Worker(Performer):
                     return result.taken
                 settle, maybe_sent = result
             if self._abandon.is_set() or not await self._pause(backoff.next()):
-                self._gave_up(settle)
+                self._gave_up(settle, maybe_sent)
                 return None
+
+    async def _guarded(self, step: Awaitable[T]) -> T | _Lost:
+        """Await a step; ``_Lost.CUT`` when the worker was cut off while Redis did not
+        answer it (see :meth:`cut_off`)."""
+        try:
+            self._step_sent = time.monotonic()
+            return await step
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._cutting and task is not None and task.cancelling():
+                task.uncancel()
+                self._cutting = False
+                return _Lost.CUT
+            raise
+        finally:
+            self._step_sent = None
 
     async def _attempt(
         self, settle: Settle | None, take: bool, started: str
     ) -> Stepped | tuple[Settle | None, bool]:
         """Send the step once: what it did, or (the settle still to do, maybe sent)."""
         try:
-            self._step_sent = time.monotonic()
-            stepped: Stepped = await self.step(settle, take, started)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._cutting and task is not None and task.cancelling():
-                task.uncancel()  # cut off while Redis did not answer
-                self._cutting = False
-                return settle, True
-            raise
+            stepped = await self._guarded(self.step(settle, take, started))
         except ConnectionFailedError as exc:
             self._report(exc, "redis")
             return settle, exc.maybe_sent
@@ -410,8 +421,9 @@ class Worker(Performer):
         except Exception as exc:  # an error reply pyresque does not know: may have run
             self._report(exc)
             return settle, True
-        finally:
-            self._step_sent = None
+        if stepped is _Lost.CUT:
+            return settle, True
+        assert isinstance(stepped, Stepped)
         self._count(settle)
         if stepped.notes or self.unreadable:
             self._noted(stepped)
@@ -421,9 +433,13 @@ class Worker(Performer):
         """After a step whose reply was lost: the job it took (or None) if it ran, or a
         failing settle for a job it took that must not run."""
         try:
-            state = await self._run(recovery.worker_state(self.context, self.identity))
+            state = await self._guarded(
+                self._run(recovery.worker_state(self.context, self.identity))
+            )
         except UNAVAILABLE as exc:
             self._report(exc, "redis")
+            return _Lost.AWAY
+        if isinstance(state, _Lost):
             return _Lost.AWAY
         if not recovery.step_ran(settle, state, self._known):
             return _Lost.RESEND
@@ -435,10 +451,11 @@ class Worker(Performer):
             self.failed += 1
         return adopted
 
-    def _gave_up(self, settle: Settle | None) -> None:
-        if settle is not None:
-            # Unregistering would delete the record: the worker stays listed instead, and
-            # its liveness mark goes stale, so peers' cleanups fail the job it holds.
+    def _gave_up(self, settle: Settle | None, maybe_sent: bool) -> None:
+        if settle is not None or maybe_sent:
+            # The record may hold a job (one owed a settle, or taken by a step whose reply
+            # was lost): unregistering would delete it. The worker stays listed instead,
+            # its liveness mark goes stale, and peers' cleanups fail the job.
             self._owes_settle = True
             exc = ConnectionFailedError(
                 "stopped before the last job could be settled (Redis did not answer): it "
