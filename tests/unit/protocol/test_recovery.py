@@ -90,7 +90,8 @@ def test_a_lossless_node_record_runs_the_job_in_node_key_order() -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", ['{"class":"J","args":[0.1]}', '{"class":"J","args":[[]]}', '{"class":"J","args":[{}]}']
+    "payload",
+    ['{"class":"J","args":[0.1]}', '{"class":"J","args":[[]]}', '{"class":"J","args":[{}]}'],
 )
 def test_a_node_record_cjson_may_have_changed_is_failed_untouched(payload: str) -> None:
     record = ('{"queue":"q","payload":' + payload + ',"worker":"host:1"}').encode()
