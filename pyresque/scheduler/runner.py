@@ -23,13 +23,19 @@ async def run_scheduler_until_signalled(
 ) -> int:
     """Start ``scheduler``, run it until one of ``signals`` arrives, stop it. Returns 0.
 
+    A second signal stops it at once, without waiting for a Redis that does not answer.
     Signal handlers are restored on return.
     """
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
 
     def on_signal(signum: int) -> None:
-        log.info("%s: stopping the scheduler", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if stopped.is_set():
+            log.warning("%s again: stopping at once", name)
+            scheduler.cut_off()
+            return
+        log.info("%s: stopping the scheduler (a second signal stops at once)", name)
         scheduler.request_stop()
         stopped.set()
 

@@ -21,7 +21,12 @@ import redis.asyncio
 from pyresque.connection import AsyncDriver, open_async_driver, run_plan
 from pyresque.connection.patience import UNAVAILABLE, Backoff
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
-from pyresque.errors import ConfigurationError, PayloadDecodeError, RedisReplyError
+from pyresque.errors import (
+    ConfigurationError,
+    ConnectionFailedError,
+    PayloadDecodeError,
+    RedisReplyError,
+)
 from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect
@@ -133,6 +138,7 @@ class Scheduler:
         )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._releasing: asyncio.Future[int] | None = None
         self._held_at = -math.inf  # monotonic time the lock was last taken or refreshed
         # Due seconds that could not be moved (a key of the wrong type where their jobs
         # go): left alone until the monotonic time given, so later seconds still move.
@@ -175,13 +181,26 @@ class Scheduler:
     async def stop(self) -> None:
         """Finish the current step, release the lock(s) still ours, close."""
         self._stop.set()
-        task, self._task = self._task, None
+        task = self._task
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            self._task = None
         if self.running or self.leader:
+            self._releasing = asyncio.ensure_future(
+                self._run(plans.release_locks(self.context, self.lock_keys, self.lock_values))
+            )
             try:
-                await self._run(plans.release_locks(self.context, self.lock_keys, self.lock_values))
+                await self._releasing
+            except asyncio.CancelledError:
+                if not self._releasing.cancelled():
+                    raise
+                self._report(
+                    ConnectionFailedError(
+                        "stopped without releasing the lock(s): "
+                        f"Redis did not answer; they expire within {self.leader_lock_timeout} s"
+                    )
+                )
             except Exception as exc:  # Redis gone: the lock expires on its own
                 self.events.emit("error", exc, None, error=str(exc))
             self.leader = False
@@ -196,6 +215,14 @@ class Scheduler:
     def request_stop(self) -> None:
         """Ask the loop to stop after its current step (signal-handler safe)."""
         self._stop.set()
+
+    def cut_off(self) -> None:
+        """Stop now, without waiting for Redis to answer the step in flight or the lock
+        release (a second signal): each step is atomic, and the lock expires by itself."""
+        self._stop.set()
+        for task in (self._task, self._releasing):
+            if task is not None and not task.done():
+                task.cancel()
 
     async def _loop(self) -> None:
         backoff = Backoff(cap=self.timeout / 1000)
