@@ -137,16 +137,16 @@ class FailureTap:
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
             sock.settimeout(None)
             sock.sendall(b"*1\r\n$7\r\nMONITOR\r\n")
-            reader = sock.makefile("rb", buffering=1 << 16)
-            if not reader.readline().startswith(b"+OK"):
-                return
-            self._sock = sock
-            for line in reader:
-                if self._stop.is_set():
+            with sock.makefile("rb", buffering=1 << 16) as reader:
+                if not reader.readline().startswith(b"+OK"):
                     return
-                self.lines += 1
-                if self._quoted in line:
-                    self._take(monitor_args(line.rstrip(b"\r\n")[1:]))
+                self._sock = sock
+                for line in reader:
+                    if self._stop.is_set():
+                        return
+                    self.lines += 1
+                    if self._quoted in line:
+                        self._take(monitor_args(line.rstrip(b"\r\n")[1:]))
 
     def _take(self, args: list[bytes]) -> None:
         if len(args) >= 3 and args[0].upper() in _PUSHES and args[1] == self.key:

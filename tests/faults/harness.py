@@ -356,8 +356,15 @@ class Spawned:
         self.ended_by_us = True
         if self.alive:
             self.proc.kill()
+        self.release()
+
+    def release(self) -> None:
+        """Wait for the exit (after a kill) and close the stderr pipe."""
         self.proc.wait(10)
         _LIVE.discard(self.proc)
+        self._reader.join(2)
+        if self.proc.stderr is not None and not self._reader.is_alive():
+            self.proc.stderr.close()
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, then SIGKILL past ``timeout``; the exit status."""
@@ -368,10 +375,8 @@ class Spawned:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        code = self.proc.wait(10)
-        _LIVE.discard(self.proc)
-        self._reader.join(2)
-        return code
+        self.release()
+        return self.proc.wait()
 
     def tail(self, lines: int = 15) -> str:
         return "\n".join(list(self.lines)[-lines:])
@@ -481,7 +486,6 @@ class Fleet:
                 proc.proc.kill()
         for proc in self.procs:
             try:
-                proc.proc.wait(10)
+                proc.release()
             except subprocess.TimeoutExpired:
                 pass
-            _LIVE.discard(proc.proc)

@@ -295,7 +295,7 @@ def _paused(run: Run, full: bool, how: str) -> Outcome:
         server.resume()
         run.note(f"redis-server SIGSTOPped for {pause:.0f} s")
     else:
-        server.client().execute_command("CLIENT", "PAUSE", int(pause * 1000), "ALL")
+        run.client().execute_command("CLIENT", "PAUSE", int(pause * 1000), "ALL")
         time.sleep(pause)  # the fault's own timing
         run.note(f"CLIENT PAUSE {pause * 1000:.0f} ALL")
     run.drain(_size(full, 20, 60))
