@@ -166,12 +166,31 @@ async def _enqueue_delayed(run: Run, ids: Sequence[str], first: float, spread: f
             )
 
 
+def _moving_second(client: redis.Redis, namespace: str, timeout: float) -> str | None:
+    """Wait (polling every ms) until a due second's delayed list is seen shrinking, i.e.
+    the leader is moving it; its key, or None at ``timeout``. The caller kills the leader
+    then, so that kills land mid-promotion (a promotion takes milliseconds)."""
+    schedule = f"{namespace}:delayed_queue_schedule"
+    seen: tuple[str, int] | None = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        due = client.zrangebyscore(schedule, 0, time.time() + 0.5, start=0, num=1)
+        if due:
+            key = f"{namespace}:delayed:{due[0].decode()}"
+            left = client.llen(key)
+            if seen is not None and seen[0] == key and 0 < left < seen[1]:
+                return key
+            seen = (key, left)
+        time.sleep(0.001)
+    return None
+
+
 def scheduler_kills(run: Run, full: bool) -> Outcome:
     """Thousands of delayed jobs due over a few seconds; 3 schedulers (stable names, so a
-    restarted one takes its lock back); every 0.2-0.5 s one is SIGKILLed (the leader two
-    times in three, so kills land mid-promotion) and restarted. Workers are not harmed.
-    Every delayed job must run exactly once."""
-    jobs, spread = _size(full, (3000, 3.0), (20000, 10.0))
+    restarted one takes its lock back); every 0.2-0.5 s one is SIGKILLed and restarted: two
+    times in three the leader, the moment it is seen moving a due second's jobs (so kills
+    land mid-promotion). Workers are not harmed. Every delayed job must run exactly once."""
+    jobs, spread = _size(full, (3000, 4.0), (20000, 12.0))
     run.start_redis()
     procs = run.procs
     for _ in range(3):
@@ -184,21 +203,29 @@ def scheduler_kills(run: Run, full: bool) -> Outcome:
     slots = {name: scheduler(name) for name in names}
     run.watch([Q])
     ids = run.ids(jobs)
-    first = time.time() + 2.0
+    first = time.time() + 2.0 + jobs / 10_000  # enqueueing takes about 1 s per 10,000
     asyncio.run(_enqueue_delayed(run, ids, first, spread))
     client = run.client(socket_timeout=5)
     schedule = f"{run.namespace}:delayed_queue_schedule"
     lock = f"{run.namespace}:resque_scheduler_leader_lock"
     deadline = time.monotonic() + spread + 30
-    kills = 0
+    kills = mid_move = 0
     while time.monotonic() < deadline and (time.time() < first + spread or client.zcard(schedule)):
         time.sleep(random.uniform(0.2, 0.5))  # the fault's own timing
         leader = (client.get(lock) or b"").decode()
-        name = leader if leader in slots and random.random() < 2 / 3 else random.choice(names)
+        moving = None
+        if leader in slots and random.random() < 2 / 3:
+            name, moving = leader, _moving_second(client, run.namespace, 0.5)
+        else:
+            name = random.choice(names)
         slots[name].kill()
         kills += 1
+        mid_move += bool(moving and client.llen(moving))
         slots[name] = scheduler(name)
-    run.note(f"{kills} schedulers SIGKILLed; {client.zcard(schedule)} seconds still scheduled")
+    run.note(
+        f"{kills} schedulers SIGKILLed, {mid_move} of them the leader while it was moving a "
+        f"second's jobs (items left behind); {client.zcard(schedule)} seconds still scheduled"
+    )
     run.drain(_size(full, 20, 60))
     return run.finish(ids, delayed=ids)
 
