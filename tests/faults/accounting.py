@@ -52,12 +52,26 @@ def ids_in(raw: bytes) -> set[str]:
     return {m.decode() for m in ID_RE.findall(raw)}
 
 
+def payload_ids(raw: bytes) -> set[str]:
+    """The ids a failure entry's payload names (the whole entry when it is not a JSON
+    object with a payload)."""
+    try:
+        entry = json.loads(raw)
+    except (ValueError, RecursionError):
+        return ids_in(raw)
+    if not isinstance(entry, dict) or "payload" not in entry:
+        return ids_in(raw)
+    payload = entry["payload"]
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return ids_in(text.encode("utf-8", "surrogateescape"))
+
+
 def entry_reason(raw: bytes) -> str:
     """``exception: error`` of a failure entry (or its first bytes when it is no JSON)."""
     try:
         entry = json.loads(raw)
-    except ValueError:
-        return f"(not JSON) {raw[:80]!r}"
+    except (ValueError, RecursionError):
+        return f"(not JSON or too deep) {raw[:80]!r}"
     if not isinstance(entry, dict):
         return f"(not an object) {raw[:80]!r}"
     return f"{entry.get('exception')}: {str(entry.get('error'))[:120]}"
@@ -330,12 +344,12 @@ def account(
     ran: found nowhere, they were never enqueued (reported, not lost)."""
     failed_now: dict[str, str] = {}
     for raw in final.failed:
-        for job_id in ids_in(raw):
+        for job_id in payload_ids(raw):
             failed_now.setdefault(job_id, entry_reason(raw))
     explained: set[str] = set(failed_now)
     entries = set(tapped) | set(final.failed)
     for raw in tapped:
-        explained |= ids_in(raw)
+        explained |= payload_ids(raw)
     result = Accounted(jobs=len(ids), failure_entries_seen=len(entries))
     maybe = set(uncertain)
     for job_id in ids:

@@ -251,13 +251,17 @@ def _pad(run: Run, keys: int) -> None:
 
 def redis_restart(run: Run, full: bool) -> Outcome:
     """Redis with ``--appendonly yes`` and enough padding that loading the AOF takes over a
-    second; SHUTDOWN and start again on the same port and dir while workers and a scheduler
-    run. The workers must still be alive afterwards and finish every job."""
-    pad, jobs, workers = _size(full, (2_500_000, 800, 3), (6_000_000, 4000, 4))
+    second; SHUTDOWN (with steps in flight) and start again on the same port and dir while
+    workers and a scheduler run. The workers must still be alive afterwards and finish
+    every job."""
+    pad, jobs = _size(full, (2_500_000, 2000), (6_000_000, 8000))
     server = run.start_redis("--appendonly", "yes")
     _pad(run, pad)
     ids = run.ids(jobs)
-    _enqueue_now(run, ids, (5, 15))
+    # Short jobs: a worker spends about half its time in a step, so with 4 workers one is
+    # almost surely mid-step when writes are paused before the SHUTDOWN.
+    _enqueue_now(run, ids, (0, 2))
+    workers = 4
     procs = run.procs
     for _ in range(workers):
         procs.worker([Q])
@@ -265,6 +269,11 @@ def redis_restart(run: Run, full: bool) -> Outcome:
     run.watch([Q])
     _until_done(run, 0.1, jobs)
     probe = LoadingProbe(server.port).start()
+    # Writes held for a moment first, so the SHUTDOWN lands while the workers' and the
+    # scheduler's steps are in flight (sent, not answered): the case where a client cannot
+    # know whether its step ran, and must reconnect (into LOADING) to find out.
+    run.client().execute_command("CLIENT", "PAUSE", 2000, "WRITE")
+    time.sleep(0.3)  # the fault's own timing
     server.restart(until_loaded=False)
     pinger = run.client(socket_timeout=1, socket_connect_timeout=1)
     loaded = wait_until(lambda: bool(pinger.ping()), 120, interval=0.02)
