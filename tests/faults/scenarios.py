@@ -249,6 +249,26 @@ def _pad(run: Run, keys: int) -> None:
     run.note(f"padding: {keys:,} keys, {used} used, written in {time.monotonic() - t0:.1f} s")
 
 
+def _hold_steps(control: redis.Redis, attempts: int = 10) -> int:
+    """``CLIENT PAUSE WRITE`` until at least two clients are held with an EVALSHA sent (a
+    worker's step; at most one is the scheduler's): the SHUTDOWN that follows then lands
+    while steps are in flight, sent and not answered, so their senders cannot know whether
+    they ran and must reconnect (into LOADING) to find out. Returns how many were held."""
+    held = 0
+    for _attempt in range(attempts):
+        control.execute_command("CLIENT", "PAUSE", 3000, "WRITE")
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            clients = control.client_list()
+            held = sum(1 for c in clients if "b" in c["flags"] and c["cmd"] == "evalsha")
+            if held >= 2:
+                return held
+            time.sleep(0.01)
+        control.execute_command("CLIENT", "UNPAUSE")
+        time.sleep(random.uniform(0.02, 0.05))  # the fault's own timing: try again
+    return held
+
+
 def redis_restart(run: Run, full: bool) -> Outcome:
     """Redis with ``--appendonly yes`` and enough padding that loading the AOF takes over a
     second; SHUTDOWN (with steps in flight) and start again on the same port and dir while
@@ -269,17 +289,14 @@ def redis_restart(run: Run, full: bool) -> Outcome:
     run.watch([Q])
     _until_done(run, 0.1, jobs)
     probe = LoadingProbe(server.port).start()
-    # Writes held for a moment first, so the SHUTDOWN lands while the workers' and the
-    # scheduler's steps are in flight (sent, not answered): the case where a client cannot
-    # know whether its step ran, and must reconnect (into LOADING) to find out.
-    run.client().execute_command("CLIENT", "PAUSE", 2000, "WRITE")
-    time.sleep(0.3)  # the fault's own timing
+    in_flight = _hold_steps(run.client())
     server.restart(until_loaded=False)
     pinger = run.client(socket_timeout=1, socket_connect_timeout=1)
     loaded = wait_until(lambda: bool(pinger.ping()), 120, interval=0.02)
     probe.stop()
     run.note(
-        f"restart: down {probe.longest_down:.2f} s, LOADING answered for "
+        f"restart: {in_flight} scripts (steps) in flight at SHUTDOWN; "
+        f"down {probe.longest_down:.2f} s, LOADING answered for "
         f"{probe.longest_loading:.2f} s ({probe.polls} probe polls)"
     )
     if not loaded:
