@@ -218,6 +218,8 @@ class Run:
         client = self.client(socket_timeout=30)
         final = read_final(client, self.namespace, self.queues)
         tapped = self.tap.entries if self.tap is not None else []
+        seen = self.sightings.last if self.sightings is not None else {}
+        uncertain = [i for i in uncertain if i not in seen]  # seen in Redis: it was enqueued
         found = account(final, ids, tapped=tapped, delayed=delayed, uncertain=uncertain)
         self._claims(found, set(require_done), details)
         row = Row(
