@@ -45,7 +45,8 @@ class Feeder:
         args: Callable[[str], list[Any]], dialect: str = "node",
     ) -> None:  # fmt: skip
         assert run.redis is not None
-        self.queue = SyncQueue(run.redis.url, namespace=run.namespace, dialect=dialect)
+        # patience=0: the feeder sees each refusal itself (it retries the certain ones).
+        self.queue = SyncQueue(run.redis.url, namespace=run.namespace, dialect=dialect, patience=0)
         self.target, self.ids, self.rate, self.args = queue, ids, rate, args
         self.uncertain: list[str] = []
         self.refusals: Counter[str] = Counter()
