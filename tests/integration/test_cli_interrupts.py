@@ -52,12 +52,14 @@ class Echo(Task):
 # A middleware whose hook uses a redis-py client of the app's own, on a Redis that is not there.
 MIDDLEWARE = """
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from pyresque.tasks import TaskMiddleware
 
 
 def check(plugin):
-    redis.Redis(host="127.0.0.1", port=1).ping()
+    redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0)).ping()
 
 
 MIDDLEWARE = [TaskMiddleware(name="audit", global_=True, pre_enqueue=check)]
