@@ -67,6 +67,7 @@ MIDDLEWARE = [TaskMiddleware(name="audit", global_=True, pre_enqueue=check)]
 
 
 def app(folder: Path, url: str, **files: str) -> Path:
+    """An app folder on ``url`` holding ``files`` (``"tasks.echo"`` is tasks/echo.py)."""
     (folder / "tasks").mkdir(parents=True)
     (folder / "pyresque.toml").write_text(f'redis = "{url}"\n')
     for name, source in files.items():
