@@ -97,7 +97,8 @@ async def _work(url: str) -> None:
     ]
     for worker in workers:
         worker.on("success", functools.partial(_finished, worker.context.dialect.name))
-    if await run_until_signalled(workers, burst=True):
+    # No stop signals of its own: Ctrl-C interrupts the whole demo, not just this part.
+    if await run_until_signalled(workers, burst=True, signals=()):
         raise PyresqueError("a demo worker failed (see the log above)")
 
 

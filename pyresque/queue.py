@@ -18,7 +18,9 @@ from pyresque.protocol.dialect import Dialect, job_args
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.protocol.plan import Call, Plan
 from pyresque.protocol.plans import admin, delayed, jobs
+from pyresque.protocol.plans import overview as overview_plans
 from pyresque.protocol.plans.delayed import DelayedAt
+from pyresque.protocol.plans.overview import Overview, Unreadable
 
 __all__ = ["DelayedAt", "Queue"]
 
@@ -284,4 +286,17 @@ class Queue:
         return await self._run(admin.stats(self.context))
 
     async def info(self) -> dict[str, Any]:
+        """Ruby's ``Resque.info``, read as Ruby reads it (see
+        :func:`pyresque.protocol.plans.admin.info`)."""
         return await self._run(admin.info(self.context))
+
+    # -- reading around what cannot be read --------------------------------------------------
+    async def queue_lengths(self, queues: Sequence[str]) -> dict[str, int | Unreadable]:
+        """Each queue's length, or an ``Unreadable`` marker (naming the key and why) for
+        one whose key cannot be read; the others are read all the same."""
+        return await self._run(overview_plans.queue_lengths(self.context, queues))
+
+    async def overview(self) -> Overview:
+        """Everything ``pyresque status`` shows, each value read on its own: what cannot be
+        read is an ``Unreadable`` marker in its place (:mod:`pyresque.protocol.plans.overview`)."""
+        return await self._run(overview_plans.overview(self.context))

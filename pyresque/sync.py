@@ -17,7 +17,9 @@ from pyresque.protocol.dialect import Dialect
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.protocol.plan import Call, Plan
 from pyresque.protocol.plans import admin, delayed, jobs
+from pyresque.protocol.plans import overview as overview_plans
 from pyresque.protocol.plans.delayed import DelayedAt
+from pyresque.protocol.plans.overview import Overview, Unreadable
 
 __all__ = ["DelayedAt", "Queue"]
 
@@ -227,3 +229,10 @@ class Queue:
 
     def info(self) -> dict[str, Any]:
         return self._run(admin.info(self.context))
+
+    # -- reading around what cannot be read --------------------------------------------------
+    def queue_lengths(self, queues: Sequence[str]) -> dict[str, int | Unreadable]:
+        return self._run(overview_plans.queue_lengths(self.context, queues))
+
+    def overview(self) -> Overview:
+        return self._run(overview_plans.overview(self.context))

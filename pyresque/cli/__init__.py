@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import logging
 import os
 import sys
@@ -14,11 +13,27 @@ from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import redis.exceptions
+
 from pyresque._version import __version__
 from pyresque.cli.apps import APP_COMMANDS, app_parsers
+from pyresque.cli.options import (
+    AT_HELP,
+    DELAY_HELP,
+    MS,
+    MS_ABOVE_0,
+    Parser,
+    Range,
+    UsageError,
+    check_worker_name,
+    check_worker_queues,
+    one_line,
+    usage_error,
+)
+from pyresque.cli.status import collect_status, format_status, to_json
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
 from pyresque.connection.settings import default_url
-from pyresque.errors import PyresqueError
+from pyresque.errors import ConfigurationError, PyresqueError
 from pyresque.protocol.jsjson import loads
 from pyresque.queue import Queue
 from pyresque.worker import MultiWorker, Worker
@@ -28,8 +43,12 @@ from pyresque.worker.runner import run_until_signalled
 __all__ = ["main"]
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+_SECONDS = Range("s", 0)
+_WHOLE_SECONDS = Range("s", 1, whole=True)
+
+
+def _common() -> Parser:
+    common = Parser(add_help=False)
     common.add_argument(
         "--redis",
         default=None,
@@ -47,7 +66,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="pyresque",
         description="Work with resque queues shared with node-resque and Ruby resque.",
     )
@@ -62,8 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         "args", nargs="?", default="[]", metavar="ARGS_JSON", help="JSON array of arguments"
     )
     when = enqueue.add_mutually_exclusive_group()
-    when.add_argument("--at", type=float, metavar="MS", help="run at this unix time in ms")
-    when.add_argument("--in", dest="delay", type=float, metavar="MS", help="run after this many ms")
+    when.add_argument("--at", type=MS, metavar="MS", help=AT_HELP)
+    when.add_argument("--in", dest="delay", type=MS, metavar="MS", help=DELAY_HELP)
 
     status = sub.add_parser("status", parents=[common], help="queues, delayed jobs, workers")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -91,7 +110,10 @@ def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "off at once. Either way unfinished jobs are settled per --unfinished.",
     )
     worker.add_argument(
-        "--queues", required=True, metavar="Q[,Q...]", help="queues in priority order; * for all"
+        "--queues",
+        required=True,
+        metavar="Q[,Q...]",
+        help="queues in priority order, comma-separated; '*' for every queue",
     )
     worker.add_argument(
         "--jobs",
@@ -100,29 +122,40 @@ def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="an importable mapping of job class name -> callable or JobDefinition "
         "(the current directory is importable)",
     )
+    least, most = Range("workers", 0, whole=True), Range("workers", 1, whole=True)
     worker.add_argument(
-        "--min", type=int, metavar="N", help="run a MultiWorker of at least N workers (default 1)"
+        "--min",
+        type=least,
+        metavar="N",
+        help=f"run a MultiWorker of at least N workers ({least}; default 1)",
     )
     worker.add_argument(
-        "--max", type=int, metavar="N", help="run a MultiWorker of at most N workers (default 10)"
+        "--max",
+        type=most,
+        metavar="N",
+        help=f"run a MultiWorker of at most N workers ({most}; default 10 or --min)",
     )
     worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     worker.add_argument(
         "--timeout",
-        type=float,
+        type=MS_ABOVE_0,
         default=5000,
         metavar="MS",
-        help="idle poll and ping interval (default: 5000)",
+        help=f"idle poll and ping interval ({MS_ABOVE_0}; default: 5000)",
     )
     worker.add_argument(
-        "--job-timeout", type=float, default=None, metavar="MS", help="fail jobs running longer"
+        "--job-timeout",
+        type=MS_ABOVE_0,
+        default=None,
+        metavar="MS",
+        help=f"fail a job running longer than this ({MS_ABOVE_0}; default: no limit)",
     )
     worker.add_argument(
         "--grace",
-        type=float,
+        type=_SECONDS,
         default=30.0,
         metavar="S",
-        help="on stop, seconds a running job may take to finish (default: 30)",
+        help=f"on stop, how long a running job may take to finish ({_SECONDS}; default: 30)",
     )
     worker.add_argument(
         "--unfinished",
@@ -134,8 +167,9 @@ def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     worker.add_argument(
         "--name",
         default=None,
-        help="worker name (default: host:pid; a MultiWorker's children are NAME:pid+N, "
-        "NAME defaulting to host)",
+        help="worker name (default: host:pid). node: at most one colon; ruby: a host (its "
+        "pid is added) or host:pid. A MultiWorker's workers are NAME:pid+N, so there NAME "
+        "is a host (default: this one)",
     )
     worker.add_argument(
         "--log-level",
@@ -236,9 +270,11 @@ async def _work(options: argparse.Namespace, jobs: Mapping[str, Any]) -> int:
     size = _pool_size(options)[1] if _multi(options) else 1
     executor = ThreadPoolExecutor(size, thread_name_prefix=JOB_THREAD)
     try:
-        return await run_until_signalled(
-            _make_workers(options, jobs, executor), burst=options.burst
-        )
+        try:
+            workers = _make_workers(options, jobs, executor)
+        except ConfigurationError as exc:  # an option the checks above let through
+            raise UsageError(str(exc)) from None
+        return await run_until_signalled(workers, burst=options.burst)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
 
@@ -259,16 +295,16 @@ def _run_loop(main: Coroutine[Any, Any, int], loop: str) -> int:
 
 
 def _worker_usage_error(options: argparse.Namespace) -> str | None:
-    if options.min is not None and options.min < 0:
-        return "--min must be 0 or more"
-    if options.max is not None and options.max < 1:
-        return "--max must be 1 or more"
+    """Why the options cannot make workers, found before the jobs are imported."""
     least, most = _pool_size(options)
     if _multi(options) and least > most:
         return f"--min {least} exceeds --max {most}"
     if _multi(options) and options.burst:
         return "--burst runs one Worker; it cannot be combined with --min/--max"
-    return None
+    queues = check_worker_queues(options.queues)
+    if isinstance(queues, str):
+        return queues
+    return check_worker_name(options.name, options.namespace, options.dialect, pool=_multi(options))
 
 
 def _worker_command(options: argparse.Namespace) -> int:
@@ -282,14 +318,17 @@ def _worker_command(options: argparse.Namespace) -> int:
         except TypeError as exc:
             problem = f"--jobs {options.jobs!r}: {exc}"
     if problem is not None:
-        print(f"pyresque: {problem}", file=sys.stderr)
-        return 2
+        return usage_error(problem)
+    _log_to_stderr(options.log_level)
+    return exit_past_cut_off_jobs(_run_loop(_work(options, jobs), options.loop))
+
+
+def _log_to_stderr(level: str) -> None:
     logging.basicConfig(
-        level=options.log_level.upper(),
+        level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return exit_past_cut_off_jobs(_run_loop(_work(options, jobs), options.loop))
 
 
 # -- pyresque scheduler -------------------------------------------------------------------
@@ -306,21 +345,25 @@ def _scheduler_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "SIGTERM or SIGINT stops it and releases the lock.",
     )
     scheduler.add_argument(
-        "--timeout", type=float, default=5000, metavar="MS", help="poll interval (default: 5000)"
+        "--timeout",
+        type=MS_ABOVE_0,
+        default=5000,
+        metavar="MS",
+        help=f"poll interval ({MS_ABOVE_0}; default: 5000)",
     )
     scheduler.add_argument(
         "--leader-lock-timeout",
-        type=int,
+        type=_WHOLE_SECONDS,
         default=180,
         metavar="S",
-        help="seconds the leader lock lives unless refreshed (default: 180)",
+        help=f"how long the leader lock lives unless refreshed ({_WHOLE_SECONDS}; default: 180)",
     )
     scheduler.add_argument(
         "--stuck-worker-timeout",
-        type=float,
+        type=MS,
         default=3_600_000,
         metavar="MS",
-        help="clean up workers silent for longer than this; 0 never (default: 3600000)",
+        help=f"clean up workers silent for longer than this ({MS}, 0 for never; default: 3600000)",
     )
     scheduler.add_argument(
         "--retry-stuck-jobs",
@@ -346,25 +389,21 @@ def _scheduler_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def _scheduler_command(options: argparse.Namespace) -> int:
     from pyresque.scheduler import Scheduler, run_scheduler_until_signalled
 
-    if options.timeout <= 0 or options.leader_lock_timeout <= 0:
-        print("pyresque: --timeout and --leader-lock-timeout must be > 0", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=options.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    scheduler = Scheduler(
-        options.redis,
-        namespace=options.namespace,
-        dialect=options.dialect,
-        timeout=options.timeout,
-        leader_lock_timeout=options.leader_lock_timeout,
-        stuck_worker_timeout=options.stuck_worker_timeout,
-        retry_stuck_jobs=options.retry_stuck_jobs,
-        name=options.name,
-        both_locks=options.both_locks,
-    )
+    try:
+        scheduler = Scheduler(
+            options.redis,
+            namespace=options.namespace,
+            dialect=options.dialect,
+            timeout=options.timeout,
+            leader_lock_timeout=options.leader_lock_timeout,
+            stuck_worker_timeout=options.stuck_worker_timeout,
+            retry_stuck_jobs=options.retry_stuck_jobs,
+            name=options.name,
+            both_locks=options.both_locks,
+        )
+    except ConfigurationError as exc:
+        return usage_error(str(exc))
+    _log_to_stderr(options.log_level)
     return asyncio.run(run_scheduler_until_signalled(scheduler))
 
 
@@ -388,76 +427,52 @@ async def _enqueue(options: argparse.Namespace) -> str:
     return f"{options.job_class} {what} on queue {options.queue!r}"
 
 
-async def collect_status(queue: Queue) -> dict[str, Any]:
-    """Everything ``pyresque status`` shows, as plain data."""
-    names = await queue.queues()
-    return {
-        "queues": {name: await queue.length(name) for name in names},
-        "delayed": {
-            "timestamps": await queue.delayed_queue_schedule_size(),
-            "jobs": await queue.count_all_scheduled_jobs(),
-        },
-        "workers": await queue.workers(),
-        "working": {
-            name: record
-            for name, record in (await queue.all_working_on()).items()
-            if record != "started"
-        },
-        "failed": await queue.failed_count(),
-        "leader": await queue.leader(),
-        "stats": await queue.stats(),
-    }
-
-
-def format_status(status: dict[str, Any], where: str) -> str:
-    lines = [f"Redis {where}"]
-    queues = status["queues"]
-    lines.append(f"queues ({len(queues)}):")
-    lines.extend(f"  {name:<24} {length}" for name, length in queues.items())
-    if not queues:
-        lines.append("  (none)")
-    delayed = status["delayed"]
-    lines.append(f"delayed jobs: {delayed['jobs']} at {delayed['timestamps']} timestamps")
-    workers = status["workers"]
-    lines.append(f"workers ({len(workers)}):")
-    for name, queues_csv in workers.items():
-        doing = status["working"].get(name)
-        job = f" working on {doing['payload'].get('class')}" if isinstance(doing, dict) else ""
-        lines.append(f"  {name} [{queues_csv}]{job}")
-    lines.append(f"failed: {status['failed']}")
-    lines.append(f"leader: {status['leader'] or '(none)'}")
-    return "\n".join(lines)
-
-
 async def _status(options: argparse.Namespace) -> str:
     async with Queue(options.redis, namespace=options.namespace, dialect=options.dialect) as q:
         status = await collect_status(q)
     if options.json:
-        return json.dumps(status, indent=2, ensure_ascii=False, sort_keys=True)
+        return to_json(status)
     return format_status(status, f"{options.redis or default_url()} namespace {options.namespace}")
 
 
-# -- an app's tasks: pyresque start / task enqueue / generate task / details -------------------
+def _run(options: argparse.Namespace) -> int:
+    if options.command == "enqueue":
+        print(asyncio.run(_enqueue(options)))
+    elif options.command == "status":
+        print(asyncio.run(_status(options)))
+    elif options.command == "worker":
+        return _worker_command(options)
+    elif options.command == "scheduler":
+        return _scheduler_command(options)
+    elif options.command in APP_COMMANDS:
+        return int(APP_COMMANDS[options.command](options))
+    elif options.command == "demo":
+        from pyresque.demo import run_demo
+
+        return run_demo(options.redis)
+    return 0
+
+
+def _failed(message: str) -> int:
+    print(f"pyresque: {one_line(message)}", file=sys.stderr)
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = _parser().parse_args(argv)
+    """Run the command line; the exit status. Whatever goes wrong ends in one line on
+    stderr: 2 for options that cannot work, 1 for a refusal or a Redis error of any kind,
+    130 for Ctrl-C."""
+    for stream in (sys.stdout, sys.stderr):  # names and values that are no UTF-8, escaped
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
-        if options.command == "enqueue":
-            print(asyncio.run(_enqueue(options)))
-        elif options.command == "status":
-            print(asyncio.run(_status(options)))
-        elif options.command == "worker":
-            return _worker_command(options)
-        elif options.command == "scheduler":
-            return _scheduler_command(options)
-        elif options.command in APP_COMMANDS:
-            return int(APP_COMMANDS[options.command](options))
-        elif options.command == "demo":
-            from pyresque.demo import run_demo
-
-            return run_demo(options.redis)
-    except PyresqueError as exc:
-        print(f"pyresque: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return _run(_parser().parse_args(argv))
+    except KeyboardInterrupt:
+        print("pyresque: interrupted", file=sys.stderr)
+        return 130
+    except UsageError as exc:
+        return usage_error(str(exc))
+    except PyresqueError as exc:  # RedisReplyError and ConnectionFailedError among them
+        return _failed(str(exc))
+    except redis.exceptions.RedisError as exc:  # from a client of the app's own
+        return _failed(f"Redis error ({type(exc).__name__}): {exc}")

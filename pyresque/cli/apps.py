@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
+from pyresque.cli.options import AT_HELP, DELAY_HELP, MS, Range, UsageError
+from pyresque.cli.status import format_details, to_json
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
-from pyresque.errors import PyresqueError
+from pyresque.errors import ConfigurationError, PyresqueError
 from pyresque.protocol.jsjson import loads
+from pyresque.protocol.plans.overview import is_unreadable
 
 __all__ = ["APP_COMMANDS", "app_parsers"]
+
+
+@contextmanager
+def _app_configuration() -> Iterator[None]:
+    """An app whose configuration cannot work is a usage error (exit status 2)."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def app_parsers(sub: Any) -> None:
@@ -27,7 +40,11 @@ def app_parsers(sub: Any) -> None:
         "start",
         help="run an app node (workers, scheduler: as its config says) until SIGTERM/SIGINT",
         description="Boot the app in --app (pyresque.toml or [tool.pyresque], its tasks "
-        "folder). The first SIGTERM/SIGINT stops it gracefully, a second cuts jobs off.",
+        "folder). The first SIGTERM/SIGINT stops it gracefully, a second cuts jobs off. "
+        "The configuration is checked first (times in ms: timeout and check_timeout more "
+        "than 0; stuck_worker_timeout, queues_refresh, max_event_loop_delay 0 or more; "
+        "min/max_task_processors whole numbers, 0 or more, min at most max; queues: at "
+        "least one name, '*' for every queue); one that cannot work exits with status 2.",
     )
     app_option(start)
     start.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
@@ -38,8 +55,8 @@ def app_parsers(sub: Any) -> None:
     enqueue.add_argument("name", metavar="NAME")
     enqueue.add_argument("--inputs", default="{}", metavar="JSON", help="a JSON object")
     when = enqueue.add_mutually_exclusive_group()
-    when.add_argument("--at", type=float, metavar="MS", help="run at this unix time in ms")
-    when.add_argument("--in", dest="delay", type=float, metavar="MS", help="run in MS ms")
+    when.add_argument("--at", type=MS, metavar="MS", help=AT_HELP)
+    when.add_argument("--in", dest="delay", type=MS, metavar="MS", help=DELAY_HELP)
     app_option(enqueue)
     generate = sub.add_parser("generate", help="write new app files").add_subparsers(
         dest="generate_command", required=True
@@ -55,7 +72,14 @@ def app_parsers(sub: Any) -> None:
     )
     app_option(details)
     details.add_argument("--json", action="store_true", help="print JSON")
-    details.add_argument("--max-queue-length", type=int, default=1000, metavar="N")
+    jobs = Range("jobs", 0, whole=True)
+    details.add_argument(
+        "--max-queue-length",
+        type=jobs,
+        default=1000,
+        metavar="N",
+        help=f"exit 1 when a queue holds more jobs than this ({jobs}; default: 1000)",
+    )
 
 
 def _start_command(options: argparse.Namespace) -> int:
@@ -66,7 +90,8 @@ def _start_command(options: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    app = App.from_path(options.app)
+    with _app_configuration():
+        app = App.from_path(options.app)
 
     async def serve() -> int:
         # Blocking tasks run on the loop's default pool: name its threads, so the exit
@@ -92,7 +117,8 @@ async def _task_enqueue(options: argparse.Namespace) -> str:
         raise PyresqueError(f"--inputs is not valid JSON: {exc}") from None
     if not isinstance(inputs, dict):
         raise PyresqueError(f"--inputs must be a JSON object, not {options.inputs}")
-    app = App.from_path(options.app)
+    with _app_configuration():
+        app = App.from_path(options.app)
     try:
         if options.at is not None:
             result = await app.tasks.enqueue_at(options.at, options.name, inputs)
@@ -124,26 +150,18 @@ async def _details(options: argparse.Namespace) -> int:
     from pyresque.tasks import Tasks
     from pyresque.tasks.config import load_config
 
-    config = load_config(options.app)
+    with _app_configuration():
+        config = load_config(options.app)
     tasks = Tasks(config.redis, namespace=config.namespace, dialect=config.dialect)
     try:
         found = await tasks.details()
     finally:
         await tasks.aclose()
-    if options.json:
-        print(json.dumps(found, indent=2, ensure_ascii=False, sort_keys=True))
-    else:
-        queues = found["queues"]
-        print(f"queues ({len(queues)}):")
-        print("\n".join(f"  {q:<24} {v['length']}" for q, v in queues.items()) or "  (none)")
-        print(f"workers ({len(found['workers'])}):")
-        for worker, doing in found["workers"].items():
-            job = doing["payload"].get("class") if isinstance(doing, dict) else doing
-            print(f"  {worker}: {job}")
-        print(f"delayed jobs {found['delayed']}, failed jobs {found['failed']}")
-        print(f"leader: {found['leader'] or '(none)'}")
+    print(to_json(found) if options.json else format_details(found))
     limit = options.max_queue_length
-    over = {q: v["length"] for q, v in found["queues"].items() if v["length"] > limit}
+    queues = {} if is_unreadable(found["queues"]) else found["queues"]
+    lengths = {q: v["length"] for q, v in queues.items()}
+    over = {q: n for q, n in lengths.items() if isinstance(n, int) and n > limit}
     for queue, length in over.items():
         print(f"pyresque: queue {queue!r} holds {length} jobs, over {limit}", file=sys.stderr)
     return 1 if over else 0

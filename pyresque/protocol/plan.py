@@ -13,6 +13,7 @@ which the ``as_*`` helpers below normalise. An error reply is thrown into the pl
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,6 +32,7 @@ __all__ = [
     "as_int",
     "as_list",
     "as_pairs",
+    "as_ruby_int",
     "as_scan",
     "count_args",
     "flatten",
@@ -163,6 +165,18 @@ def as_int(reply: Any) -> int:
     if isinstance(reply, bool):
         return int(reply)
     return int(reply)
+
+
+_RUBY_INT = re.compile(rb"\s*([+-]?\d+(?:_\d+)*)")
+
+
+def as_ruby_int(reply: Any) -> int:
+    """A reply read as Ruby's ``String#to_i`` reads it, as resque reads its counters and
+    schedule: its leading integer, else 0 (``"12abc"`` -> 12, ``"abc"`` and nil -> 0)."""
+    if isinstance(reply, int):
+        return int(reply)
+    found = _RUBY_INT.match(as_bytes(reply) or b"")
+    return int(found[1].replace(b"_", b"")) if found else 0
 
 
 def as_bytes(reply: Any) -> bytes | None:

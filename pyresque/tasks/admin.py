@@ -28,6 +28,7 @@ from pyresque.protocol.jsjson import loads
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.protocol.plans import admin as admin_plans
 from pyresque.protocol.plans import locks as lock_plans
+from pyresque.protocol.plans.overview import is_unreadable
 from pyresque.queue import DelayedAt, Queue
 from pyresque.tasks.task import Task, validate_inputs
 
@@ -59,16 +60,22 @@ class TaskAdmin:
 
     async def details(self) -> dict[str, Any]:
         """Actionhero's health view (queues, workers, stats, leader) plus what it leaves out:
-        delayed jobs and the failed count."""
-        q = self.queue
-        names = await q.queues()
+        delayed jobs and the failed count. Each value is read on its own: one that cannot be
+        read (a key of another type, a record that is not JSON ...) is an ``Unreadable``
+        marker in its place, naming the key, and the others are read all the same."""
+        found = await self.queue.overview()
+        queues, workers = found["queues"], found["workers"]
         return {
-            "queues": {name: {"length": await q.length(name)} for name in names},
-            "workers": await q.all_working_on(),
-            "stats": await q.stats(),
-            "leader": await q.leader(),
-            "delayed": await q.count_all_scheduled_jobs(),
-            "failed": await q.failed_count(),
+            "queues": queues
+            if is_unreadable(queues)
+            else {name: {"length": length} for name, length in queues.items()},
+            "workers": workers
+            if is_unreadable(workers)
+            else {name: found["working"].get(name, "started") for name in workers},
+            "stats": found["stats"],
+            "leader": found["leader"],
+            "delayed": found["delayed"]["jobs"],
+            "failed": found["failed"],
         }
 
     # -- deleting, and the locks deleted jobs leave --------------------------------------------

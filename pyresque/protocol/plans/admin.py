@@ -28,6 +28,7 @@ from pyresque.protocol.plan import (
     as_bytes,
     as_int,
     as_list,
+    as_ruby_int,
     as_scan,
     load_script,
 )
@@ -513,7 +514,11 @@ def leader(ctx: Context) -> Plan[str | None]:
 
 
 def info(ctx: Context) -> Plan[dict[str, Any]]:
-    """Ruby's ``Resque.info`` (pending, processed, queues, workers, working, failed)."""
+    """Ruby's ``Resque.info`` (pending, processed, queues, workers, working, failed), read
+    as Ruby reads it: ``processed`` with ``String#to_i`` (a value that is no integer counts
+    as its leading digits, else 0); a queue or list key of another type raises
+    :class:`~pyresque.errors.WrongTypeError` naming it, as Ruby raises. For a view that
+    reads around such keys, see :mod:`pyresque.protocol.plans.overview`."""
     names = sorted(text(q) for q in as_list((yield Call("SMEMBERS", ctx.keys.queues()))))
     members = yield from _members(ctx)
     replies = yield Batch.of(
@@ -528,7 +533,7 @@ def info(ctx: Context) -> Plan[dict[str, Any]]:
     working = sum(as_int(r) for r in replies[2 + len(names) :])
     return {
         "pending": sum(lengths),
-        "processed": as_int(replies[0]),
+        "processed": as_ruby_int(replies[0]),
         "queues": len(names),
         "workers": len(members),
         "working": working,

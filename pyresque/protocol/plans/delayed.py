@@ -18,7 +18,17 @@ from pyresque.protocol.dialect import job_args
 from pyresque.protocol.jsjson import JSONValue
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import Job, decode_job
-from pyresque.protocol.plan import Batch, Call, Eval, Plan, as_bytes, as_int, as_list, load_script
+from pyresque.protocol.plan import (
+    Batch,
+    Call,
+    Eval,
+    Plan,
+    as_bytes,
+    as_int,
+    as_list,
+    as_ruby_int,
+    load_script,
+)
 from pyresque.protocol.plans.jobs import enqueue
 
 __all__ = [
@@ -225,7 +235,7 @@ def all_delayed(ctx: Context) -> Plan[dict[str, list[Job]]]:
 
 def delayed_queue_peek(ctx: Context, start: int, count: int) -> Plan[list[int]]:
     members = yield Call("ZRANGE", ctx.keys.schedule(), start, start + count - 1)
-    return [int(text(as_bytes(m) or b"0")) for m in as_list(members)]
+    return [as_ruby_int(m) for m in as_list(members)]  # Ruby's .map(&:to_i)
 
 
 def delayed_queue_schedule_size(ctx: Context) -> Plan[int]:
