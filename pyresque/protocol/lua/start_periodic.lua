@@ -6,11 +6,13 @@
 -- A copy exists when it is
 --   queued   in the task's queue, as either peer encodes it;
 --   delayed  its timestamps:<item> set has members, for either encoding;
---   running  its JobLock is held (from just after a worker pops it until the run has
---            re-enqueued itself);
---   locked   its QueueLock is held and not stale: a copy just popped by a worker that has
---            not taken its JobLock yet (or a lock a peer left behind, which QueueLock
+--   running  its JobLock is held (taken in the run's before_perform, released after the
+--            run has re-enqueued itself);
+--   locked   its QueueLock is held and not stale: a copy enqueued with it that a worker
+--            has popped but not yet locked (or a lock a peer left behind, which QueueLock
 --            would refuse all the same).
+-- What it cannot see (a copy between two commands of a peer) is in spec/tasks.md,
+-- "Residual windows".
 -- A run in progress marked to stop (stop_recurrent_task) is unmarked instead: this boot
 -- asks for the chain, and that run then continues it.
 -- KEYS[1]    set     <ns>:queues
