@@ -30,7 +30,7 @@ import redis.asyncio
 from pyresque.connection import AsyncDriver
 from pyresque.definitions import JobDefinition
 from pyresque.plugins.base import Plugin, plugin_class, run_plugins
-from pyresque.plugins.joblock import option, whole_seconds
+from pyresque.plugins.joblock import custom_key, option, whole_seconds
 from pyresque.protocol.dialect import Dialect
 from pyresque.protocol.jsjson import js_dumps
 from pyresque.protocol.plans import jobs as job_plans
@@ -45,6 +45,9 @@ __all__ = ["PERIODIC_LOCKS", "Tasks", "current_tasks"]
 
 PERIODIC_LOCKS: tuple[str, ...] = ("JobLock", "QueueLock", "DelayQueueLock")
 """What Actionhero adds to a periodic task's plugins (JobLock without re-enqueue)."""
+
+# The periodic locks whose enqueue checks the boot enqueue's script makes itself.
+_SCRIPTED = frozenset(("QueueLock", "DelayQueueLock"))
 
 _current: contextvars.ContextVar[Tasks | None] = contextvars.ContextVar(
     "pyresque_current_tasks", default=None
@@ -271,13 +274,61 @@ class Tasks(TaskAdmin):
         return removed
 
     async def enqueue_all_recurrent_tasks(self) -> list[str]:
-        """Enqueue every periodic task now (what a scheduler node does at boot); the names
-        enqueued (the others are queued, delayed or locked already)."""
+        """Enqueue every periodic task now (what a scheduler node does at boot), unless a
+        copy of it is queued, delayed or running on any peer; the names enqueued."""
         enqueued = []
         for name, task in self.tasks.items():
-            if task.periodic and await self.enqueue(name, {}):
+            if task.periodic and await self._start_chain(task):
                 enqueued.append(name)
         return enqueued
+
+    async def _start_chain(self, task: Task) -> bool:
+        """The boot enqueue of one periodic task (see ``spec/tasks.md``, "Periodic tasks").
+
+        QueueLock's and DelayQueueLock's checks, a check for a run in progress and the
+        enqueue are one script (``start_periodic``): Actionhero's plugin-by-plugin checks let
+        a node booting mid-run start a second chain. The other plugins and the middleware
+        run their ``before_enqueue`` first, so a veto leaves nothing behind; when the script
+        then finds a copy, they get ``enqueue_vetoed``, as after any veto.
+        """
+        name, queue = task.name, task.queue
+        args: list[Any] = [await validate_inputs(task, {})]
+        definition = self.jobs[name]
+        locks = {plugin_class(p).name_for_options(): p for p in definition.plugins}
+        hooks = [
+            p for p in definition.plugins if plugin_class(p).name_for_options() not in _SCRIPTED
+        ]
+        if not await run_plugins("before_enqueue", **self._hooks(name, queue, args, hooks)):
+            return False
+        queue_lock = self._plugin(locks["QueueLock"], name, queue, args)
+        state = await self.queue._run(
+            lock_plans.start_periodic(
+                self.queue.context,
+                queue,
+                name,
+                args,
+                lock_timeout=whole_seconds(
+                    option(queue_lock.options, "lockTimeout", "lock_timeout"), 3600, "lockTimeout"
+                ),
+                queue_lock=_lock_key(queue_lock),
+                job_lock=_lock_key(self._plugin(locks["JobLock"], name, queue, args)),
+            )
+        )
+        if state != "enqueued":
+            given_back = tuple(reversed(hooks))
+            await run_plugins("enqueue_vetoed", **self._hooks(name, queue, args, given_back))
+            return False
+        await run_plugins("after_enqueue", **self._hooks(name, queue, args, definition.plugins))
+        return True
+
+    def _plugin(self, reference: Any, name: str, queue: str, args: list[Any]) -> Plugin:
+        """The plugin ``reference`` as the enqueue hooks of task ``name`` get it."""
+        hooks = self._hooks(name, queue, args, ())
+        cls = plugin_class(reference)
+        del hooks["plugins"]
+        options = hooks.pop("plugin_options").get(cls.name_for_options(), {})
+        plugin: Plugin = cls(**hooks, options=options)
+        return plugin
 
     async def stop_recurrent_task(self, name: str) -> int:
         """Stop a periodic task's chain: remove its queued and delayed copies and their queue
@@ -313,6 +364,13 @@ class Tasks(TaskAdmin):
         for jobs in (await self.queue.all_delayed()).values():
             found.extend(dict(j) for j in jobs if j.get("class") == name and j not in found)
         return found
+
+
+def _lock_key(plugin: Plugin) -> str | None:
+    """The key a lock plugin uses (its ``key()``: JobLock's and QueueLock's, subclasses'
+    overrides included), else its ``key`` option; None for the default key."""
+    key = getattr(plugin, "key", None)
+    return str(key()) if callable(key) else custom_key(plugin)
 
 
 def _is_middleware(reference: Any) -> bool:

@@ -390,6 +390,149 @@ async def _no_queued(tasks: Tasks, queue: str) -> bool:
     return await tasks.queue.length(queue) == 0
 
 
+async def test_a_boot_enqueue_while_the_chain_runs_enqueues_nothing(
+    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    """An Actionhero node booting now enqueues a second copy (its QueueLock went as the run
+    started, and there is no delayed copy yet); on an Actionhero worker both then re-enqueue
+    themselves. pyresque's boot enqueue sees the run's JobLock and enqueues nothing."""
+    started, release = asyncio.Event(), asyncio.Event()
+    tasks = alone(tasks, slow_periodic(started, release))
+    assert await tasks.enqueue_all_recurrent_tasks() == ["slow"]
+    worker = Worker(redis_url, "periodic", tasks.jobs, namespace=resque_namespace, timeout=60_000)
+    await worker.start()
+    try:
+        await started.wait()
+        assert await tasks.enqueue_all_recurrent_tasks() == []
+        assert await tasks.queue.length("periodic") == 0
+        assert list(await tasks.locks()) == ["workerslock:slow:periodic:[{}]"]
+        release.set()
+        await poll_until(lambda: _delayed_classes(tasks, ["slow"]))
+    finally:
+        await worker.stop()
+    assert await tasks.queue.length("periodic") == 0
+
+
+def alone(tasks: Tasks, task: type[Task], *middleware: TaskMiddleware) -> Tasks:
+    """A registry on ``tasks``' connection with only ``task`` (the boot enqueue's subject)
+    and ``middleware``."""
+    registry = Tasks(tasks.queue.driver, namespace=tasks.queue.namespace)
+    for each in middleware:
+        registry.add_middleware(each)
+    registry.add(task)
+    return registry
+
+
+async def _delayed_classes(tasks: Tasks, classes: list[str]) -> bool:
+    found = [job["class"] for jobs in (await tasks.all_delayed()).values() for job in jobs]
+    return sorted(found) == classes
+
+
+async def test_a_boot_enqueue_keeps_middleware_vetoes_and_gives_back_what_a_refused_one_took(
+    tasks: Tasks,
+) -> None:
+    """Its plugins and middleware run their before_enqueue before the script that checks
+    for copies and enqueues, so a veto leaves nothing behind; when the script then finds a
+    copy they get enqueue_vetoed, and no after_enqueue."""
+    seen: list[str] = []
+
+    class Ledger(Plugin):
+        async def before_enqueue(self) -> bool:
+            seen.append("ledger: before")
+            return True
+
+        async def enqueue_vetoed(self) -> None:
+            seen.append("ledger: given back")
+
+        async def after_enqueue(self) -> bool:
+            seen.append("ledger: after")
+            return True
+
+    class Gated(Task):
+        name = "gated"
+        frequency = 60_000
+        plugins = (Ledger,)
+        middleware = ["gate"]
+
+        async def run(self, params: Any, worker: Any) -> None: ...
+
+    vetoes = [1]
+
+    def gate(plugin: Plugin) -> bool:
+        seen.append("gate: pre")
+        vetoes[0] -= 1
+        return vetoes[0] < 0
+
+    middleware = TaskMiddleware(
+        "gate", pre_enqueue=gate, post_enqueue=lambda p: seen.append("gate: post")
+    )
+    tasks = alone(tasks, Gated, middleware)
+    assert await tasks.enqueue_all_recurrent_tasks() == []  # the middleware vetoes
+    assert seen == ["ledger: before", "gate: pre", "ledger: given back"]
+    assert await tasks.locks() == {} and await tasks.queue.length("default") == 0
+
+    seen.clear()
+    assert await tasks.enqueue_in(60_000, "gated", {}) is True  # the chain waits, delayed
+    seen.clear()
+    assert await tasks.enqueue_all_recurrent_tasks() == []  # the script finds that copy
+    assert seen == ["ledger: before", "gate: pre", "ledger: given back"]
+    assert await tasks.locks() == {} and await tasks.queue.length("default") == 0
+
+    assert await tasks.delete_delayed("default", "gated", {})
+    seen.clear()
+    assert await tasks.enqueue_all_recurrent_tasks() == ["gated"]
+    assert seen == ["ledger: before", "gate: pre", "ledger: after", "gate: post"]
+    assert list(await tasks.locks()) == ["lock:gated:default:[{}]"]
+
+
+async def test_a_boot_during_the_last_run_of_a_stopped_chain_lets_that_run_continue_it(
+    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    tasks = alone(tasks, slow_periodic(started, release))
+    ns = resque_namespace
+    assert await tasks.enqueue_all_recurrent_tasks() == ["slow"]
+    worker = Worker(redis_url, "periodic", tasks.jobs, namespace=ns, timeout=60_000)
+    await worker.start()
+    try:
+        await started.wait()
+        assert await tasks.stop_recurrent_task("slow") == 0  # the run is marked to stop
+        assert resque_redis.exists(f"{ns}:periodic_stop:slow") == 1
+        # A scheduler node boots: the run in progress is the copy it would start, so the
+        # run keeps the chain going rather than a second copy being queued beside it.
+        assert await tasks.enqueue_all_recurrent_tasks() == []
+        assert resque_redis.exists(f"{ns}:periodic_stop:slow") == 0
+        release.set()
+        await poll_until(lambda: _delayed_classes(tasks, ["slow"]))
+    finally:
+        await worker.stop()
+    assert await tasks.queue.length("periodic") == 0
+
+
+async def test_a_boot_enqueue_takes_the_queue_lock_its_options_describe(
+    redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    ns = resque_namespace
+
+    class Custom(Task):
+        name = "custom"
+        frequency = 60_000
+        plugin_options = {"QueueLock": {"lockTimeout": 40, "key": f"{ns}:mine:custom"}}
+
+        async def run(self, params: Any, worker: Any) -> None: ...
+
+    registry = Tasks(redis_url, namespace=ns)
+    registry.add(Custom)
+    try:
+        assert await registry.enqueue_all_recurrent_tasks() == ["custom"]
+        assert 38 <= resque_redis.ttl(f"{ns}:mine:custom") <= 40
+        assert resque_redis.exists(f"{ns}:lock:custom:default:[{{}}]") == 0
+        resque_redis.delete(f"{ns}:queue:default")  # as if a worker popped it: still locked
+        assert await registry.enqueue_all_recurrent_tasks() == []
+    finally:
+        await registry.aclose()
+
+
 async def test_stop_recurrent_task_removes_its_queued_and_delayed_copies_and_locks(
     tasks: Tasks,
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal, cast
 
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
@@ -19,6 +20,7 @@ from pyresque.protocol.plans.delayed import delayed_encodings
 from pyresque.protocol.plans.jobs import encodings
 
 __all__ = [
+    "PeriodicStart",
     "acquire_job_lock",
     "acquire_queue_lock",
     "args_json",
@@ -32,8 +34,12 @@ __all__ = [
     "retry_cleanup",
     "retry_last_error",
     "retry_ttl",
+    "start_periodic",
     "take_periodic_stop",
 ]
+
+PeriodicStart = Literal["enqueued", "queued", "delayed", "running", "locked"]
+"""What :func:`start_periodic` did: enqueued the task, or found a copy in that state."""
 
 
 def args_json(args: Sequence[JSONValue]) -> str:
@@ -90,6 +96,47 @@ def mark_periodic_stop(ctx: Context, task: str, queue: str, lock_timeout: int) -
         (lock_timeout,),
     )
     return as_int(marked) == 1
+
+
+def start_periodic(
+    ctx: Context,
+    queue: str,
+    job_class: str,
+    args: Sequence[JSONValue],
+    *,
+    lock_timeout: int,
+    queue_lock: str | None = None,
+    job_lock: str | None = None,
+) -> Plan[PeriodicStart]:
+    """A scheduler node's boot enqueue of a periodic task, in one script: enqueue it and
+    take its QueueLock (``queue_lock``, else its default key; value and TTL as QueueLock
+    sets them) only when no copy exists on any peer: none queued or delayed in either
+    encoding, its JobLock (``job_lock``, else the default key) not held, its QueueLock not
+    held. A held JobLock with a stop mark loses the mark (the run then goes on with the
+    chain this boot asks for). Returns ``"enqueued"`` or the state of the copy found."""
+    now = times.js_bucket(ctx.now_ms())
+    keys = ctx.keys
+    json_args = args_json(args)
+    reply = yield Eval(
+        load_script("start_periodic"),
+        (
+            keys.queues(),
+            keys.queue(queue),
+            queue_lock or keys.queue_lock(job_class, queue, json_args),
+            job_lock or keys.job_lock(job_class, queue, json_args),
+            keys.periodic_stop(job_class),
+            *(keys.timestamps(v) for v in delayed_encodings(ctx, queue, job_class, args)),
+        ),
+        (
+            queue,
+            ctx.dialect.job(queue, job_class, args),
+            now,
+            now + lock_timeout + 1,
+            lock_timeout,
+            *encodings(ctx, queue, job_class, args),
+        ),
+    )
+    return cast(PeriodicStart, text(as_bytes(reply) or b""))
 
 
 def take_periodic_stop(ctx: Context, task: str) -> Plan[bool]:
