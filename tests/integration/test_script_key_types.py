@@ -198,6 +198,28 @@ def calls(k: KeySpace) -> list[Call]:
             [("SET", k.leader_lock(), "me"), ("SET", k.master_lock(), "me")],
         ),
         Call(
+            "start_periodic",
+            [
+                (k.queues(), "1"),
+                (k.queue("q"), "2"),
+                (k.queue_lock("t", "q", "[{}]"), "3"),
+                (k.job_lock("t", "q", "[{}]"), "4"),
+                (k.periodic_stop("t"), "5"),
+                (k.timestamps(b'{"class":"t","queue":"q","args":[{}]}'), "6.."),
+                (k.timestamps(b'{"class":"t","args":[{}],"queue":"q"}'), "6.."),
+            ],
+            [
+                "q",
+                b'{"class":"t","queue":"q","args":[{}]}',
+                1000,
+                4601,
+                3600,
+                b'{"class":"t","queue":"q","args":[{}]}',
+                b'{"class":"t","args":[{}]}',
+            ],
+            [("SET", k.queue_lock("t", "q", "[{}]"), "5")],  # stale: the boot takes it over
+        ),
+        Call(
             "unregister_worker",
             [(k.workers(), "1"), (k.worker_ping("host:1"), "2"), (k.worker(member), "3..")],
             [member, "ping"],
