@@ -73,7 +73,9 @@ import redis.asyncio
 from pyresque.connection import AsyncDriver, open_async_driver
 from pyresque.errors import ConfigurationError
 from pyresque.protocol import times
+from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect, get_dialect
+from pyresque.protocol.workers import worker_name
 from pyresque.worker.events import EVENTS, Events, Listener
 from pyresque.worker.jobs import job_definitions
 from pyresque.worker.waker import Waker
@@ -179,6 +181,8 @@ class MultiWorker:
             self._driver, self._owns_driver = redis, False
         else:
             self._driver, self._owns_driver = open_async_driver(redis), True
+        # A child's name must be one the peers parse: refuse a bad one now, not per child.
+        worker_name(Context.create(namespace, dialect), self._child_name(1), os.getpid())
         self._executor = executor
         self._owns_executor = executor is None
         self._waker: Waker | None = None

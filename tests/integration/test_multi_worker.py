@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from pyresque import MultiWorker, Queue, current_job
+from pyresque import ConfigurationError, MultiWorker, Queue, current_job
 from pyresque.server import RedisServer
 from pyresque.testing import poll_until
 from pyresque.worker.multi import scaling_action
@@ -438,3 +438,10 @@ async def test_a_child_that_cannot_reach_redis_is_reported_and_starts_once_redis
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def test_a_pool_name_its_children_could_not_be_parsed_under_is_refused_at_once() -> None:
+    with pytest.raises(ConfigurationError, match="one colon at most"):
+        MultiWorker("redis://127.0.0.1:1/0", "q", name="billing:eu")
+    with pytest.raises(ConfigurationError, match="host:pid"):
+        MultiWorker("redis://127.0.0.1:1/0", "q", name="a:b", dialect="ruby")
