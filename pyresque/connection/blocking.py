@@ -88,7 +88,6 @@ class BlockingConnection:
                 except OSError:
                     sock.close()
                     raise
-            sock.settimeout(s.socket_timeout)
         except OSError as exc:
             raise ConnectionFailedError(
                 f"cannot connect to Redis at {self.address}: {exc or type(exc).__name__}"
@@ -99,6 +98,7 @@ class BlockingConnection:
         s = self.settings
         setup = s.setup_commands()
         if setup:
+            # Part of connecting: still under the connect timeout.
             replies = self.send(setup)
             for reply in replies:
                 if isinstance(reply, hiredis.ReplyError):
@@ -107,6 +107,7 @@ class BlockingConnection:
                     )
             if s.sentinels:
                 check_role(self.address, replies[-1])
+        self._sock.settimeout(s.socket_timeout)
 
     def send(self, commands: Sequence[Sequence[_Arg | Segment]]) -> list[Any]:
         """Write ``commands`` and return their raw replies in order (errors as values)."""
@@ -118,10 +119,9 @@ class BlockingConnection:
             self._sock.sendall(data)
             return self._read(len(commands))
         except TimeoutError:
+            seconds = self._sock.gettimeout() or 0.0
             self.close()
-            raise NoReplyError(
-                self.address, command_name(commands[0]), self.settings.socket_timeout or 0.0
-            ) from None
+            raise NoReplyError(self.address, command_name(commands[0]), seconds) from None
         except hiredis.ProtocolError as exc:
             self.close()
             raise not_redis(self.address, exc) from None
@@ -152,6 +152,8 @@ class BlockingConnection:
         timeout, kill; under TLS a close_notify), or it holds bytes nothing asked for.
         Either way it cannot be used. (A poll, not a peek: a socket with a timeout waits
         for data before even a non-blocking recv.)"""
+        if self._reader.has_data():
+            return True  # a reply nothing asked for, read along with the last one
         try:
             if _poll is None:  # pragma: no cover - no poll() (Windows)
                 return bool(select.select([self._sock], [], [], 0)[0])

@@ -199,7 +199,8 @@ class RespConnection:
             ) from exc
         setup = s.setup_commands()
         if setup:
-            replies = await self.send(setup)
+            # Part of connecting: bounded by the connect timeout.
+            replies = await self.send(setup, timeout=s.socket_connect_timeout)
             for reply in replies:
                 if isinstance(reply, Exception):
                     self.close()

@@ -17,7 +17,7 @@ import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -50,7 +50,7 @@ class Settings:
     path: str | None = None
     db: int = 0
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     tls: bool = False
     socket_connect_timeout: float | None = 5.0
     """Seconds to open the connection: TCP connect, TLS handshake."""
@@ -70,7 +70,7 @@ class Settings:
     sentinels: tuple[tuple[str, int], ...] = ()
     service_name: str | None = None
     sentinel_username: str | None = None
-    sentinel_password: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("socket_connect_timeout", "socket_timeout"):

@@ -98,8 +98,8 @@ class NoReplyError(ReplyTimeoutError):
 
     def __init__(self, address: str, operation: str, seconds: float) -> None:
         super().__init__(
-            f"Redis at {address} did not answer {operation} within {seconds:g} s "
-            "(socket_timeout); connection closed, the command may have run"
+            f"Redis at {address} did not answer {operation} within {seconds:g} s; "
+            "connection closed, the command may have run"
         )
         self.address = address
         self.operation = operation
