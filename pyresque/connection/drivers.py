@@ -277,9 +277,9 @@ class LeanDriver(AsyncDriver):
         return _result(step, replies[loads:])
 
     async def aclose(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.aclose()
 
     def after_fork(self) -> None:
         # Dropped, not closed: closing would shut the parent's transport down.
@@ -306,10 +306,7 @@ class LeanDriver(AsyncDriver):
                     conn.close()  # the next call fails; its caller opens a new connection
                 raise
 
-        async def close() -> None:
-            conn.close()
-
-        return call, close
+        return call, conn.aclose
 
 
 def _check_client(client: redis.Redis | redis.asyncio.Redis) -> None:

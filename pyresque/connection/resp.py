@@ -158,6 +158,7 @@ class RespConnection:
         self._retiring = False
         self._timeout = settings.socket_timeout
         self._timer: asyncio.TimerHandle | None = None
+        self._gone: asyncio.Future[None] | None = None  # done once the socket is closed
         self.loaded_scripts: set[str] = set()
 
     @classmethod
@@ -165,8 +166,12 @@ class RespConnection:
         conn = cls(settings)
         try:
             await conn._connect()
-        except BaseException:  # cancelled (or failed) part-way: don't leave a socket open
-            conn.close()
+        except asyncio.CancelledError:  # part-way: don't leave a socket open
+            conn.abort()
+            raise
+        except BaseException:
+            conn.abort()
+            await asyncio.sleep(0)  # asyncio closes the socket now, not when collected
             raise
         return conn
 
@@ -177,6 +182,7 @@ class RespConnection:
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
+        self._gone = loop.create_future()
         s = self.settings
         target = s
         if s.sentinels:
@@ -184,15 +190,7 @@ class RespConnection:
             target = s.at(host, port)
             self.address = s.describe((host, port))
         try:
-            if s.path is not None:
-                coro = loop.create_unix_connection(lambda: _Protocol(self), s.path)
-            else:
-                context = ssl_context(s) if s.tls else None
-                coro = loop.create_connection(
-                    lambda: _Protocol(self), target.host, target.port, ssl=context
-                )
-            transport, _ = await asyncio.wait_for(coro, s.socket_connect_timeout)
-            apply_socket_options(transport.get_extra_info("socket"), s)
+            await asyncio.wait_for(self._open_transport(loop, target), s.socket_connect_timeout)
         except (OSError, TimeoutError) as exc:
             raise ConnectionFailedError(
                 f"cannot connect to Redis at {self.address}: {exc or type(exc).__name__}"
@@ -214,8 +212,29 @@ class RespConnection:
                     self.close()
                     raise
 
+    async def _open_transport(self, loop: asyncio.AbstractEventLoop, target: Settings) -> None:
+        s = self.settings
+        if s.path is not None:
+            await loop.create_unix_connection(lambda: _Protocol(self), s.path)
+            return
+        transport, protocol = await loop.create_connection(
+            lambda: _Protocol(self), target.host, target.port
+        )
+        apply_socket_options(transport.get_extra_info("socket"), s)
+        if s.tls:
+            # TLS over the open socket (not create_connection(ssl=...)), so that a failed
+            # handshake leaves this transport to close rather than one asyncio may leak.
+            tls = await loop.start_tls(
+                transport, protocol, ssl_context(s), server_hostname=target.host
+            )
+            if tls is None:  # pragma: no cover - closed during the handshake
+                raise ConnectionResetError("closed during the TLS handshake")
+            self._transport = tls
+
     def _lost(self, exc: Exception | None) -> None:
         self._closed = True
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)
         reason = f": {exc}" if exc else ""
         self._fail_pending(
             lambda _: ConnectionFailedError(
@@ -329,12 +348,30 @@ class RespConnection:
         return reply
 
     def close(self) -> None:
+        """Close (a TLS connection says goodbye first, so the socket closes a little later:
+        :meth:`aclose` waits for it)."""
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._transport is not None:
             self._transport.close()
+
+    def abort(self) -> None:
+        """Close at once, without a TLS goodbye."""
+        self.close()
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def aclose(self, timeout: float = 1.0) -> None:
+        """Close and wait until the socket is (up to ``timeout``, then abort)."""
+        self.close()
+        if self._gone is None or self._gone.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._gone), timeout)
+        except TimeoutError:
+            self.abort()
 
     @staticmethod
     def error(reply: Any) -> ResponseError | None:
