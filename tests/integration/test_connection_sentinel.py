@@ -22,7 +22,7 @@ from pyresque.errors import RedisReplyError
 from pyresque.server import RedisServer
 from pyresque.sync import Queue as SyncQueue
 from pyresque.testing import poll_until, wait_until
-from tests.servers import FakeServer, Process, answering, free_port, need
+from tests.servers import FakeServer, Process, answering, free_port, need, refused_port
 
 SERVICE = "pyresque-main"
 NAMESPACE = "sentinel"
@@ -105,7 +105,13 @@ class Topology:
         return int(reply[1])
 
     def failover(self) -> None:
-        self.sentinel_client.execute_command("SENTINEL", "FAILOVER", SERVICE)
+        def started() -> bool:
+            try:
+                return bool(self.sentinel_client.execute_command("SENTINEL", "FAILOVER", SERVICE))
+            except redis.ResponseError:  # NOGOODSLAVE: its view of the replica is being refreshed
+                return False
+
+        wait_until(started, timeout=10)
 
     def stop(self) -> None:
         self.sentinel_client.close()
@@ -249,8 +255,11 @@ async def test_a_server_the_sentinel_names_must_say_it_is_the_master() -> None:
 
 async def test_sentinels_are_asked_in_turn_until_one_names_the_master(redis_url: str) -> None:
     master = Settings.from_url(redis_url)
-    dead = free_port()
-    with _fake_sentinel(None) as unaware, _fake_sentinel((master.host, master.port)) as aware:
+    with (
+        refused_port() as dead,
+        _fake_sentinel(None) as unaware,
+        _fake_sentinel((master.host, master.port)) as aware,
+    ):
         hosts = f"127.0.0.1:{dead},127.0.0.1:{unaware.port},127.0.0.1:{aware.port}"
         queue = Queue(f"redis+sentinel://{hosts}/{SERVICE}/{master.db}")
         assert await queue.length("sentinel-test-nothing") == 0
@@ -261,8 +270,7 @@ async def test_sentinels_are_asked_in_turn_until_one_names_the_master(redis_url:
 
 
 async def test_no_sentinel_knowing_the_master_is_one_error_naming_each() -> None:
-    dead = free_port()
-    with _fake_sentinel(None) as unaware:
+    with refused_port() as dead, _fake_sentinel(None) as unaware:
         url = f"redis+sentinel://127.0.0.1:{dead},127.0.0.1:{unaware.port}/{SERVICE}"
         with pytest.raises(ConnectionFailedError) as info:
             await Queue(url).length("q")
