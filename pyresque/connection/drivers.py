@@ -212,7 +212,7 @@ class LeanDriver(AsyncDriver):
         self.settings = settings
         self._conn: RespConnection | None = None
         self._connecting: asyncio.Lock | None = None
-        self._attempts = 0
+        self._tried = 0  # connection attempts finished
         self._failure: ConnectionFailedError | None = None
 
     async def connection(self) -> RespConnection:
@@ -221,22 +221,24 @@ class LeanDriver(AsyncDriver):
             return conn
         if self._connecting is None:
             self._connecting = asyncio.Lock()
-        attempts = self._attempts
+        tried = self._tried
         async with self._connecting:
             conn = self._conn
             if conn is not None and conn.is_open:
                 return conn
-            if self._attempts != attempts and self._failure is not None:
+            if self._tried != tried and self._failure is not None:
                 # Another caller tried while this one waited, and failed: the same answer
                 # now, rather than one connect timeout per waiting caller.
                 raise ConnectionFailedError(str(self._failure)) from self._failure
-            self._attempts += 1
             try:
                 conn = self._conn = await RespConnection.open(self.settings)
             except ConnectionFailedError as exc:
                 self._failure = exc
                 raise
-            self._failure = None
+            else:
+                self._failure = None
+            finally:
+                self._tried += 1
             return conn
 
     async def execute(self, step: Step) -> Any:

@@ -272,3 +272,16 @@ def test_a_reply_nothing_asked_for_retires_a_pooled_blocking_connection() -> Non
         driver.ping()  # not answered by the stray reply: on a new connection
         assert server.connections == 2
         driver.close()
+
+
+async def test_callers_waiting_for_the_same_connection_share_its_failure(
+    hung: FakeServer,
+) -> None:
+    # AUTH is never answered: each connect attempt takes the whole connect timeout.
+    queue = Queue(f"redis://:pw@127.0.0.1:{hung.port}/0?socket_connect_timeout=0.4")
+    started = time.monotonic()
+    results = await asyncio.gather(*(queue.length("a") for _ in range(5)), return_exceptions=True)
+    assert time.monotonic() - started < 0.4 * 2
+    assert all(isinstance(r, ConnectionFailedError) for r in results), results
+    assert hung.connections == 1
+    await queue.aclose()
