@@ -20,6 +20,7 @@
             ├── RedisReadOnlyError     READONLY (a replica: a failover is under way)
             ├── RedisMasterDownError   MASTERDOWN (a replica lost its master)
             ├── RedisTryAgainError     TRYAGAIN
+            ├── RedisNoReplicasError   NOREPLICAS (min-replicas-to-write not met)
             └── RedisOutOfMemoryError  OOM (maxmemory reached under noeviction)
 
 Every :class:`RedisReplyError` is also a ``redis.exceptions.ResponseError``, and each
@@ -45,6 +46,7 @@ __all__ = [
     "RedisBusyError",
     "RedisLoadingError",
     "RedisMasterDownError",
+    "RedisNoReplicasError",
     "RedisOutOfMemoryError",
     "RedisReadOnlyError",
     "RedisReplyError",
@@ -186,6 +188,10 @@ class RedisMasterDownError(TransientReplyError, _redis.MasterDownError):
 
 class RedisTryAgainError(TransientReplyError, _redis.TryAgainError):
     """``TRYAGAIN``."""
+
+
+class RedisNoReplicasError(TransientReplyError):
+    """``NOREPLICAS``: the master has fewer good replicas than ``min-replicas-to-write``."""
 
 
 class RedisOutOfMemoryError(TransientReplyError, _redis.OutOfMemoryError):

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import redis.asyncio
 
-from pyresque.connection import AsyncDriver, open_async_driver
+from pyresque.connection import AsyncDriver, Settings, open_async_driver
 from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.plugins.base import run_plugins
@@ -52,7 +52,7 @@ class Queue:
 
     def __init__(
         self,
-        redis: str | redis.asyncio.Redis | AsyncDriver | None = None,
+        redis: str | Settings | redis.asyncio.Redis | AsyncDriver | None = None,
         *,
         namespace: str | Sequence[str] = "resque",
         dialect: str | Dialect = "node",

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import redis
 
-from pyresque.connection import SyncDriver, open_sync_driver
+from pyresque.connection import Settings, SyncDriver, open_sync_driver
 from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently_sync
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect
@@ -41,7 +41,7 @@ class Queue:
 
     def __init__(
         self,
-        redis: str | redis.Redis | None = None,
+        redis: str | Settings | redis.Redis | None = None,
         *,
         namespace: str | Sequence[str] = "resque",
         dialect: str | Dialect = "node",

@@ -1,5 +1,6 @@
 """Everything in pyresque that talks to Redis goes through this package."""
 
+from pyresque.connection.commands import REQUIRED_COMMANDS, SENTINEL_COMMANDS
 from pyresque.connection.drivers import (
     AsyncDriver,
     LeanDriver,
@@ -16,6 +17,8 @@ from pyresque.connection.settings import DEFAULT_URL, Settings, default_url
 
 __all__ = [
     "DEFAULT_URL",
+    "REQUIRED_COMMANDS",
+    "SENTINEL_COMMANDS",
     "AsyncDriver",
     "LeanDriver",
     "LeanSyncDriver",

@@ -8,14 +8,16 @@ redis-py spends per command, which is what decides a serial enqueue's speed.
 As on the async side, nothing is ever re-sent: a command whose reply was lost may have
 run, and a connection that failed mid-call is dropped rather than returned to the pool.
 An idle socket the server has closed is noticed before it is handed out (a peek), so a
-Redis restart or idle timeout costs a reconnect, not a failed call.
+Redis restart or idle timeout costs a reconnect, not a failed call. A socket that gets no
+reply within ``socket_timeout``, or bytes that are not RESP, is closed and the call fails
+with ``maybe_sent=True``.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
-import ssl
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +26,17 @@ import hiredis
 
 from pyresque.connection.resp import encode_command
 from pyresque.connection.settings import Settings
+from pyresque.connection.sockets import (
+    NoReplyError,
+    apply_socket_options,
+    check_role,
+    command_name,
+    master_address,
+    no_master,
+    not_redis,
+    sentinel_query,
+    ssl_context,
+)
 from pyresque.errors import ConnectionFailedError
 from pyresque.protocol.plan import Segment
 
@@ -31,8 +44,7 @@ __all__ = ["BlockingConnection", "BlockingPool"]
 
 _Arg = bytes | str | int | float
 _READ_SIZE = 65536
-_DONTWAIT = getattr(socket, "MSG_DONTWAIT", None)
-_PEEK = socket.MSG_PEEK | _DONTWAIT if _DONTWAIT is not None else None
+_poll = getattr(select, "poll", None)
 
 
 class BlockingConnection:
@@ -40,6 +52,7 @@ class BlockingConnection:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.address = settings.describe()
         self.loaded_scripts: set[str] = set()
         self._reader = hiredis.Reader()
         self._sock = self._connect()
@@ -51,22 +64,33 @@ class BlockingConnection:
 
     def _connect(self) -> socket.socket:
         s = self.settings
+        target = s
+        if s.sentinels:
+            host, port = _ask_sentinels(s)
+            target = s.at(host, port)
+            self.address = s.describe((host, port))
         try:
             if s.path is not None:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(s.connect_timeout)
-                sock.connect(s.path)
+                sock.settimeout(s.socket_connect_timeout)
+                try:
+                    sock.connect(s.path)
+                except OSError:
+                    sock.close()
+                    raise
             else:
-                sock = socket.create_connection((s.host, s.port), s.connect_timeout)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if s.tls:
-                    sock = ssl.create_default_context().wrap_socket(sock, server_hostname=s.host)
-            # Idle pooled sockets can sit for hours behind NAT: let the kernel notice.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            sock.settimeout(None)
+                address = (target.host, target.port)
+                sock = socket.create_connection(address, s.socket_connect_timeout)
+                try:
+                    apply_socket_options(sock, s)
+                    if s.tls:  # the handshake runs within the connect timeout
+                        sock = ssl_context(s).wrap_socket(sock, server_hostname=target.host)
+                except OSError:
+                    sock.close()
+                    raise
         except OSError as exc:
             raise ConnectionFailedError(
-                f"cannot connect to Redis at {s.describe()}: {exc or type(exc).__name__}"
+                f"cannot connect to Redis at {self.address}: {exc or type(exc).__name__}"
             ) from exc
         return sock
 
@@ -74,11 +98,16 @@ class BlockingConnection:
         s = self.settings
         setup = s.setup_commands()
         if setup:
-            for reply in self.send(setup):
+            # Part of connecting: still under the connect timeout.
+            replies = self.send(setup)
+            for reply in replies:
                 if isinstance(reply, hiredis.ReplyError):
                     raise ConnectionFailedError(
-                        f"Redis at {s.describe()} refused the connection setup: {reply}"
+                        f"Redis at {self.address} refused the connection setup: {reply}"
                     )
+            if s.sentinels:
+                check_role(self.address, replies[-1])
+        self._sock.settimeout(s.socket_timeout)
 
     def send(self, commands: Sequence[Sequence[_Arg | Segment]]) -> list[Any]:
         """Write ``commands`` and return their raw replies in order (errors as values)."""
@@ -89,11 +118,17 @@ class BlockingConnection:
         try:
             self._sock.sendall(data)
             return self._read(len(commands))
+        except TimeoutError:
+            seconds = self._sock.gettimeout() or 0.0
+            self.close()
+            raise NoReplyError(self.address, command_name(commands[0]), seconds) from None
+        except hiredis.ProtocolError as exc:
+            self.close()
+            raise not_redis(self.address, exc) from None
         except (OSError, ConnectionFailedError) as exc:
             self.close()
             raise ConnectionFailedError(
-                f"connection to Redis at {self.settings.describe()} lost: "
-                f"{exc or type(exc).__name__}",
+                f"connection to Redis at {self.address} lost: {exc or type(exc).__name__}",
                 maybe_sent=True,
             ) from exc
 
@@ -113,16 +148,20 @@ class BlockingConnection:
                 return replies
 
     def is_stale(self) -> bool:
-        """True when the server has closed this idle socket (restart, idle timeout, kill)."""
-        if _PEEK is None:  # pragma: no cover - no MSG_DONTWAIT (Windows)
-            return False
+        """True when this idle socket is readable: the server closed it (restart, idle
+        timeout, kill; under TLS a close_notify), or it holds bytes nothing asked for.
+        Either way it cannot be used. (A poll, not a peek: a socket with a timeout waits
+        for data before even a non-blocking recv.)"""
+        if self._reader.has_data():
+            return True  # a reply nothing asked for, read along with the last one
         try:
-            # The raw socket, also under TLS: a peek consumes nothing.
-            return socket.socket.recv(self._sock, 1, _PEEK) == b""
-        except BlockingIOError:
-            return False  # nothing to read: open and idle, as it should be
-        except OSError:
-            return True
+            if _poll is None:  # pragma: no cover - no poll() (Windows)
+                return bool(select.select([self._sock], [], [], 0)[0])
+            poller = _poll()
+            poller.register(self._sock, select.POLLIN)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return True  # closed under us
 
     def close(self) -> None:
         try:
@@ -171,7 +210,32 @@ class BlockingPool:
                 self._pid = os.getpid()
 
     def close(self) -> None:
+        """Close the idle connections (those in use are closed as they come back
+        broken, or kept: the pool stays usable)."""
         idle, self._idle = self._idle, []
         if self._pid == os.getpid():
             for conn in idle:
                 conn.close()
+
+
+def _ask_sentinels(s: Settings) -> tuple[str, int]:
+    """The master's address, from the first Sentinel that knows it (in the given order)."""
+    tried: list[str] = []
+    for host, port in s.sentinels:
+        try:
+            conn = BlockingConnection(s.for_sentinel(host, port))
+            try:
+                reply = conn.send((sentinel_query(s),))[0]
+            finally:
+                conn.close()
+        except ConnectionFailedError as exc:
+            tried.append(str(exc))
+            continue
+        if isinstance(reply, hiredis.ReplyError):
+            tried.append(f"Sentinel {host}:{port} refused: {reply}")
+            continue
+        found = master_address(reply)
+        if found is not None:
+            return found
+        tried.append(f"Sentinel {host}:{port} does not know it")
+    raise no_master(s, tried)

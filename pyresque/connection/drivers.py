@@ -1,13 +1,18 @@
 """Drivers run command plans (:mod:`pyresque.protocol.plan`) against a Redis server.
 
-* :class:`LeanDriver`: pyresque's own multiplexed connection, used when given a URL.
+* :class:`LeanDriver`: pyresque's own multiplexed connection, used when given a URL or
+  :class:`~pyresque.connection.settings.Settings`.
 * :class:`RedisPyDriver`: a ``redis.asyncio`` client you already have (TLS settings,
   Sentinel pools and so on stay yours).
 * :class:`LeanSyncDriver`: pooled blocking connections of pyresque's own, for
-  :mod:`pyresque.sync` given a URL.
+  :mod:`pyresque.sync` given a URL or Settings.
 * :class:`RedisPySyncDriver`: a blocking ``redis.Redis`` client you already have.
 
 All four hand plans the same raw replies, so every plan runs unchanged on each.
+
+pyresque's own drivers never re-send a command, and give a connection up when its
+server answers like a former master (``READONLY``, ``MASTERDOWN``, ``NOREPLICAS``): the
+next command opens a new one, which asks the Sentinels (or DNS) where the master is now.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from pyresque.connection.blocking import BlockingConnection, BlockingPool
 from pyresque.connection.resp import RespConnection
 from pyresque.connection.settings import Settings
+from pyresque.connection.sockets import FAILOVER_REPLIES, NoReplyError, block_seconds
 from pyresque.errors import ConfigurationError, ConnectionFailedError, RedisReplyError
 from pyresque.protocol.plan import (
     Arg,
@@ -40,7 +46,7 @@ from pyresque.protocol.plan import (
     flatten,
     run_plan_sync,
 )
-from pyresque.protocol.replies import reply_error
+from pyresque.protocol.replies import describe, reply_error
 
 __all__ = [
     "AsyncDriver",
@@ -133,6 +139,22 @@ def _result(step: Step, replies: list[Any]) -> Any:
 _RELOAD = object()
 
 
+def _operation(step: Step) -> str:
+    """``step`` in words, for a reply timeout's message."""
+    if isinstance(step, Batch):
+        first = _operation(step.steps[0]) if step.steps else "nothing"
+        return f"a batch of {len(step.steps)} commands from {first}"
+    operation, key = describe(step)
+    if key is None:
+        return operation
+    return f"{operation} on {key}" if isinstance(step, Eval) else f"{operation} {key}"
+
+
+def _from_former_master(exc: ResponseError) -> bool:
+    """An error reply saying the server no longer takes writes as a master."""
+    return str(exc).startswith(FAILOVER_REPLIES)
+
+
 def _lone_eval_reply(step: Eval, reply: Any, loaded: set[str]) -> Any:
     """The reply to an EVALSHA sent alone, or ``_RELOAD`` if the server lost the script."""
     err = _failure(step, reply)
@@ -190,6 +212,8 @@ class LeanDriver(AsyncDriver):
         self.settings = settings
         self._conn: RespConnection | None = None
         self._connecting: asyncio.Lock | None = None
+        self._tried = 0  # connection attempts finished
+        self._failure: ConnectionFailedError | None = None
 
     async def connection(self) -> RespConnection:
         conn = self._conn
@@ -197,31 +221,54 @@ class LeanDriver(AsyncDriver):
             return conn
         if self._connecting is None:
             self._connecting = asyncio.Lock()
+        tried = self._tried
         async with self._connecting:
-            if self._conn is None or not self._conn.is_open:
-                self._conn = await RespConnection.open(self.settings)
-            return self._conn
+            conn = self._conn
+            if conn is not None and conn.is_open:
+                return conn
+            if self._tried != tried and self._failure is not None:
+                # Another caller tried while this one waited, and failed: the same answer
+                # now, rather than one connect timeout per waiting caller.
+                raise ConnectionFailedError(str(self._failure)) from self._failure
+            try:
+                conn = self._conn = await RespConnection.open(self.settings)
+            except ConnectionFailedError as exc:
+                self._failure = exc
+                raise
+            else:
+                self._failure = None
+            finally:
+                self._tried += 1
+            return conn
 
     async def execute(self, step: Step) -> Any:
         conn = self._conn
         if conn is None or not conn.is_open:
             conn = await self.connection()
-        if type(step) is Eval and step.script.sha in conn.loaded_scripts:
-            # The hot path (every enqueue): one EVALSHA, no list building.
-            reply = _lone_eval_reply(
-                step, await conn.send_one(_eval_args(step)), conn.loaded_scripts
-            )
-            if reply is not _RELOAD:
-                return reply
-        for attempt in (1, 2):
-            try:
-                return await self._send(conn, step)
-            except NoScriptError:
-                # The server lost its scripts (restart, SCRIPT FLUSH): nothing ran; load again.
-                conn.loaded_scripts.clear()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            if type(step) is Eval and step.script.sha in conn.loaded_scripts:
+                # The hot path (every enqueue): one EVALSHA, no list building.
+                reply = _lone_eval_reply(
+                    step, await conn.send_one(_eval_args(step)), conn.loaded_scripts
+                )
+                if reply is not _RELOAD:
+                    return reply
+            for attempt in (1, 2):
+                try:
+                    return await self._send(conn, step)
+                except NoScriptError:
+                    # The server lost its scripts (restart, SCRIPT FLUSH): nothing ran; load
+                    # again.
+                    conn.loaded_scripts.clear()
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+        except NoReplyError as exc:
+            raise exc.naming(_operation(step)) from None
+        except RedisReplyError as exc:
+            if _from_former_master(exc):
+                conn.retire()  # the next command connects anew; these in flight finish
+            raise
 
     async def _send(self, conn: RespConnection, step: Step) -> Any:
         commands, loads = _wire(step, conn.loaded_scripts)
@@ -232,25 +279,36 @@ class LeanDriver(AsyncDriver):
         return _result(step, replies[loads:])
 
     async def aclose(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.aclose()
 
     def after_fork(self) -> None:
         # Dropped, not closed: closing would shut the parent's transport down.
         self._conn = None
         self._connecting = None
+        self._failure = None
 
     async def open_blocking(
         self,
     ) -> tuple[Callable[..., Awaitable[Any]], Callable[[], Awaitable[None]]]:
         # A blocked command would hold up everything pipelined behind it: own socket.
         conn = await RespConnection.open(self.settings)
+        reply_timeout = self.settings.socket_timeout
 
-        async def close() -> None:
-            conn.close()
+        async def call(*args: Any) -> Any:
+            # A blocking command may take its block time before answering, then as long as
+            # any other command.
+            block = block_seconds(args)
+            timeout = None if block is None or reply_timeout is None else reply_timeout + block
+            try:
+                return await conn.call(*args, timeout=timeout)
+            except ResponseError as exc:
+                if _from_former_master(exc):
+                    conn.close()  # the next call fails; its caller opens a new connection
+                raise
 
-        return conn.call, close
+        return call, conn.aclose
 
 
 def _check_client(client: redis.Redis | redis.asyncio.Redis) -> None:
@@ -401,9 +459,15 @@ class LeanSyncDriver(SyncDriver):
         conn = self._pool.acquire()
         try:
             result = self._execute(conn, step)
-        except ResponseError:
-            self._pool.release(conn)  # an error reply: the socket is in step
+        except ResponseError as exc:
+            if _from_former_master(exc):
+                conn.close()
+                self._pool.close()  # the idle ones talk to the same former master
+            else:
+                self._pool.release(conn)  # an error reply: the socket is in step
             raise
+        except NoReplyError as exc:  # closed already
+            raise exc.naming(_operation(step)) from None
         except BaseException:
             conn.close()  # dropped, or interrupted between a write and its replies
             raise
@@ -473,14 +537,17 @@ class RedisPySyncDriver(SyncDriver):
         return None
 
 
-def open_async_driver(target: str | redis.asyncio.Redis | None) -> AsyncDriver:
-    """A driver for a URL (pyresque's own connection) or an existing asyncio client."""
+def open_async_driver(target: str | Settings | redis.asyncio.Redis | None) -> AsyncDriver:
+    """A driver for a URL or :class:`Settings` (pyresque's own connection) or an existing
+    asyncio client."""
     from pyresque.connection.settings import default_url
 
     if target is None:
         target = default_url()
     if isinstance(target, str):
         return LeanDriver(Settings.from_url(target))
+    if isinstance(target, Settings):
+        return LeanDriver(target)
     if isinstance(target, redis.asyncio.Redis):
         return RedisPyDriver(target)
     if isinstance(target, redis.Redis):
@@ -489,20 +556,23 @@ def open_async_driver(target: str | redis.asyncio.Redis | None) -> AsyncDriver:
             "use pyresque.sync.Queue, or pass a redis.asyncio.Redis"
         )
     raise ConfigurationError(
-        f"expected a Redis URL or a redis.asyncio.Redis client, not {type(target).__name__}"
+        "expected a Redis URL, Settings or a redis.asyncio.Redis client, "
+        f"not {type(target).__name__}"
     )
 
 
-def open_sync_driver(target: str | redis.Redis | None) -> SyncDriver:
-    """A blocking driver for a URL or an existing ``redis.Redis``."""
+def open_sync_driver(target: str | Settings | redis.Redis | None) -> SyncDriver:
+    """A blocking driver for a URL, :class:`Settings` or an existing ``redis.Redis``."""
     from pyresque.connection.settings import default_url
 
     if target is None:
         target = default_url()
     if isinstance(target, str):
         return LeanSyncDriver(Settings.from_url(target))
+    if isinstance(target, Settings):
+        return LeanSyncDriver(target)
     if isinstance(target, redis.Redis):
         return RedisPySyncDriver(target)
     raise ConfigurationError(
-        f"expected a Redis URL or a redis.Redis client, not {type(target).__name__}"
+        f"expected a Redis URL, Settings or a redis.Redis client, not {type(target).__name__}"
     )

@@ -13,6 +13,7 @@ from pyresque.errors import (
     RedisBusyError,
     RedisLoadingError,
     RedisMasterDownError,
+    RedisNoReplicasError,
     RedisOutOfMemoryError,
     RedisReadOnlyError,
     RedisReplyError,
@@ -34,6 +35,7 @@ _TRANSIENT: dict[str, type[TransientReplyError]] = {
     "READONLY": RedisReadOnlyError,
     "MASTERDOWN": RedisMasterDownError,
     "TRYAGAIN": RedisTryAgainError,
+    "NOREPLICAS": RedisNoReplicasError,
     "OOM": RedisOutOfMemoryError,
 }
 # Commands whose first argument is not a key.

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import redis.asyncio
 
-from pyresque.connection import AsyncDriver, open_async_driver, run_plan
+from pyresque.connection import AsyncDriver, Settings, open_async_driver, run_plan
 from pyresque.connection.patience import UNAVAILABLE, Backoff
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.errors import (
@@ -80,7 +80,7 @@ class Scheduler:
 
     def __init__(
         self,
-        redis: str | redis.asyncio.Redis | AsyncDriver | None = None,
+        redis: str | Settings | redis.asyncio.Redis | AsyncDriver | None = None,
         *,
         namespace: str | Sequence[str] = "resque",
         dialect: str | Dialect = "node",

@@ -70,7 +70,7 @@ from typing import Any
 
 import redis.asyncio
 
-from pyresque.connection import AsyncDriver, open_async_driver
+from pyresque.connection import AsyncDriver, Settings, open_async_driver
 from pyresque.errors import ConfigurationError
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
@@ -128,7 +128,7 @@ class MultiWorker:
 
     def __init__(
         self,
-        redis: str | redis.asyncio.Redis | AsyncDriver | None = None,
+        redis: str | Settings | redis.asyncio.Redis | AsyncDriver | None = None,
         queues: str | Sequence[str] = "*",
         jobs: Mapping[str, Any] | None = None,
         *,

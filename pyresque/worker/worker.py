@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import redis.asyncio
 
-from pyresque.connection import AsyncDriver, open_async_driver
+from pyresque.connection import AsyncDriver, Settings, open_async_driver
 from pyresque.connection.patience import UNAVAILABLE, Backoff
 from pyresque.errors import (
     ConfigurationError,
@@ -93,7 +93,7 @@ class Worker(Performer):
 
     def __init__(
         self,
-        redis: str | redis.asyncio.Redis | AsyncDriver | None = None,
+        redis: str | Settings | redis.asyncio.Redis | AsyncDriver | None = None,
         queues: str | Sequence[str] = "*",
         jobs: Mapping[str, Any] | None = None,
         *,

@@ -221,8 +221,8 @@ ENV_REFUSALS = [
      "cron_timezone: expected an IANA time zone such as 'Europe/Paris', got 'Mars/Olympus' "
      "(from PYRESQUE_CRON_TIMEZONE)"),
     ("PYRESQUE_REDIS_URL", "http://user:secret@host/0",
-     "redis: unsupported Redis URL 'http://***@host/0': use redis://, rediss:// or unix:// "
-     "(from PYRESQUE_REDIS_URL)"),
+     "redis: unsupported Redis URL 'http://***@host/0': use redis://, rediss://, unix://, "
+     "redis+sentinel:// or rediss+sentinel:// (from PYRESQUE_REDIS_URL)"),
     ("REDIS_URL", "redis://host:port/0",
      "redis: bad Redis URL 'redis://host:port/0'"),
     ("PYRESQUE_WORKER_LOGGING", "poll",

@@ -20,11 +20,13 @@ end
 
 -- A write a script may do without (a counter, an index): the reply, or nil with a note of
 -- why it was skipped. OOM is raised: Redis refuses only a script's first write with it,
--- so nothing has been written and the whole script can be sent again later.
+-- so nothing has been written and the whole script can be sent again later. So are a
+-- former master's READONLY, NOREPLICAS and MASTERDOWN (the client must find the master).
 local function optional(notes, command, key, ...)
   local reply = redis.pcall(command, key, ...)
   if type(reply) == 'table' and reply['err'] then
-    if string.sub(reply['err'], 1, 4) == 'OOM ' then
+    local code = string.match(reply['err'], '^%u+')
+    if code == 'OOM' or code == 'READONLY' or code == 'NOREPLICAS' or code == 'MASTERDOWN' then
       error(reply)
     end
     notes[#notes + 1] = 'SKIPPED ' .. command .. ' ' .. key .. ': ' .. reply['err']
