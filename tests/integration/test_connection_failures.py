@@ -105,13 +105,14 @@ def test_the_blocking_pool_times_out_and_connects_anew_on_the_next_call(
 @pytest.mark.parametrize("url_scheme", ["rediss", "redis"])
 async def test_a_stalled_handshake_is_a_connect_timeout(hung: FakeServer, url_scheme: str) -> None:
     # TLS: the handshake never completes. Plain: AUTH, part of connecting, is not answered.
+    # (patience=0: the connection's own timing, without the queue's retries.)
     url = f"{url_scheme}://:pw@127.0.0.1:{hung.port}/0?socket_connect_timeout=0.3"
     started = time.monotonic()
     with pytest.raises(ConnectionFailedError, match=f"127.0.0.1:{hung.port}/0"):
-        await Queue(url).length("a")
+        await Queue(url, patience=0).length("a")
     assert time.monotonic() - started < 1.5
     with pytest.raises(ConnectionFailedError, match=f"127.0.0.1:{hung.port}/0"):
-        SyncQueue(url).length("a")
+        SyncQueue(url, patience=0).length("a")
     assert time.monotonic() - started < 3.0
 
 
@@ -278,7 +279,7 @@ async def test_callers_waiting_for_the_same_connection_share_its_failure(
     hung: FakeServer,
 ) -> None:
     # AUTH is never answered: each connect attempt takes the whole connect timeout.
-    queue = Queue(f"redis://:pw@127.0.0.1:{hung.port}/0?socket_connect_timeout=0.4")
+    queue = Queue(f"redis://:pw@127.0.0.1:{hung.port}/0?socket_connect_timeout=0.4", patience=0)
     started = time.monotonic()
     results = await asyncio.gather(*(queue.length("a") for _ in range(5)), return_exceptions=True)
     assert time.monotonic() - started < 0.4 * 2
