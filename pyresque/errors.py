@@ -5,7 +5,8 @@
     PyresqueError
     ├── ConfigurationError       bad option: unknown dialect, wrong namespace type, bad URL
     ├── ConnectionFailedError    Redis unreachable or the connection dropped (chained)
-    │   └── ReplyTimeoutError    Redis took longer than the reply timeout to answer
+    │   ├── ReplyTimeoutError    Redis took longer than the reply timeout to answer
+    │   └── ConnectionSetupError Redis refused AUTH or SELECT (password, user, database)
     ├── ProtocolError            bytes that do not fit the resque protocol
     │   ├── PayloadEncodeError   a value the dialect cannot write (not JSON, NaN, non-str keys)
     │   └── PayloadDecodeError   a value found in Redis that is not what its key should hold
@@ -36,6 +37,7 @@ from redis import exceptions as _redis
 __all__ = [
     "ConfigurationError",
     "ConnectionFailedError",
+    "ConnectionSetupError",
     "DuplicateJobError",
     "JobNotFoundError",
     "PayloadDecodeError",
@@ -87,6 +89,11 @@ class ReplyTimeoutError(ConnectionFailedError, TimeoutError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, maybe_sent=True)
+
+
+class ConnectionSetupError(ConnectionFailedError):
+    """Redis refused a new connection's setup (``AUTH``, ``SELECT``): a wrong password,
+    user or database. Trying again will not help, so nothing retries it."""
 
 
 class ProtocolError(PyresqueError):

@@ -428,7 +428,9 @@ async def _enqueue(options: argparse.Namespace) -> str:
 
 
 async def _status(options: argparse.Namespace) -> str:
-    async with Queue(options.redis, namespace=options.namespace, dialect=options.dialect) as q:
+    # Reports what is, now: no waiting for a Redis that is away (enqueue waits a little).
+    queue = Queue(options.redis, namespace=options.namespace, dialect=options.dialect, patience=0)
+    async with queue as q:
         status = await collect_status(q)
     if options.json:
         return to_json(status)

@@ -29,6 +29,7 @@ from pyresque.connection.settings import Settings
 from pyresque.connection.sockets import (
     NoReplyError,
     apply_socket_options,
+    cannot_connect,
     check_role,
     command_name,
     master_address,
@@ -37,7 +38,7 @@ from pyresque.connection.sockets import (
     sentinel_query,
     ssl_context,
 )
-from pyresque.errors import ConnectionFailedError
+from pyresque.errors import ConnectionFailedError, ConnectionSetupError
 from pyresque.protocol.plan import Segment
 
 __all__ = ["BlockingConnection", "BlockingPool"]
@@ -89,9 +90,7 @@ class BlockingConnection:
                     sock.close()
                     raise
         except OSError as exc:
-            raise ConnectionFailedError(
-                f"cannot connect to Redis at {self.address}: {exc or type(exc).__name__}"
-            ) from exc
+            raise cannot_connect(self.address, exc) from exc
         return sock
 
     def _setup(self) -> None:
@@ -102,7 +101,7 @@ class BlockingConnection:
             replies = self.send(setup)
             for reply in replies:
                 if isinstance(reply, hiredis.ReplyError):
-                    raise ConnectionFailedError(
+                    raise ConnectionSetupError(
                         f"Redis at {self.address} refused the connection setup: {reply}"
                     )
             if s.sentinels:

@@ -14,7 +14,7 @@ import time
 from typing import Any, TypeVar
 
 from pyresque.connection.drivers import AsyncDriver, SyncDriver
-from pyresque.errors import ConnectionFailedError, TransientReplyError
+from pyresque.errors import ConnectionFailedError, ConnectionSetupError, TransientReplyError
 from pyresque.protocol.plan import Plan
 
 __all__ = ["DEFAULT_PATIENCE", "UNAVAILABLE", "Backoff", "run_patiently", "run_patiently_sync"]
@@ -56,7 +56,9 @@ class _Patience:
 
     def pause(self, exc: BaseException) -> float | None:
         retryable = isinstance(exc, TransientReplyError) or (
-            isinstance(exc, ConnectionFailedError) and not exc.maybe_sent
+            isinstance(exc, ConnectionFailedError)
+            and not exc.maybe_sent
+            and not isinstance(exc, ConnectionSetupError)
         )
         pause = self.backoff.next()
         return pause if retryable and time.monotonic() + pause < self.deadline else None

@@ -29,6 +29,7 @@ from pyresque.connection.settings import Settings
 from pyresque.connection.sockets import (
     NoReplyError,
     apply_socket_options,
+    cannot_connect,
     check_role,
     command_name,
     master_address,
@@ -37,7 +38,7 @@ from pyresque.connection.sockets import (
     sentinel_query,
     ssl_context,
 )
-from pyresque.errors import ConnectionFailedError
+from pyresque.errors import ConnectionFailedError, ConnectionSetupError
 from pyresque.protocol.plan import Segment
 
 __all__ = ["RespConnection", "encode_command"]
@@ -192,9 +193,7 @@ class RespConnection:
         try:
             await asyncio.wait_for(self._open_transport(loop, target), s.socket_connect_timeout)
         except (OSError, TimeoutError) as exc:
-            raise ConnectionFailedError(
-                f"cannot connect to Redis at {self.address}: {exc or type(exc).__name__}"
-            ) from exc
+            raise cannot_connect(self.address, exc) from exc
         setup = s.setup_commands()
         if setup:
             # Part of connecting: bounded by the connect timeout.
@@ -202,7 +201,7 @@ class RespConnection:
             for reply in replies:
                 if isinstance(reply, Exception):
                     self.close()
-                    raise ConnectionFailedError(
+                    raise ConnectionSetupError(
                         f"Redis at {self.address} refused the connection setup: {reply}"
                     ) from reply
             if s.sentinels:

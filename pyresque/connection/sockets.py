@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pyresque.connection.settings import Settings
-from pyresque.errors import ConnectionFailedError, ReplyTimeoutError
+from pyresque.errors import ConnectionFailedError, ConnectionSetupError, ReplyTimeoutError
 from pyresque.protocol.plan import Segment
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "NoReplyError",
     "apply_socket_options",
     "block_seconds",
+    "cannot_connect",
     "check_role",
     "command_name",
     "master_address",
@@ -107,6 +108,17 @@ class NoReplyError(ReplyTimeoutError):
 
     def naming(self, operation: str) -> NoReplyError:
         return NoReplyError(self.address, operation, self.seconds)
+
+
+def cannot_connect(address: str, exc: BaseException) -> ConnectionFailedError:
+    """The error for a connection that could not be opened. A certificate that does not
+    verify is a setup problem (the CA, the host name): trying again will not help."""
+    cls = (
+        ConnectionSetupError
+        if isinstance(exc, ssl.SSLCertVerificationError)
+        else ConnectionFailedError
+    )
+    return cls(f"cannot connect to Redis at {address}: {exc or type(exc).__name__}")
 
 
 def not_redis(address: str, detail: object) -> ConnectionFailedError:

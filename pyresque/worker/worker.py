@@ -32,6 +32,7 @@ from pyresque.connection.patience import UNAVAILABLE, Backoff
 from pyresque.errors import (
     ConfigurationError,
     ConnectionFailedError,
+    ConnectionSetupError,
     PayloadDecodeError,
     WrongTypeError,
 )
@@ -216,6 +217,8 @@ class Worker(Performer):
                 self._registered = True
                 self._known = await self._run(recovery.worker_state(self.context, self.identity))
                 break
+            except ConnectionSetupError:
+                raise  # a wrong password, user or database: waiting will not help
             except UNAVAILABLE as exc:
                 self._report(exc, "start")
             if not await self._pause(backoff.next()) or self._stop.is_set():

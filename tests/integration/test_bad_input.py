@@ -97,16 +97,16 @@ def test_bad_urls_and_clients_are_configuration_errors() -> None:
 
 
 async def test_unreachable_redis_is_a_connection_error_naming_the_address() -> None:
-    queue = Queue("redis://127.0.0.1:1/0")
+    queue = Queue("redis://127.0.0.1:1/0", patience=0)  # not waiting for it to come up
     with pytest.raises(ConnectionFailedError, match=r"127\.0\.0\.1:1/0") as caught:
         await queue.enqueue("q", "job")
     assert isinstance(caught.value, PyresqueError)
     assert isinstance(caught.value.__cause__, OSError)
     await queue.aclose()
     with pytest.raises(ConnectionFailedError):
-        SyncQueue("redis://127.0.0.1:1/0").length("q")
+        SyncQueue("redis://127.0.0.1:1/0", patience=0).length("q")
     with pytest.raises(ConnectionFailedError):
-        async with Queue(redis.asyncio.Redis(port=1)):
+        async with Queue(redis.asyncio.Redis(port=1), patience=0):
             pass
 
 

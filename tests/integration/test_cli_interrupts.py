@@ -162,7 +162,7 @@ def test_an_out_of_memory_redis_fails_enqueue_in_one_line_and_as_redis_pys_error
     ns = resque_namespace
 
     async def enqueue() -> None:
-        async with Queue(redis_url, namespace=ns) as queue:
+        async with Queue(redis_url, namespace=ns, patience=0) as queue:
             await queue.enqueue("q", "J", [1])
 
     limit = resque_redis.config_get("maxmemory")["maxmemory"]
@@ -176,7 +176,7 @@ def test_an_out_of_memory_redis_fails_enqueue_in_one_line_and_as_redis_pys_error
             asyncio.run(enqueue())
         with (
             pytest.raises(redis.exceptions.OutOfMemoryError) as refused_sync,
-            blocking.Queue(redis_url, namespace=ns) as twin,
+            blocking.Queue(redis_url, namespace=ns, patience=0) as twin,
         ):
             twin.enqueue("q", "J", [1])
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -9,7 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
-from pyresque import ConnectionFailedError, Queue
+from pyresque import Queue
+from pyresque.errors import ConnectionSetupError
 from pyresque.sync import Queue as SyncQueue
 
 
@@ -61,10 +63,12 @@ async def test_a_wrong_password_is_a_connection_error_on_both_clients(
     name, _ = acl_user
     url = _with(redis_url, f"{name}:wrong", 0)
     address = urlsplit(redis_url).port
-    with pytest.raises(ConnectionFailedError, match=f"{address}/0 refused the connection setup"):
+    began = time.monotonic()
+    with pytest.raises(ConnectionSetupError, match=f"{address}/0 refused the connection setup"):
         async with Queue(url) as q:
             await q.length("q")
     sync = SyncQueue(url)
-    with pytest.raises(ConnectionFailedError, match=f"{address}/0 refused the connection setup"):
+    with pytest.raises(ConnectionSetupError, match=f"{address}/0 refused the connection setup"):
         sync.length("q")
     sync.close()
+    assert time.monotonic() - began < 2  # refused setups are not retried: it will not help

@@ -248,9 +248,9 @@ async def test_a_server_the_sentinel_names_must_say_it_is_the_master() -> None:
         url = f"redis+sentinel://127.0.0.1:{sentinel.port}/{SERVICE}"
         message = rf"127\.0\.0\.1:{replica.port}/0 \(Sentinel service '{SERVICE}'\) is not a master"
         with pytest.raises(ConnectionFailedError, match=message):
-            await Queue(url).length("q")
+            await Queue(url, patience=0).length("q")
         with pytest.raises(ConnectionFailedError, match=message):
-            SyncQueue(url).length("q")
+            SyncQueue(url, patience=0).length("q")
 
 
 async def test_sentinels_are_asked_in_turn_until_one_names_the_master(redis_url: str) -> None:
@@ -273,9 +273,9 @@ async def test_no_sentinel_knowing_the_master_is_one_error_naming_each() -> None
     with refused_port() as dead, _fake_sentinel(None) as unaware:
         url = f"redis+sentinel://127.0.0.1:{dead},127.0.0.1:{unaware.port}/{SERVICE}"
         with pytest.raises(ConnectionFailedError) as info:
-            await Queue(url).length("q")
+            await Queue(url, patience=0).length("q")
         with pytest.raises(ConnectionFailedError) as sync_info:
-            SyncQueue(url).length("q")
+            SyncQueue(url, patience=0).length("q")
     for message in (str(info.value), str(sync_info.value)):
         assert message.startswith(f"no Sentinel named a master for service '{SERVICE}': ")
         assert f"cannot connect to Redis at 127.0.0.1:{dead}/0" in message

@@ -186,7 +186,7 @@ def test_an_unreachable_redis_is_a_connection_error_naming_the_address() -> None
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, not listening: connections are refused
-        q = SyncQueue(f"redis://127.0.0.1:{port}/0")
+        q = SyncQueue(f"redis://127.0.0.1:{port}/0", patience=0)  # not waiting for it
         with pytest.raises(ConnectionFailedError, match=f"127.0.0.1:{port}") as caught:
             q.enqueue("q", "job", [1])
     assert caught.value.maybe_sent is False
