@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import threading
 from collections.abc import Mapping
@@ -54,29 +53,3 @@ class LoggedProcess:
         self.wait()
         assert self.proc.stderr is not None
         self.proc.stderr.close()
-
-
-class SilentServer:
-    """A TCP server on loopback that accepts connections and never answers: a Redis that
-    hangs. ``accepted`` is set once a client has connected."""
-
-    def __init__(self) -> None:
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.url = f"redis://127.0.0.1:{self._socket.getsockname()[1]}/0"
-        self.accepted = threading.Event()
-        self._clients: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._socket.accept()
-            except OSError:  # closed
-                return
-            self._clients.append(client)
-            self.accepted.set()
-
-    def close(self) -> None:
-        self._socket.close()
-        for client in self._clients:
-            client.close()

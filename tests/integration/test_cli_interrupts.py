@@ -24,7 +24,8 @@ from pyresque.errors import (
     ReplyTimeoutError,
 )
 from pyresque.testing import wait_until
-from tests.processes import SilentServer
+from tests.servers import FakeServer
+from tests.servers import silent as never_answers
 
 # Imported by the worker and app cases: leaves a mark, then takes its time.
 SLOW_IMPORT = """
@@ -76,16 +77,20 @@ def app(folder: Path, url: str, **files: str) -> Path:
     return folder
 
 
+def _reached(server: FakeServer) -> Callable[[], bool]:
+    return lambda: server.connections > 0
+
+
 @pytest.fixture
-def silent() -> Iterator[list[SilentServer]]:
-    servers = [SilentServer() for _ in range(5)]
+def silent() -> Iterator[list[FakeServer]]:
+    servers = [FakeServer(never_answers) for _ in range(5)]
     yield servers
     for server in servers:
         server.close()
 
 
 def test_ctrl_c_ends_every_command_with_one_line_and_exit_status_130(
-    tmp_path: Path, silent: list[SilentServer]
+    tmp_path: Path, silent: list[FakeServer]
 ) -> None:
     (tmp_path / "jobs").mkdir()
     (tmp_path / "jobs" / "slow_jobs.py").write_text(SLOW_IMPORT)
@@ -94,11 +99,19 @@ def test_ctrl_c_ends_every_command_with_one_line_and_exit_status_130(
     booting = app(tmp_path / "booting", "redis://127.0.0.1:1/0", **{"tasks.slow": SLOW_IMPORT})
     cases = [
         # (argv, working folder, how to tell it is under way)
-        (["status", "--redis", silent[0].url], tmp_path, silent[0].accepted.is_set),
-        (["enqueue", "q", "J", "--redis", silent[1].url], tmp_path, silent[1].accepted.is_set),
-        (["details", "--app", str(details)], tmp_path, silent[2].accepted.is_set),
-        (["task", "enqueue", "echo", "--app", str(enqueues)], tmp_path, silent[3].accepted.is_set),
-        (["demo", "--redis", silent[4].url], tmp_path, silent[4].accepted.is_set),
+        (["status", "--redis", silent[0].url], tmp_path, _reached(silent[0])),
+        (
+            ["enqueue", "q", "J", "--redis", silent[1].url],
+            tmp_path,
+            _reached(silent[1]),
+        ),
+        (["details", "--app", str(details)], tmp_path, _reached(silent[2])),
+        (
+            ["task", "enqueue", "echo", "--app", str(enqueues)],
+            tmp_path,
+            _reached(silent[3]),
+        ),
+        (["demo", "--redis", silent[4].url], tmp_path, _reached(silent[4])),
         (
             ["worker", "--queues", "q", "--jobs", "slow_jobs:JOBS", "--redis", silent[0].url],
             tmp_path / "jobs",
