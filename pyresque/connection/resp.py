@@ -32,9 +32,9 @@ from pyresque.connection.sockets import (
     cannot_connect,
     check_role,
     command_name,
-    master_address,
     no_master,
     not_redis,
+    sentinel_answer,
     sentinel_query,
     ssl_context,
 )
@@ -392,11 +392,7 @@ async def _ask_sentinels(s: Settings) -> tuple[str, int]:
         except ConnectionFailedError as exc:
             tried.append(str(exc))
             continue
-        if isinstance(reply, hiredis.ReplyError):
-            tried.append(f"Sentinel {host}:{port} refused: {reply}")
-            continue
-        found = master_address(reply)
+        found = sentinel_answer((host, port), reply, tried)
         if found is not None:
             return found
-        tried.append(f"Sentinel {host}:{port} does not know it")
     raise no_master(s, tried)

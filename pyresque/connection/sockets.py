@@ -12,6 +12,8 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
+import hiredis
+
 from pyresque.connection.settings import Settings
 from pyresque.errors import ConnectionFailedError, ConnectionSetupError, ReplyTimeoutError
 from pyresque.protocol.plan import Segment
@@ -27,6 +29,7 @@ __all__ = [
     "master_address",
     "no_master",
     "not_redis",
+    "sentinel_answer",
     "sentinel_query",
     "ssl_context",
 ]
@@ -143,6 +146,21 @@ def master_address(reply: Any) -> tuple[str, int] | None:
         host, port = reply
         return (host.decode() if isinstance(host, bytes) else str(host)), int(port)
     return None
+
+
+def sentinel_answer(
+    sentinel: tuple[str, int], reply: Any, tried: list[str]
+) -> tuple[str, int] | None:
+    """The master's address from one Sentinel's reply, or None after noting in ``tried``
+    why this Sentinel could not say (it refused, or does not know the service)."""
+    host, port = sentinel
+    if isinstance(reply, hiredis.ReplyError):
+        tried.append(f"Sentinel {host}:{port} refused: {reply}")
+        return None
+    found = master_address(reply)
+    if found is None:
+        tried.append(f"Sentinel {host}:{port} does not know it")
+    return found
 
 
 def no_master(s: Settings, tried: list[str]) -> ConnectionFailedError:
