@@ -204,7 +204,10 @@ def main() -> int:
         ratio = best_node[node_key] / best_py[py_key]
         print(f"  {'pyresque ' + label:56} {rate(best_py[py_key]):>9,.0f} {ratio:>7.2f}x")
     print("Redis commands per call (INFO commandstats; script-internal commands included):")
-    print(f"  pyresque enqueue     {per_job['py']:.2f}  (EVALSHA running TYPE x2, SADD, RPUSH: 1 round trip)")
+    print(
+        f"  pyresque enqueue     {per_job['py']:.2f}"
+        "  (EVALSHA running TYPE x2, SADD, RPUSH: 1 round trip)"
+    )
     print(
         f"  node-resque average  {per_job['node']:.2f}  (enqueue MULTI SADD RPUSH EXEC:"
         " 1 round trip; enqueueAt SISMEMBER then MULTI of 3: 2 round trips)"
