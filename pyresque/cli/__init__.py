@@ -25,9 +25,11 @@ from pyresque.cli.options import (
     Parser,
     Range,
     UsageError,
-    check_worker_name,
+    check_pool_name,
     check_worker_queues,
+    event_levels,
     one_line,
+    options_from,
     usage_error,
 )
 from pyresque.cli.status import collect_status, format_status, to_json
@@ -36,15 +38,21 @@ from pyresque.connection.settings import default_url
 from pyresque.errors import ConfigurationError, PyresqueError
 from pyresque.protocol.jsjson import loads
 from pyresque.queue import Queue
+from pyresque.scheduler.events import EVENTS as SCHEDULER_EVENTS
+from pyresque.scheduler.options import SchedulerOptions
 from pyresque.worker import MultiWorker, Worker
+from pyresque.worker.events import EVENTS as WORKER_EVENTS
 from pyresque.worker.jobs import job_definitions
+from pyresque.worker.options import WorkerOptions
 from pyresque.worker.runner import run_until_signalled
 
 __all__ = ["main"]
 
 
 _SECONDS = Range("s", 0)
+_SECONDS_ABOVE_0 = Range("s", 0, above=True)
 _WHOLE_SECONDS = Range("s", 1, whole=True)
+_WORKER, _SCHEDULER = WorkerOptions(), SchedulerOptions()  # the defaults, for the help
 
 
 def _common() -> Parser:
@@ -100,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
+    """A flag for a field of the worker's or scheduler's options: its ``dest`` is the
+    field's name, and left out it leaves the field's default (see ``options_from``)."""
+    parser.add_argument(flag, default=argparse.SUPPRESS, **kwargs)
+
+
 def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     worker = sub.add_parser(
         "worker",
@@ -136,40 +150,59 @@ def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help=f"run a MultiWorker of at most N workers ({most}; default 10 or --min)",
     )
     worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
-    worker.add_argument(
+    # The help shows the options' own defaults.
+    _option(
+        worker,
         "--timeout",
         type=MS_ABOVE_0,
-        default=5000,
         metavar="MS",
-        help=f"idle poll and ping interval ({MS_ABOVE_0}; default: 5000)",
+        help=f"idle poll and ping interval ({MS_ABOVE_0}; default: {_WORKER.timeout:g})",
     )
-    worker.add_argument(
+    _option(
+        worker,
         "--job-timeout",
         type=MS_ABOVE_0,
-        default=None,
         metavar="MS",
         help=f"fail a job running longer than this ({MS_ABOVE_0}; default: no limit)",
     )
-    worker.add_argument(
+    _option(
+        worker,
         "--grace",
+        dest="shutdown_grace",
         type=_SECONDS,
-        default=30.0,
         metavar="S",
-        help=f"on stop, how long a running job may take to finish ({_SECONDS}; default: 30)",
+        help="on stop, how long a running job may take to finish "
+        f"({_SECONDS}; default: {_WORKER.shutdown_grace:g})",
     )
-    worker.add_argument(
+    _option(
+        worker,
         "--unfinished",
         choices=("fail", "requeue"),
-        default="fail",
-        help="a job still running after the grace: record it as failed (default), or "
-        "put it back at the head of its queue",
+        help="a job still running after the grace: record it as failed (fail), or put it "
+        f"back at the head of its queue (requeue); default: {_WORKER.unfinished}",
     )
-    worker.add_argument(
+    _option(
+        worker,
+        "--heartbeat-interval",
+        type=_SECONDS_ABOVE_0,
+        metavar="S",
+        help="how often a ruby-dialect worker beats Ruby resque's heartbeat "
+        f"({_SECONDS_ABOVE_0}; default: {_WORKER.heartbeat_interval:g})",
+    )
+    _option(
+        worker,
         "--name",
-        default=None,
         help="worker name (default: host:pid). node: at most one colon; ruby: a host (its "
         "pid is added) or host:pid. A MultiWorker's workers are NAME:pid+N, so there NAME "
         "is a host (default: this one)",
+    )
+    _option(
+        worker,
+        "--log-levels",
+        type=event_levels(WORKER_EVENTS),
+        metavar="EVENT=LEVEL[,...]",
+        help="log level per worker event, e.g. poll=info,success=off (default: "
+        "Actionhero's workerLogging)",
     )
     worker.add_argument(
         "--log-level",
@@ -223,30 +256,23 @@ def load_jobs(spec: str) -> Mapping[str, Any]:
 
 
 def _make_workers(
-    options: argparse.Namespace, jobs: Mapping[str, Any], executor: ThreadPoolExecutor
+    options: argparse.Namespace,
+    settings: WorkerOptions,
+    jobs: Mapping[str, Any],
+    executor: ThreadPoolExecutor,
 ) -> list[Worker | MultiWorker]:
-    settings: dict[str, Any] = {
-        "namespace": options.namespace,
-        "dialect": options.dialect,
-        "timeout": options.timeout,
-        "job_timeout": options.job_timeout,
-        "shutdown_grace": options.grace,
-        "unfinished": options.unfinished,
-        "executor": executor,
-    }
-    if options.name is not None:
-        settings["name"] = options.name
     if not _multi(options):
-        return [Worker(options.redis, options.queues, jobs, **settings)]
+        return [Worker(options.redis, options.queues, jobs, options=settings, executor=executor)]
     least, most = _pool_size(options)
     return [
         MultiWorker(
             options.redis,
             options.queues,
             jobs,
+            options=settings,
             min_task_processors=least,
             max_task_processors=most,
-            **settings,
+            executor=executor,
         )
     ]
 
@@ -261,17 +287,16 @@ def _pool_size(options: argparse.Namespace) -> tuple[int, int]:
     return least, max(10, least) if options.max is None else options.max
 
 
-# Job threads carry this name prefix, so the exit can tell whether one still runs a job.
-
-
-async def _work(options: argparse.Namespace, jobs: Mapping[str, Any]) -> int:
+async def _work(
+    options: argparse.Namespace, settings: WorkerOptions, jobs: Mapping[str, Any]
+) -> int:
     # The workers' own pool, not the loop's default one: asyncio.run would wait for a
     # thread still running a cut-off job before returning (see exit_past_cut_off_jobs).
     size = _pool_size(options)[1] if _multi(options) else 1
     executor = ThreadPoolExecutor(size, thread_name_prefix=JOB_THREAD)
     try:
         try:
-            workers = _make_workers(options, jobs, executor)
+            workers = _make_workers(options, settings, jobs, executor)
         except ConfigurationError as exc:  # an option the checks above let through
             raise UsageError(str(exc)) from None
         return await run_until_signalled(workers, burst=options.burst)
@@ -294,8 +319,9 @@ def _run_loop(main: Coroutine[Any, Any, int], loop: str) -> int:
     return asyncio.run(main)
 
 
-def _worker_usage_error(options: argparse.Namespace) -> str | None:
-    """Why the options cannot make workers, found before the jobs are imported."""
+def _worker_options(options: argparse.Namespace) -> WorkerOptions | str:
+    """The workers' options, or why the command line cannot make workers: found before
+    the jobs are imported."""
     least, most = _pool_size(options)
     if _multi(options) and least > most:
         return f"--min {least} exceeds --max {most}"
@@ -304,11 +330,16 @@ def _worker_usage_error(options: argparse.Namespace) -> str | None:
     queues = check_worker_queues(options.queues)
     if isinstance(queues, str):
         return queues
-    return check_worker_name(options.name, options.namespace, options.dialect, pool=_multi(options))
+    try:
+        settings = options_from(WorkerOptions, options)
+    except ConfigurationError as exc:
+        return str(exc)
+    return (check_pool_name(settings) if _multi(options) else None) or settings
 
 
 def _worker_command(options: argparse.Namespace) -> int:
-    problem = _worker_usage_error(options)
+    settings = _worker_options(options)
+    problem = settings if isinstance(settings, str) else None
     if problem is None:
         try:
             jobs = load_jobs(options.jobs)
@@ -319,8 +350,9 @@ def _worker_command(options: argparse.Namespace) -> int:
             problem = f"--jobs {options.jobs!r}: {exc}"
     if problem is not None:
         return usage_error(problem)
+    assert isinstance(settings, WorkerOptions)
     _log_to_stderr(options.log_level)
-    return exit_past_cut_off_jobs(_run_loop(_work(options, jobs), options.loop))
+    return exit_past_cut_off_jobs(_run_loop(_work(options, settings, jobs), options.loop))
 
 
 def _log_to_stderr(level: str) -> None:
@@ -344,39 +376,50 @@ def _scheduler_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "jobs to their queues and cleans up workers whose ping or heartbeat is stale. "
         "SIGTERM or SIGINT stops it and releases the lock.",
     )
-    scheduler.add_argument(
+    # The help shows the options' own defaults.
+    _option(
+        scheduler,
         "--timeout",
         type=MS_ABOVE_0,
-        default=5000,
         metavar="MS",
-        help=f"poll interval ({MS_ABOVE_0}; default: 5000)",
+        help=f"poll interval ({MS_ABOVE_0}; default: {_SCHEDULER.timeout:g})",
     )
-    scheduler.add_argument(
+    _option(
+        scheduler,
         "--leader-lock-timeout",
         type=_WHOLE_SECONDS,
-        default=180,
         metavar="S",
-        help=f"how long the leader lock lives unless refreshed ({_WHOLE_SECONDS}; default: 180)",
+        help="how long the leader lock lives unless refreshed "
+        f"({_WHOLE_SECONDS}; default: {_SCHEDULER.leader_lock_timeout})",
     )
-    scheduler.add_argument(
+    _option(
+        scheduler,
         "--stuck-worker-timeout",
         type=MS,
-        default=3_600_000,
         metavar="MS",
-        help=f"clean up workers silent for longer than this ({MS}, 0 for never; default: 3600000)",
+        help=f"clean up workers silent for longer than this ({MS}, 0 for never; "
+        f"default: {_SCHEDULER.stuck_worker_timeout:.0f})",
     )
-    scheduler.add_argument(
+    _option(
+        scheduler,
         "--retry-stuck-jobs",
         action="store_true",
         help="re-enqueue the jobs of dead workers after each clean-up",
     )
-    scheduler.add_argument(
+    _option(
+        scheduler,
         "--both-locks",
         action="store_true",
         help="lead only while holding node-resque's and resque-scheduler's locks both",
     )
-    scheduler.add_argument(
-        "--name", default=None, help="lock value (default: host:pid, as the dialect's peer)"
+    _option(scheduler, "--name", help="lock value (default: host:pid, as the dialect's peer)")
+    _option(
+        scheduler,
+        "--log-levels",
+        type=event_levels(SCHEDULER_EVENTS),
+        metavar="EVENT=LEVEL[,...]",
+        help="log level per scheduler event, e.g. poll=info,leader=off (default: "
+        "Actionhero's schedulerLogging)",
     )
     scheduler.add_argument(
         "--log-level",
@@ -390,17 +433,7 @@ def _scheduler_command(options: argparse.Namespace) -> int:
     from pyresque.scheduler import Scheduler, run_scheduler_until_signalled
 
     try:
-        scheduler = Scheduler(
-            options.redis,
-            namespace=options.namespace,
-            dialect=options.dialect,
-            timeout=options.timeout,
-            leader_lock_timeout=options.leader_lock_timeout,
-            stuck_worker_timeout=options.stuck_worker_timeout,
-            retry_stuck_jobs=options.retry_stuck_jobs,
-            name=options.name,
-            both_locks=options.both_locks,
-        )
+        scheduler = Scheduler(options.redis, options=options_from(SchedulerOptions, options))
     except ConfigurationError as exc:
         return usage_error(str(exc))
     _log_to_stderr(options.log_level)

@@ -4,14 +4,22 @@ options are checked against their unit and range before anything runs."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from pyresque.errors import ConfigurationError, PyresqueError
-from pyresque.protocol.context import Context
-from pyresque.protocol.workers import worker_name
+from pyresque.protocol.workers import pool_worker_name
+from pyresque.worker.events import check_event_levels, parse_event_levels
+from pyresque.worker.options import WorkerOptions
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+OptionsT = TypeVar("OptionsT", bound="DataclassInstance")
 
 __all__ = [
     "AT_HELP",
@@ -21,8 +29,10 @@ __all__ = [
     "Parser",
     "Range",
     "UsageError",
-    "check_worker_name",
+    "check_pool_name",
     "check_worker_queues",
+    "event_levels",
+    "options_from",
     "usage_error",
 ]
 
@@ -93,20 +103,31 @@ def check_worker_queues(given: str) -> list[str] | str:
     return [q for q in names if q]
 
 
-def check_worker_name(name: str | None, namespace: str, dialect: str, *, pool: bool) -> str | None:
-    """Why ``--name`` cannot be a worker's name in this dialect (None when it can): checked
-    as the worker will check it (``pyresque.protocol.workers.worker_name``). A
-    MultiWorker's name is the host part of its workers' names (``NAME:pid+N``)."""
-    if name is None:
-        return None
+def options_from(kind: type[OptionsT], args: argparse.Namespace) -> OptionsT:
+    """The ``kind`` of options (``WorkerOptions``, ``SchedulerOptions``) that ``args`` give:
+    each field from the flag whose ``dest`` is its name, if given (flags default to
+    ``argparse.SUPPRESS``), else the field's default. Refusals are ConfigurationError."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(kind) if f.name in args}
+    return kind(**given)
+
+
+def event_levels(events: Collection[str]) -> Callable[[str], Mapping[str, int | None]]:
+    """An argparse ``type`` for ``--log-levels EVENT=LEVEL[,...]`` over ``events``."""
+
+    def parse(given: str) -> Mapping[str, int | None]:
+        try:
+            return check_event_levels("log levels", parse_event_levels(given), events)
+        except (ValueError, ConfigurationError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def check_pool_name(options: WorkerOptions) -> str | None:
+    """Why ``--name`` cannot be a MultiWorker's (None when it can): it is the host part of
+    its workers' names (``pyresque.protocol.workers.pool_worker_name``)."""
     try:
-        context = Context.create(namespace, dialect)
-        worker_name(context, name, os.getpid())
+        pool_worker_name(options.context(), options.name, os.getpid(), 1)
     except ConfigurationError as exc:
-        return str(exc)
-    if pool and ":" in name:
-        return (
-            f"--name {name!r}: a MultiWorker's name is the host part of its workers' names "
-            "(NAME:pid+N), so it cannot hold a colon"
-        )
+        return f"--name {options.name!r}: {exc}"
     return None

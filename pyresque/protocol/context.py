@@ -1,4 +1,5 @@
-"""What every plan needs: the key space, the dialect, a clock and the host name."""
+"""What every plan needs: the key space, the dialect, a clock and the host name (and
+resque-scheduler's lookup of it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pyresque.protocol.dialect import Dialect, get_dialect
 from pyresque.protocol.keys import KeySpace
 
-__all__ = ["Context"]
+__all__ = ["Context", "ruby_hostname"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +34,16 @@ class Context:
 
     def now_ms(self) -> float:
         return self.clock() * 1000
+
+
+def ruby_hostname(host: str | None = None) -> str:
+    """The host resque-scheduler puts in its lock value for ``host`` (default: this
+    machine's name): ``Addrinfo.getaddrinfo(Socket.gethostname, 'http').first
+    .getnameinfo.first`` (often ``localhost``), or the bare host name when that lookup
+    fails, as it rescues."""
+    host = socket.gethostname() if host is None else host
+    try:
+        first = socket.getaddrinfo(host, "http")[0]
+        return socket.getnameinfo(first[4], 0)[0]
+    except (OSError, IndexError, UnicodeError):
+        return host

@@ -25,6 +25,7 @@ __all__ = [
     "backtrace_lines",
     "exception_entry",
     "ping_value",
+    "pool_worker_name",
     "ruby_record",
     "run_at",
     "worker_name",
@@ -65,6 +66,26 @@ def worker_name(ctx: Context, name: str | None, pid: int) -> str:
             "ruby-dialect name is a host (its pid is added) or host:pid with a numeric pid"
         )
     return name
+
+
+def pool_worker_name(ctx: Context, host: str | None, pid: int, wid: int) -> str:
+    """The name of a MultiWorker's worker ``wid``, ``host`` being the pool's name (default:
+    this machine's), checked as :func:`worker_name` checks names.
+
+    node-resque's is ``host:pid+id``. Ruby prunes same-host workers whose pid part is not a
+    live process, and ``1234+1`` never is: in the ruby dialect the id goes on the host part
+    instead (``host+1:1234``), which Ruby's pid check skips (another host) while the
+    heartbeat keeps it alive, and prunes 300 s after it stops beating.
+    """
+    host = ctx.hostname if host is None else host
+    if isinstance(host, str) and ":" in host:
+        shape = "NAME:pid+N" if ctx.dialect.is_node else "NAME+N:pid"
+        raise ConfigurationError(
+            f"a MultiWorker's name is the host part of its workers' names ({shape}), which "
+            f"hold one colon at most: it cannot hold one as {host!r} does"
+        )
+    worker_name(ctx, host, pid)  # blank, padded, a comma: refused as in any name
+    return f"{host}:{pid}+{wid}" if ctx.dialect.is_node else f"{host}+{wid}:{pid}"
 
 
 def worker_queues(queues: Sequence[str]) -> list[str]:

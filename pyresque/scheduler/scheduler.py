@@ -10,11 +10,10 @@ import asyncio
 import contextlib
 import math
 import os
-import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import redis.asyncio
 
@@ -22,38 +21,26 @@ from pyresque.connection import AsyncDriver, Settings, open_async_driver, run_pl
 from pyresque.connection.patience import UNAVAILABLE, Backoff
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.errors import (
-    ConfigurationError,
     ConnectionFailedError,
     PayloadDecodeError,
     RedisReplyError,
 )
 from pyresque.plugins.base import run_plugins
-from pyresque.protocol.context import Context
-from pyresque.protocol.dialect import Dialect
+from pyresque.protocol.context import ruby_hostname
 from pyresque.protocol.plan import Plan
 from pyresque.protocol.plans import admin
 from pyresque.protocol.plans import scheduler as plans
 from pyresque.protocol.plans.scheduler import Moved, Transfer
 from pyresque.queue import Queue
 from pyresque.scheduler.events import SchedulerEvents
+from pyresque.scheduler.options import SchedulerKeywords, SchedulerOptions
 from pyresque.worker.events import Listener
+from pyresque.worker.options import options_with
 from pyresque.worker.retry import Throttle
 
-__all__ = ["Scheduler", "ruby_hostname"]
+__all__ = ["Scheduler", "SchedulerOptions", "ruby_hostname"]
 
 T = TypeVar("T")
-
-
-def ruby_hostname() -> str:
-    """The host resque-scheduler puts in its lock value:
-    ``Addrinfo.getaddrinfo(Socket.gethostname, 'http').first.getnameinfo.first``
-    (often ``localhost``), or the bare host name when that lookup fails, as it rescues."""
-    host = socket.gethostname()
-    try:
-        first = socket.getaddrinfo(host, "http")[0]
-        return socket.getnameinfo(first[4], 0)[0]
-    except (OSError, IndexError, UnicodeError):
-        return host
 
 
 def _number(ts: str) -> int | str:
@@ -76,54 +63,33 @@ class Scheduler:
     never) and cleans them up, then, with ``retry_stuck_jobs``, re-enqueues the jobs of
     dead workers. With ``jobs``, a moved job's ``before_enqueue``/``after_enqueue``
     plugins run around its move.
+
+    Those settings are its :class:`~pyresque.scheduler.options.SchedulerOptions`:
+    ``options=``, or the options' fields as keywords (``timeout=50``), or both (the
+    keywords replace those fields).
     """
 
     def __init__(
         self,
         redis: str | Settings | redis.asyncio.Redis | AsyncDriver | None = None,
         *,
-        namespace: str | Sequence[str] = "resque",
-        dialect: str | Dialect = "node",
-        timeout: float = 5000,
-        leader_lock_timeout: int = 180,
-        stuck_worker_timeout: float | None = 3_600_000,
-        retry_stuck_jobs: bool = False,
-        name: str | None = None,
-        both_locks: bool = False,
+        options: SchedulerOptions | None = None,
         jobs: Mapping[str, Any] | None = None,
-        log_levels: Mapping[str, int | str | None] | None = None,
-        clock: Callable[[], float] | None = None,
+        **keywords: Unpack[SchedulerKeywords],
     ) -> None:
-        if not (isinstance(leader_lock_timeout, int) and leader_lock_timeout > 0):
-            raise ConfigurationError(
-                f"leader_lock_timeout must be a whole number of seconds > 0, "
-                f"not {leader_lock_timeout!r}"
-            )
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be > 0 ms, not {timeout!r}")
-        if stuck_worker_timeout is not None and not stuck_worker_timeout >= 0:
-            raise ConfigurationError(
-                f"stuck_worker_timeout must be 0 or more ms (0 or None: never), "
-                f"not {stuck_worker_timeout!r}"
-            )
-        self.context = Context.create(namespace, dialect, clock=clock)
-        self.timeout = float(timeout)
-        self.leader_lock_timeout = leader_lock_timeout
-        self.stuck_worker_timeout = stuck_worker_timeout
-        self.retry_stuck_jobs = retry_stuck_jobs
-        self.both_locks = both_locks
+        self.options = options_with(SchedulerOptions, options, keywords)
+        self.context = self.options.context()
         self.jobs: JobDefinitions = job_definitions(jobs)
-        keys = self.context.keys
-        self.lock_keys = plans.lock_keys(self.context, both=both_locks)
-        values = {
-            k: self._lock_value(name, node_lock=k == keys.leader_lock()) for k in self.lock_keys
-        }
-        self.lock_values = tuple(values.values())
+        self.lock_keys = plans.lock_keys(self.context, both=self.options.both_locks)
+        self.lock_values = plans.lock_values(
+            self.context, self.lock_keys, self.options.name, os.getpid()
+        )
         # The value of the dialect's own lock (the peer's default identity).
-        self.name = values[plans.lock_keys(self.context)[0]]
+        own = plans.lock_keys(self.context)[0]
+        self.name = self.lock_values[self.lock_keys.index(own)]
         self.leader = False
         self.running = False
-        self.events = SchedulerEvents(f"scheduler {self.name}", log_levels=log_levels)
+        self.events = SchedulerEvents(f"scheduler {self.name}", log_levels=self.options.log_levels)
         if isinstance(redis, AsyncDriver):
             self._driver, self._owns_driver = redis, False
         else:
@@ -145,12 +111,26 @@ class Scheduler:
         self._stuck: dict[str, float] = {}
         self._reports = Throttle()
 
-    @staticmethod
-    def _lock_value(name: str | None, *, node_lock: bool) -> str:
-        if name:
-            return name
-        host = socket.gethostname() if node_lock else ruby_hostname()
-        return f"{host}:{os.getpid()}"
+    # -- the options under their former attribute names (read-only) ------------------------
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    @property
+    def leader_lock_timeout(self) -> int:
+        return self.options.leader_lock_timeout
+
+    @property
+    def stuck_worker_timeout(self) -> float | None:
+        return self.options.stuck_worker_timeout
+
+    @property
+    def retry_stuck_jobs(self) -> bool:
+        return self.options.retry_stuck_jobs
+
+    @property
+    def both_locks(self) -> bool:
+        return self.options.both_locks
 
     def __repr__(self) -> str:
         return f"Scheduler({self.name!r}, dialect={self.context.dialect.name!r})"
@@ -198,7 +178,8 @@ class Scheduler:
                 self._report(
                     ConnectionFailedError(
                         "stopped without releasing the lock(s): "
-                        f"Redis did not answer; they expire within {self.leader_lock_timeout} s"
+                        "Redis did not answer; they expire within "
+                        f"{self.options.leader_lock_timeout} s"
                     )
                 )
             except Exception as exc:  # Redis gone: the lock expires on its own
@@ -225,7 +206,7 @@ class Scheduler:
                 task.cancel()
 
     async def _loop(self) -> None:
-        backoff = Backoff(cap=self.timeout / 1000)
+        backoff = Backoff(cap=self.options.timeout / 1000)
         while not self._stop.is_set():
             try:
                 again = await self.poll()
@@ -240,7 +221,7 @@ class Scheduler:
             backoff.reset()
             if not again:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.timeout / 1000)
+                    await asyncio.wait_for(self._stop.wait(), self.options.timeout / 1000)
 
     def _report(self, exc: BaseException, kind: str | None = None) -> None:
         """Emit ``error``, once per interval for the same kind of trouble."""
@@ -262,7 +243,7 @@ class Scheduler:
             try:
                 await self._promote(ts)
             except RedisReplyError as exc:  # e.g. the failed list is not a list: nothing moved
-                self._stuck[ts] = now + self.timeout / 1000
+                self._stuck[ts] = now + self.options.timeout / 1000
                 self._report(exc)
             return True
         await self.check_stuck_workers()
@@ -272,7 +253,7 @@ class Scheduler:
         try:
             held = await self._run(
                 plans.hold_locks(
-                    self.context, self.lock_keys, self.lock_values, self.leader_lock_timeout
+                    self.context, self.lock_keys, self.lock_values, self.options.leader_lock_timeout
                 )
             )
         except Exception:
@@ -295,7 +276,7 @@ class Scheduler:
         while not self._stop.is_set():
             # A long second (many items, slow plugins): keep the lock fresh, once a poll
             # interval, and stop at once if it is lost.
-            stale = time.monotonic() - self._held_at > self.timeout / 1000
+            stale = time.monotonic() - self._held_at > self.options.timeout / 1000
             if stale and not await self._try_for_leader():
                 return
             raws = await self._run(plans.read_due(ctx, ts))
@@ -411,7 +392,7 @@ class Scheduler:
     async def check_stuck_workers(self) -> None:
         """Clean up workers whose node ping or resque heartbeat is older than
         ``stuck_worker_timeout``; then, with ``retry_stuck_jobs``, retry dead workers' jobs."""
-        ctx, limit = self.context, self.stuck_worker_timeout
+        ctx, limit = self.context, self.options.stuck_worker_timeout
         if not limit:
             return  # as node-resque: no timeout, no check (and no retry)
         for stale in await self._run(plans.stale_workers(ctx, float(limit))):
@@ -424,5 +405,5 @@ class Scheduler:
                     "cleanStuckWorker", stale.name, done.entry, stale.delta,
                     worker=stale.name, delta=stale.delta,
                 )  # fmt: skip
-        if self.retry_stuck_jobs:
+        if self.options.retry_stuck_jobs:
             await self._run(admin.retry_stuck_jobs(ctx))

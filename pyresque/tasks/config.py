@@ -30,27 +30,16 @@ from typing import Any
 from pyresque.connection.settings import DEFAULT_URL, Settings, default_url
 from pyresque.errors import ConfigurationError
 from pyresque.scheduler.events import DEFAULT_LOG_LEVELS as SCHEDULER_LEVELS
+from pyresque.scheduler.events import EVENTS as SCHEDULER_EVENTS
+from pyresque.scheduler.options import SchedulerOptions
 from pyresque.worker.events import DEFAULT_LOG_LEVELS as WORKER_LEVELS
+from pyresque.worker.events import LEVEL_NAMES, parse_event_levels
+from pyresque.worker.options import Unfinished, WorkerOptions
 
 __all__ = ["QueuesFunction", "TasksConfig", "load_config", "log_level"]
 
 QueuesFunction = Callable[[], Sequence[str] | Awaitable[Sequence[str]]]
 
-# Actionhero's (syslog's) level names, mapped to logging's; "off" silences an event.
-_LEVELS: Mapping[str, int | None] = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "notice": logging.INFO,
-    "warning": logging.WARNING,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-    "crit": logging.CRITICAL,
-    "critical": logging.CRITICAL,
-    "alert": logging.CRITICAL,
-    "emerg": logging.CRITICAL,
-    "off": None,
-    "none": None,
-}
 # Actionhero's names for pyresque's events (``internalError`` is never read by Actionhero;
 # the worker's ``error`` event is the nearest thing).
 _WORKER_ALIASES = {"internalError": "error"}
@@ -72,10 +61,19 @@ def _frozen(levels: Mapping[str, int | None]) -> Mapping[str, int | None]:
     return MappingProxyType(dict(levels))
 
 
+_WORKER = WorkerOptions()
+_SCHEDULER = SchedulerOptions()
+
+
 @dataclass(frozen=True)
 class TasksConfig:
     """Every option, checked on construction (so ``TasksConfig(...)`` in code is checked
-    as a file is). Times are in ms, as in Actionhero."""
+    as a file is). Times are in ms, as in Actionhero, except the options named in seconds
+    (as the Worker and Scheduler take them).
+
+    The options a node's workers and scheduler are built from are
+    :meth:`worker_options` and :meth:`scheduler_options`.
+    """
 
     scheduler: bool = False
     """Run a scheduler here, and enqueue the periodic tasks at boot."""
@@ -90,6 +88,18 @@ class TasksConfig:
     max_event_loop_delay: float = 5
     stuck_worker_timeout: float = 3_600_000
     retry_stuck_jobs: bool = False
+    job_timeout: float | None = _WORKER.job_timeout
+    """A task running longer than this fails; None (left out of a file): no limit."""
+    shutdown_grace: float = _WORKER.shutdown_grace
+    """Seconds a running task may take to finish once the node stops."""
+    unfinished: Unfinished = _WORKER.unfinished
+    """A task cut off at the stop: ``"fail"`` (recorded as failed) or ``"requeue"``."""
+    heartbeat_interval: float = _WORKER.heartbeat_interval
+    """Seconds between Ruby resque's worker heartbeats (ruby dialect)."""
+    leader_lock_timeout: int = _SCHEDULER.leader_lock_timeout
+    """Whole seconds the scheduler's lock lives unless refreshed."""
+    both_locks: bool = _SCHEDULER.both_locks
+    """The scheduler leads only while holding node-resque's and resque-scheduler's locks."""
     worker_logging: Mapping[str, int | None] = field(default_factory=lambda: DEFAULT_WORKER_LOGGING)
     scheduler_logging: Mapping[str, int | None] = field(
         default_factory=lambda: DEFAULT_SCHEDULER_LOGGING
@@ -109,6 +119,40 @@ class TasksConfig:
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.cron_timezone)
+
+    def worker_options(self, name: str | None = None) -> WorkerOptions:
+        """What this node's workers are built from; ``name`` is the App's (their host)."""
+        return WorkerOptions(
+            name=name,
+            namespace=self.namespace,
+            dialect=self.dialect,
+            timeout=self.timeout,
+            job_timeout=self.job_timeout,
+            shutdown_grace=self.shutdown_grace,
+            unfinished=self.unfinished,
+            heartbeat_interval=self.heartbeat_interval,
+            log_levels=self.worker_logging,
+        )
+
+    def scheduler_options(self, name: str | None = None) -> SchedulerOptions:
+        """What this node's scheduler is built from; ``name`` is the App's (its lock
+        value)."""
+        return SchedulerOptions(
+            name=name,
+            namespace=self.namespace,
+            dialect=self.dialect,
+            timeout=self.timeout,
+            leader_lock_timeout=self.leader_lock_timeout,
+            stuck_worker_timeout=self.stuck_worker_timeout,
+            retry_stuck_jobs=self.retry_stuck_jobs,
+            both_locks=self.both_locks,
+            # Boot and cron enqueues are the app's lines, not the scheduler's events.
+            log_levels={
+                event: level
+                for event, level in self.scheduler_logging.items()
+                if event in SCHEDULER_EVENTS
+            },
+        )
 
 
 def log_level(levels: Mapping[str, int | None], event: str) -> int | None:
@@ -142,7 +186,7 @@ def _count(option: str, value: object, source: str) -> int:
     raise _fail(option, "an integer >= 0", value, source)
 
 
-def _ms(option: str, value: object, source: str, *, positive: bool) -> float:
+def _number(option: str, value: object, source: str, *, positive: bool, unit: str = "ms") -> float:
     number: object = value
     if isinstance(value, _Env):
         try:
@@ -156,7 +200,15 @@ def _ms(option: str, value: object, source: str, *, positive: bool) -> float:
         and (number > 0 if positive else number >= 0)
     ):
         return float(number)
-    raise _fail(option, f"a number of ms {'>' if positive else '>='} 0", value, source)
+    raise _fail(option, f"a number of {unit} {'>' if positive else '>='} 0", value, source)
+
+
+def _whole_seconds(option: str, value: object, source: str) -> int:
+    if isinstance(value, _Env) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise _fail(option, "a whole number of s > 0", value, source)
 
 
 def _queues(value: object, source: str) -> tuple[str, ...] | QueuesFunction:
@@ -186,10 +238,10 @@ def _levels(
     aliases = _WORKER_ALIASES if option == "worker_logging" else _SCHEDULER_ALIASES
     given: object = value
     if isinstance(value, _Env):  # "poll=info,job=off"
-        pairs = [item.partition("=") for item in value.split(",") if item.strip()]
-        if not all(sep for _, sep, _ in pairs):
-            raise _fail(option, "event=level pairs separated by commas", value, source)
-        given = {k.strip(): v.strip() for k, _, v in pairs}
+        try:
+            given = parse_event_levels(value)
+        except ValueError:
+            raise _fail(option, "event=level pairs separated by commas", value, source) from None
     if not isinstance(given, Mapping):
         raise _fail(option, "a table of event = level", value, source)
     levels = dict(base or defaults)
@@ -210,9 +262,9 @@ def _level(option: str, level: object, source: str) -> int | None:
         return None
     if isinstance(level, int) and not isinstance(level, bool) and level >= 0:
         return level
-    if isinstance(level, str) and level.strip().lower() in _LEVELS:
-        return _LEVELS[level.strip().lower()]
-    raise _fail(option, f"a level ({', '.join(_LEVELS)}) or false", level, source)
+    if isinstance(level, str) and level.strip().lower() in LEVEL_NAMES:
+        return LEVEL_NAMES[level.strip().lower()]
+    raise _fail(option, f"a level ({', '.join(LEVEL_NAMES)}) or false", level, source)
 
 
 def _redact(url: str) -> str:
@@ -230,6 +282,8 @@ def _text(option: str, value: object, source: str) -> str:
             raise ConfigurationError(f"redis: {redacted} (from {source})") from None
     elif option == "dialect" and value not in ("node", "ruby"):
         raise _fail(option, "'node' or 'ruby'", value, source)
+    elif option == "unfinished" and value not in ("fail", "requeue"):
+        raise _fail(option, "'fail' or 'requeue'", value, source)
     elif option == "tasks_path" and not value.strip():
         raise _fail(option, "a folder", value, source)
     elif option == "cron_timezone":
@@ -247,7 +301,13 @@ def _coerce(option: str, value: object, source: str, base: Any = None) -> Any:
     if kind == "count":
         return _count(option, value, source)
     if kind in ("ms", "ms>0"):
-        return _ms(option, value, source, positive=kind == "ms>0")
+        return _number(option, value, source, positive=kind == "ms>0")
+    if kind == "ms>0 or none":
+        return None if value is None else _number(option, value, source, positive=True)
+    if kind in ("s", "s>0"):
+        return _number(option, value, source, positive=kind == "s>0", unit="s")
+    if kind == "whole s>0":
+        return _whole_seconds(option, value, source)
     if kind == "queues":
         return _queues(value, source)
     if kind == "levels":
@@ -266,6 +326,12 @@ _OPTIONS: Mapping[str, str] = {
     "max_event_loop_delay": "ms",
     "stuck_worker_timeout": "ms",
     "retry_stuck_jobs": "bool",
+    "job_timeout": "ms>0 or none",
+    "shutdown_grace": "s",
+    "unfinished": "text",
+    "heartbeat_interval": "s>0",
+    "leader_lock_timeout": "whole s>0",
+    "both_locks": "bool",
     "worker_logging": "levels",
     "scheduler_logging": "levels",
     "redis": "text",

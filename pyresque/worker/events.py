@@ -11,10 +11,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["DEFAULT_LOG_LEVELS", "EVENTS", "Events"]
+from pyresque.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_LOG_LEVELS",
+    "EVENTS",
+    "LEVEL_NAMES",
+    "Events",
+    "check_event_levels",
+    "parse_event_levels",
+]
 
 EVENTS = (
     "start",
@@ -47,7 +57,62 @@ DEFAULT_LOG_LEVELS: Mapping[str, int | None] = {
 }
 """Actionhero's ``workerLogging`` defaults."""
 
+LEVEL_NAMES: Mapping[str, int | None] = MappingProxyType(
+    {
+        "debug": logging.DEBUG,
+        "info": logging.INFO,
+        "notice": logging.INFO,
+        "warning": logging.WARNING,
+        "warn": logging.WARNING,
+        "error": logging.ERROR,
+        "crit": logging.CRITICAL,
+        "critical": logging.CRITICAL,
+        "alert": logging.CRITICAL,
+        "emerg": logging.CRITICAL,
+        "off": None,
+        "none": None,
+    }
+)
+"""The names an event's log level may be given by: logging's and Actionhero's (syslog's);
+``off`` silences the event."""
+
 Listener = Callable[..., Any]
+
+
+def check_event_levels(
+    option: str, given: Mapping[str, object], events: Collection[str]
+) -> Mapping[str, int | None]:
+    """``given`` as levels, read-only: each key one of ``events``, each level a number,
+    a name of :data:`LEVEL_NAMES`, or None or False (silent); else ConfigurationError."""
+    if not isinstance(given, Mapping):
+        raise ConfigurationError(f"{option} must map event names to levels, not {given!r}")
+    levels: dict[str, int | None] = {}
+    for event, level in given.items():
+        if event not in events:
+            raise ConfigurationError(
+                f"{option}: unknown event {event!r}; events are {', '.join(events)}"
+            )
+        if level is None or level is False:
+            levels[event] = None
+        elif isinstance(level, int) and not isinstance(level, bool) and level >= 0:
+            levels[event] = level
+        elif isinstance(level, str) and level.strip().lower() in LEVEL_NAMES:
+            levels[event] = LEVEL_NAMES[level.strip().lower()]
+        else:
+            raise ConfigurationError(
+                f"{option}: the level of {event!r} must be a number, one of "
+                f"{', '.join(LEVEL_NAMES)} or None, not {level!r}"
+            )
+    return MappingProxyType(levels)
+
+
+def parse_event_levels(text: str) -> dict[str, str]:
+    """``"poll=info,job=off"`` (a command line's or an environment's spelling) as a
+    mapping; ValueError when it is not ``EVENT=LEVEL`` pairs separated by commas."""
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if not all(sep and key.strip() for key, sep, _ in pairs):
+        raise ValueError(f"expected EVENT=LEVEL pairs separated by commas, not {text!r}")
+    return {key.strip(): value.strip() for key, _, value in pairs}
 
 
 class Events:

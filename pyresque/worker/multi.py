@@ -61,25 +61,23 @@ import asyncio
 import contextlib
 import math
 import os
-import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, Settings, open_async_driver
 from pyresque.errors import ConfigurationError
 from pyresque.protocol import times
-from pyresque.protocol.context import Context
-from pyresque.protocol.dialect import Dialect, get_dialect
-from pyresque.protocol.workers import worker_name
+from pyresque.protocol.workers import pool_worker_name
 from pyresque.worker.events import EVENTS, Events, Listener
 from pyresque.worker.jobs import job_definitions
+from pyresque.worker.options import WorkerKeywords, WorkerOptions, options_with
 from pyresque.worker.waker import Waker
-from pyresque.worker.worker import Unfinished, Worker
+from pyresque.worker.worker import Worker
 
 __all__ = ["MultiWorker", "scaling_action"]
 
@@ -120,10 +118,12 @@ class MultiWorker:
     """Runs between ``min_task_processors`` and ``max_task_processors`` workers on
     ``queues``, scaled by load and event-loop lag like node-resque's MultiWorker.
 
-    ``check_timeout`` and ``max_event_loop_delay`` are in ms. ``timeout``,
-    ``job_timeout``, ``shutdown_grace`` and ``unfinished`` are passed to each child
-    (see :class:`~pyresque.worker.worker.Worker`). Sync jobs run on ``executor``, or on a
-    pool of ``max_task_processors`` threads that the MultiWorker creates.
+    ``check_timeout`` and ``max_event_loop_delay`` are in ms. Each child is built from the
+    pool's :class:`~pyresque.worker.options.WorkerOptions` (``options=`` and/or its fields
+    as keywords, as for a :class:`~pyresque.worker.worker.Worker`), named
+    ``name:pid+N`` (see :func:`~pyresque.protocol.workers.pool_worker_name`), so here
+    ``name`` is a host. Sync jobs run on ``executor``, or on a pool of
+    ``max_task_processors`` threads that the MultiWorker creates.
     """
 
     def __init__(
@@ -132,20 +132,13 @@ class MultiWorker:
         queues: str | Sequence[str] = "*",
         jobs: Mapping[str, Any] | None = None,
         *,
-        name: str | None = None,
-        namespace: str | Sequence[str] = "resque",
-        dialect: str | Dialect = "node",
+        options: WorkerOptions | None = None,
         min_task_processors: int = 1,
         max_task_processors: int = 10,
         check_timeout: float = 500,
         max_event_loop_delay: float = 10,
-        timeout: float = 5000,
-        job_timeout: float | None = None,
-        shutdown_grace: float = 30.0,
-        unfinished: Unfinished = "fail",
         executor: Executor | None = None,
-        log_levels: Mapping[str, int | str | None] | None = None,
-        clock: Callable[[], float] | None = None,
+        **keywords: Unpack[WorkerKeywords],
     ) -> None:
         if not 0 <= min_task_processors <= max_task_processors or max_task_processors < 1:
             raise ConfigurationError(
@@ -154,35 +147,27 @@ class MultiWorker:
             )
         if not check_timeout > 0:
             raise ConfigurationError(f"check_timeout must be positive, not {check_timeout!r}")
-        self.name = name or socket.gethostname()
+        self.options = options_with(WorkerOptions, options, keywords)
+        self._context = self.options.context()
+        # A child's name must be one the peers parse: refuse a bad one now, not per child.
+        pool_worker_name(self._context, self.options.name, os.getpid(), 1)
+        self.name = self.options.name or self._context.hostname
         self.queues = queues
         self.jobs = job_definitions(jobs)  # checked once, here, not per child
         self.min_task_processors = min_task_processors
         self.max_task_processors = max_task_processors
         self.check_timeout = float(check_timeout)
         self.max_event_loop_delay = float(max_event_loop_delay)
-        self.shutdown_grace = shutdown_grace
-        self._child_options: dict[str, Any] = {
-            "namespace": namespace,
-            "dialect": dialect,
-            "timeout": timeout,
-            "job_timeout": job_timeout,
-            "shutdown_grace": shutdown_grace,
-            "unfinished": unfinished,
-            "log_levels": log_levels,
-            "clock": clock,
-        }
         # Children log their own events; listeners here get them without a second log line.
         own_levels: dict[str, int | str | None] = dict.fromkeys(FORWARDED, None)
-        if log_levels and "multiWorkerAction" in log_levels:
-            own_levels["multiWorkerAction"] = log_levels["multiWorkerAction"]
+        levels = self.options.log_levels
+        if levels and "multiWorkerAction" in levels:
+            own_levels["multiWorkerAction"] = levels["multiWorkerAction"]
         self.events = Events(f"multiworker {self.name}", log_levels=own_levels)
         if isinstance(redis, AsyncDriver):
             self._driver, self._owns_driver = redis, False
         else:
             self._driver, self._owns_driver = open_async_driver(redis), True
-        # A child's name must be one the peers parse: refuse a bad one now, not per child.
-        worker_name(Context.create(namespace, dialect), self._child_name(1), os.getpid())
         self._executor = executor
         self._owns_executor = executor is None
         self._waker: Waker | None = None
@@ -199,6 +184,11 @@ class MultiWorker:
 
     def __repr__(self) -> str:
         return f"MultiWorker({self.name!r}, workers={len(self._active)}, working={self.working})"
+
+    @property
+    def shutdown_grace(self) -> float:
+        """Each child's (from the options)."""
+        return self.options.shutdown_grace
 
     @property
     def workers(self) -> list[Worker]:
@@ -331,15 +321,6 @@ class MultiWorker:
         for child in list(self._live):
             child.worker.cut_off()
 
-    def _child_name(self, wid: int) -> str:
-        """node-resque's ``host:pid+id``. Ruby prunes same-host workers whose pid part is
-        not a live process, and ``1234+1`` never is: in the ruby dialect the id goes on
-        the host part instead (``host+1:1234``), which Ruby's pid check skips (other host)
-        while the heartbeat keeps it alive, and prunes 300 s after it stops beating."""
-        if get_dialect(self._child_options["dialect"]).is_node:
-            return f"{self.name}:{os.getpid()}+{wid}"
-        return f"{self.name}+{wid}:{os.getpid()}"
-
     def _next_id(self) -> int:
         taken = {child.id for child in self._live}
         wid = 1
@@ -354,10 +335,10 @@ class MultiWorker:
             self._driver,
             self.queues,
             self.jobs,
-            name=self._child_name(wid),
+            options=self.options,
+            name=pool_worker_name(self._context, self.options.name, os.getpid(), wid),
             executor=self._executor,
             waker=self._waker,
-            **self._child_options,
         )
         child = _Child(wid, worker)
         for event in FORWARDED:

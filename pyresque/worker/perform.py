@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable
 from concurrent.futures import Executor
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pyresque.connection import AsyncDriver, run_plan
 from pyresque.definitions import JobDefinition, JobDefinitions
@@ -33,11 +33,11 @@ from pyresque.protocol.workers import Identity, exception_entry, ruby_record
 from pyresque.queue import Queue
 from pyresque.worker.events import Events
 from pyresque.worker.jobs import CurrentJob, UnknownJobError, invoke
+from pyresque.worker.options import Unfinished, WorkerOptions
 
 __all__ = ["SUCCESS", "Performer", "Unfinished"]
 
 T = TypeVar("T")
-Unfinished = Literal["fail", "requeue"]
 SUCCESS = Settle("done", processed=True)  # shared: never mutated
 _VETOED = Settle("done")
 
@@ -50,9 +50,8 @@ class Performer:
     name: str
     jobs: JobDefinitions
     events: Events
+    options: WorkerOptions
     executor: Executor | None
-    job_timeout: float | None
-    unfinished: Unfinished
     running: bool
     working: bool
     job: dict[str, Any] | None
@@ -104,7 +103,11 @@ class Performer:
             ):
                 return _VETOED  # node-resque counts nothing for a vetoed perform
             outcome.result = await invoke(
-                definition, args, current, executor=self.executor, timeout_ms=self.job_timeout
+                definition,
+                args,
+                current,
+                executor=self.executor,
+                timeout_ms=self.options.job_timeout,
             )
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -204,7 +207,7 @@ class Performer:
         )
 
     def _unfinished(self, taken: Taken, payload: Any, began: float) -> Settle:
-        if self.unfinished == "requeue":
+        if self.options.unfinished == "requeue":
             self.events.emit("reEnqueue", taken.queue, payload, "stop", error="cut off by stop")
             return Settle("requeue", queue=taken.queue, payload=taken.raw)
         self.events.emit(
@@ -257,7 +260,11 @@ class Performer:
         payload = {"class": job_class, "queue": queue, "args": arguments}
         current = CurrentJob(self, queue, job_class, arguments, payload)
         return await invoke(
-            definition, arguments, current, executor=self.executor, timeout_ms=self.job_timeout
+            definition,
+            arguments,
+            current,
+            executor=self.executor,
+            timeout_ms=self.options.job_timeout,
         )
 
 

@@ -20,10 +20,10 @@ import contextlib
 import enum
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import redis.asyncio
 
@@ -37,8 +37,6 @@ from pyresque.errors import (
     WrongTypeError,
 )
 from pyresque.protocol import recovery, times
-from pyresque.protocol.context import Context
-from pyresque.protocol.dialect import Dialect
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import decode_job
 from pyresque.protocol.plans import work as plans
@@ -47,11 +45,12 @@ from pyresque.protocol.workers import Identity, run_at, worker_name, worker_queu
 from pyresque.queue import Queue
 from pyresque.worker.events import Events, Listener
 from pyresque.worker.jobs import job_definitions
-from pyresque.worker.perform import Performer, Unfinished
+from pyresque.worker.options import Unfinished, WorkerKeywords, WorkerOptions, options_with
+from pyresque.worker.perform import Performer
 from pyresque.worker.retry import Throttle
 from pyresque.worker.waker import Waker
 
-__all__ = ["Unfinished", "Worker"]
+__all__ = ["Unfinished", "Worker", "WorkerOptions"]
 
 T = TypeVar("T")
 
@@ -83,13 +82,10 @@ def _queue_list(queues: str | Sequence[str]) -> list[str]:
 class Worker(Performer):
     """Works ``queues`` (in priority order; ``"*"`` for all) with the ``jobs`` mapping.
 
-    ``timeout`` (ms, > 0) is node-resque's: how often an idle worker looks again and (node
-    dialect) pings. An idle worker does not wait for it: it is woken as soon as one of its
-    queues gets a job. ``job_timeout`` (ms) fails a job that runs longer. On stop, a job
-    still running after ``shutdown_grace`` seconds is cancelled and, per ``unfinished``,
-    recorded as failed (so ``retry_stuck_jobs`` finds it) or put back at the head of its
-    queue. ``name`` must be one the peers' tools can parse (see
-    :func:`~pyresque.protocol.workers.worker_name`).
+    What it does beyond that is its :class:`~pyresque.worker.options.WorkerOptions`:
+    ``options=``, or the options' fields as keywords (``timeout=50``), or both (the
+    keywords replace those fields). ``executor`` runs the plain-function jobs (default:
+    the loop's); ``waker`` is shared by a MultiWorker's workers.
     """
 
     def __init__(
@@ -98,39 +94,18 @@ class Worker(Performer):
         queues: str | Sequence[str] = "*",
         jobs: Mapping[str, Any] | None = None,
         *,
-        name: str | None = None,
-        namespace: str | Sequence[str] = "resque",
-        dialect: str | Dialect = "node",
-        timeout: float = 5000,
-        job_timeout: float | None = None,
-        shutdown_grace: float = 30.0,
-        unfinished: Unfinished = "fail",
-        heartbeat_interval: float = 60.0,
+        options: WorkerOptions | None = None,
         executor: Executor | None = None,
         waker: Waker | None = None,
-        log_levels: Mapping[str, int | str | None] | None = None,
-        clock: Callable[[], float] | None = None,
+        **keywords: Unpack[WorkerKeywords],
     ) -> None:
-        if unfinished not in ("fail", "requeue"):
-            raise ConfigurationError(f"unfinished must be 'fail' or 'requeue', not {unfinished!r}")
-        for option, value in (("timeout", timeout), ("heartbeat_interval", heartbeat_interval)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigurationError(f"{option} must be a positive number, not {value!r}")
-        if job_timeout is not None and not job_timeout > 0:
-            raise ConfigurationError(f"job_timeout must be positive (or None), not {job_timeout!r}")
-        if not shutdown_grace >= 0:
-            raise ConfigurationError(f"shutdown_grace must be 0 or more, not {shutdown_grace!r}")
-        self.context = Context.create(namespace, dialect, clock=clock)
+        self.options = options_with(WorkerOptions, options, keywords)
+        self.context = self.options.context()
         self.patterns = _queue_list(queues)
-        self.name = worker_name(self.context, name, os.getpid())
+        self.name = worker_name(self.context, self.options.name, os.getpid())
         self.jobs = job_definitions(jobs)
-        self.timeout = float(timeout)
-        self.job_timeout = job_timeout
-        self.shutdown_grace = shutdown_grace
-        self.unfinished = unfinished
-        self.heartbeat_interval = heartbeat_interval
         self.executor = executor
-        self.events = Events(f"worker {self.name}", log_levels=log_levels)
+        self.events = Events(f"worker {self.name}", log_levels=self.options.log_levels)
         if isinstance(redis, AsyncDriver):
             self._driver, self._owns_driver = redis, False
         else:
@@ -170,6 +145,27 @@ class Worker(Performer):
         self._run_at_second = -1
         self._run_at = ""
 
+    # -- the options under their former attribute names (read-only) ------------------------
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    @property
+    def job_timeout(self) -> float | None:
+        return self.options.job_timeout
+
+    @property
+    def shutdown_grace(self) -> float:
+        return self.options.shutdown_grace
+
+    @property
+    def unfinished(self) -> Unfinished:
+        return self.options.unfinished
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.options.heartbeat_interval
+
     # -- names ------------------------------------------------------------------------------
     def _literal_queues(self) -> list[str]:
         return [q for q in self.patterns if not q.startswith("!")]
@@ -208,7 +204,7 @@ class Worker(Performer):
         self._abandon.clear()
         self._owes_settle = False
         self._finishing = None
-        backoff = Backoff(cap=self.timeout / 1000)
+        backoff = Backoff(cap=self.options.timeout / 1000)
         while True:
             try:
                 if self._dynamic:
@@ -248,7 +244,7 @@ class Worker(Performer):
         self._stop.set()
         task = self._loop_task
         if task is not None and not task.done():
-            wait = self.shutdown_grace if grace is None else grace
+            wait = self.options.shutdown_grace if grace is None else grace
             done, _ = await asyncio.wait({task}, timeout=wait)
             while not done:
                 self.cut_off()
@@ -365,7 +361,7 @@ class Worker(Performer):
     async def _step(self, settle: Settle | None, started: str) -> Taken | None:
         """Settle the last job and take the next (none once stopping), whatever Redis does
         meanwhile; returns the job taken. Gives up only when the worker is cut off."""
-        backoff = Backoff(cap=max(self.timeout / 1000, 0.05))
+        backoff = Backoff(cap=max(self.options.timeout / 1000, 0.05))
         maybe_sent = False
         while True:
             if maybe_sent:
@@ -521,7 +517,7 @@ class Worker(Performer):
             except UNAVAILABLE as exc:
                 self._report(exc, "redis")
         keys = [self.context.keys.queue(q) for q in self.queues if q not in self.unreadable]
-        wake = asyncio.ensure_future(self._waker.wait(keys, self.timeout / 1000))
+        wake = asyncio.ensure_future(self._waker.wait(keys, self.options.timeout / 1000))
         stop = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait({wake, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -545,7 +541,7 @@ class Worker(Performer):
     async def _tick(self) -> None:
         """Liveness: node's ping every ``timeout`` ms, Ruby's heartbeat every interval."""
         node = self.context.dialect.is_node
-        interval = self.timeout / 1000 if node else self.heartbeat_interval
+        interval = self.options.timeout / 1000 if node else self.options.heartbeat_interval
         while True:
             await asyncio.sleep(interval)
             try:

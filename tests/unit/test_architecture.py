@@ -14,11 +14,14 @@ import pyresque
 PACKAGE = Path(pyresque.__file__).parent
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
 
-# Fragments of key names: only pyresque/protocol may spell them.
+# Fragments of key names: only pyresque/protocol may spell them. A key never has a space
+# after a colon: "worker: Any" (an annotation in a generated task) is no key.
 KEY_FRAGMENTS = re.compile(
-    r"(queue:|:queues|delayed_queue_schedule(?!_size)|delayed:|timestamps:|worker:|workers:heartbeat|"
-    r"stat:|:failed|resque_scheduler|workerslock|pruning_dead|connection_test_key)"
+    r"((queue|delayed|timestamps|worker|stat):(?!\s)|:queues|delayed_queue_schedule(?!_size)|"
+    r"workers:heartbeat|:failed|resque_scheduler|workerslock|pruning_dead|connection_test_key)"
 )
+# A pid or this host's name, in an expression: what worker names and lock values are built of.
+HOST_OR_PID = re.compile(r"\b(pid|getpid|hostname|gethostname)\b")
 
 
 def _imports(path: Path) -> set[str]:
@@ -52,6 +55,48 @@ def test_protocol_context_uses_socket_only_for_the_host_name() -> None:
 )
 def test_only_the_protocol_package_spells_key_names(path: Path) -> None:
     assert [text for text in _literals(path) if KEY_FRAGMENTS.search(text)] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if "protocol" not in p.parts],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_only_the_protocol_package_builds_names_from_host_and_pid(path: Path) -> None:
+    """Worker names (``host:pid``, ``host:pid+N``, ``host+N:pid``) and scheduler lock values
+    are formats the peers parse: joining a host or pid with ``:`` or ``+`` (f-string, ``%``,
+    ``format``, ``+``, ``join``) or looking the host up happens in pyresque/protocol only."""
+    assert _host_pid_formats(path) == []
+
+
+def _host_pid_formats(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr in ("gethostname", "getnameinfo"):
+            found.append(ast.unparse(node))
+        literal, parts = _format_parts(node)
+        if re.search(r"[:+]", literal) and any(HOST_OR_PID.search(ast.unparse(p)) for p in parts):
+            found.append(ast.unparse(node))
+    return found
+
+
+def _format_parts(node: ast.AST) -> tuple[str, list[ast.expr]]:
+    """The literal text of a string-building expression, and what goes into it."""
+    if isinstance(node, ast.JoinedStr):
+        values = node.values
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
+        values = [node.left, node.right]
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("format", "join")
+        and isinstance(node.func.value, ast.Constant)
+    ):
+        values = [node.func.value, *node.args, *(k.value for k in node.keywords)]
+    else:
+        return "", []
+    constants = [v for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+    return "".join(str(c.value) for c in constants), [v for v in values if v not in constants]
 
 
 def _literals(path: Path) -> list[str]:

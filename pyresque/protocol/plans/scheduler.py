@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 from pyresque.errors import PayloadDecodeError, PayloadEncodeError, WrongTypeError
 from pyresque.protocol import times
-from pyresque.protocol.context import Context
+from pyresque.protocol.context import Context, ruby_hostname
 from pyresque.protocol.dialect import job_args
 from pyresque.protocol.failures import encode_failure, failure_entry
 from pyresque.protocol.keys import text
@@ -43,6 +43,7 @@ __all__ = [
     "failed_transfer",
     "hold_locks",
     "lock_keys",
+    "lock_values",
     "move",
     "next_due",
     "read_due",
@@ -71,6 +72,18 @@ def lock_keys(ctx: Context, *, both: bool = False) -> tuple[str, ...]:
     if both:
         return (ctx.keys.leader_lock(), ctx.keys.master_lock())
     return (ctx.keys.leader_lock(),) if ctx.dialect.is_node else (ctx.keys.master_lock(),)
+
+
+def lock_values(ctx: Context, keys: Sequence[str], name: str | None, pid: int) -> tuple[str, ...]:
+    """The value a scheduler holds each of ``keys`` with: ``name``, else the value its peer
+    writes there, ``host:pid``, with node-resque's ``os.hostname()`` in the leader lock and
+    resque-scheduler's host lookup (:func:`ruby_hostname`) in the master lock."""
+    if name:
+        return tuple(name for _ in keys)
+    leader = ctx.keys.leader_lock()
+    return tuple(
+        f"{ctx.hostname if key == leader else ruby_hostname(ctx.hostname)}:{pid}" for key in keys
+    )
 
 
 def hold_locks(ctx: Context, keys: Sequence[str], values: Sequence[str], ttl: int) -> Plan[bool]:
