@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from pyresque.protocol.context import Context
+from pyresque.errors import ConfigurationError
+from pyresque.protocol.context import Context, ruby_hostname
 from pyresque.protocol.plan import Eval, Segment, flatten, run_plan_sync
-from pyresque.protocol.plans import work
+from pyresque.protocol.plans import scheduler, work
 from pyresque.protocol.plans.work import Settle
-from pyresque.protocol.workers import Identity
+from pyresque.protocol.workers import Identity, pool_worker_name
 from pyresque.worker.events import Events
 
 NODE = Context.create("ns", "node", clock=lambda: 1_800_000_000.0)
@@ -103,3 +104,23 @@ def test_event_log_levels_can_be_changed_per_event(caplog: pytest.LogCaptureFixt
         ("DEBUG", "success"),
         ("INFO", "start"),
     ]
+
+
+def test_a_pools_workers_are_named_as_each_dialects_peers_parse_them() -> None:
+    node = Context(NODE.keys, NODE.dialect, NODE.clock, "box")
+    ruby = Context(RUBY.keys, RUBY.dialect, RUBY.clock, "box")
+    assert pool_worker_name(node, None, 1234, 2) == "box:1234+2"  # node-resque's
+    assert pool_worker_name(ruby, None, 1234, 2) == "box+2:1234"  # a host Ruby does not prune
+    assert pool_worker_name(node, "billing", 1234, 1) == "billing:1234+1"
+    for ctx in (node, ruby):
+        for bad in ("billing:eu", "a,b", " box", ""):
+            with pytest.raises(ConfigurationError):
+                pool_worker_name(ctx, bad, 1234, 1)
+
+
+def test_scheduler_lock_values_are_the_name_or_each_peers_host_and_pid() -> None:
+    both = (NODE.keys.leader_lock(), NODE.keys.master_lock())
+    assert scheduler.lock_values(NODE, both, "lead-1", 1234) == ("lead-1", "lead-1")
+    leader, master = scheduler.lock_values(NODE, both, None, 1234)
+    assert leader == f"{NODE.hostname}:1234"  # node-resque's os.hostname()
+    assert master == f"{ruby_hostname()}:1234"  # resque-scheduler's lookup of it
