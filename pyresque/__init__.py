@@ -18,8 +18,8 @@ from pyresque.errors import (
 from pyresque.protocol.dialect import NODE, RUBY, Dialect
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.queue import DelayedAt, Queue
-from pyresque.scheduler import Scheduler
-from pyresque.worker import JobDefinition, MultiWorker, Worker, current_job
+from pyresque.scheduler import Scheduler, SchedulerOptions
+from pyresque.worker import JobDefinition, MultiWorker, Worker, WorkerOptions, current_job
 
 __all__ = [
     "NODE",
@@ -41,7 +41,9 @@ __all__ = [
     "Queue",
     "QueueError",
     "Scheduler",
+    "SchedulerOptions",
     "Worker",
+    "WorkerOptions",
     "WorkingOn",
     "__version__",
     "current_job",

@@ -41,8 +41,10 @@ def app_parsers(sub: Any) -> None:
         help="run an app node (workers, scheduler: as its config says) until SIGTERM/SIGINT",
         description="Boot the app in --app (pyresque.toml or [tool.pyresque], its tasks "
         "folder). The first SIGTERM/SIGINT stops it gracefully, a second cuts jobs off. "
-        "The configuration is checked first (times in ms: timeout and check_timeout more "
-        "than 0; stuck_worker_timeout, queues_refresh, max_event_loop_delay 0 or more; "
+        "The configuration is checked first (times in ms: timeout, check_timeout and "
+        "job_timeout more than 0; stuck_worker_timeout, queues_refresh, "
+        "max_event_loop_delay 0 or more; in s: shutdown_grace 0 or more, "
+        "heartbeat_interval more than 0, leader_lock_timeout a whole number more than 0; "
         "min/max_task_processors whole numbers, 0 or more, min at most max; queues: at "
         "least one name, '*' for every queue); one that cannot work exits with status 2.",
     )

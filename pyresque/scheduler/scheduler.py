@@ -26,7 +26,7 @@ from pyresque.errors import (
     RedisReplyError,
 )
 from pyresque.plugins.base import run_plugins
-from pyresque.protocol.context import ruby_hostname
+from pyresque.protocol.context import ruby_hostname  # re-exported from its former home
 from pyresque.protocol.plan import Plan
 from pyresque.protocol.plans import admin
 from pyresque.protocol.plans import scheduler as plans
@@ -38,7 +38,7 @@ from pyresque.worker.events import Listener
 from pyresque.worker.options import options_with
 from pyresque.worker.retry import Throttle
 
-__all__ = ["Scheduler", "SchedulerOptions", "ruby_hostname"]
+__all__ = ["Scheduler", "ruby_hostname"]
 
 T = TypeVar("T")
 

@@ -9,6 +9,7 @@ from pyresque.worker.jobs import (
     current_job,
 )
 from pyresque.worker.multi import MultiWorker
+from pyresque.worker.options import WorkerOptions
 from pyresque.worker.runner import run_until_signalled
 from pyresque.worker.waker import Waker
 from pyresque.worker.worker import Worker
@@ -23,6 +24,7 @@ __all__ = [
     "UnknownJobError",
     "Waker",
     "Worker",
+    "WorkerOptions",
     "current_job",
     "run_until_signalled",
 ]

@@ -50,7 +50,7 @@ from pyresque.worker.perform import Performer
 from pyresque.worker.retry import Throttle
 from pyresque.worker.waker import Waker
 
-__all__ = ["Unfinished", "Worker", "WorkerOptions"]
+__all__ = ["Unfinished", "Worker"]
 
 T = TypeVar("T")
 
