@@ -26,7 +26,7 @@ from pyresque.plugins import Plugin
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
 from pyresque.protocol.plan import Step
-from pyresque.protocol.plans import admin
+from pyresque.protocol.plans import workers
 from pyresque.scheduler import ruby_hostname
 from pyresque.testing import poll_until, wait_until
 
@@ -709,9 +709,9 @@ async def test_a_worker_that_shows_life_after_being_read_is_left_alone(
     from pyresque.connection import run_plan
 
     stale = b'{"time":1,"name":"w:1","queues":"q"}'  # not what the ping holds now
-    assert await run_plan(admin.clean_stuck_worker(ctx, "w:1", stale), driver) == (False, None)
+    assert await run_plan(workers.clean_stuck_worker(ctx, "w:1", stale), driver) == (False, None)
     beat = b"2000-01-01T00:00:00+00:00"
-    assert await run_plan(admin.prune_dead_worker(ctx, "r:2:q", beat), driver) == (False, None)
+    assert await run_plan(workers.prune_dead_worker(ctx, "r:2:q", beat), driver) == (False, None)
     assert resque_redis.scard(key(ns, "workers")) == 2 and resque_redis.llen(key(ns, "failed")) == 0
     await driver.aclose()
 
