@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio
 
 from pyresque import MultiWorker, Queue, Scheduler, Worker
+from pyresque.protocol.keys import KeySpace
 
 
 @pytest.fixture(params=["lean", "redis-py"])
@@ -35,6 +36,13 @@ async def queue(
 async def ruby_queue(redis_url: str, resque_namespace: str) -> AsyncIterator[Queue]:
     async with Queue(redis_url, namespace=resque_namespace, dialect="ruby") as q:
         yield q
+
+
+@pytest.fixture
+def keys(resque_namespace: str) -> KeySpace:
+    """The test namespace's key names as pyresque spells them, for tests about something
+    else than the names (those spell them out with ``tests.keys.key``)."""
+    return KeySpace(resque_namespace)
 
 
 @pytest.fixture
