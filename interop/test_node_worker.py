@@ -106,6 +106,13 @@ async def test_a_node_worker_and_a_pyresque_worker_share_2000_jobs_exactly_once(
         await poll_until(
             lambda: asyncio.to_thread(lambda: resque_redis.llen(done_key) >= total), timeout=60
         )
+        # The last job marks itself done just before its worker settles (counts) it.
+        await poll_until(
+            lambda: asyncio.to_thread(
+                lambda: resque_redis.get(f"{ns}:stat:processed") == str(total).encode()
+            ),
+            timeout=10,
+        )
         stats = node_queue(node, ns, "stats")
     finally:
         await worker.stop()

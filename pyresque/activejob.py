@@ -89,6 +89,8 @@ class ActiveJobs:
         return register
 
     def add(self, job_class: str, fn: Callable[..., Any]) -> None:
+        """Run Rails jobs of ``job_class`` with ``fn`` (called with the job's
+        arguments as Ruby passed them, mapped to Python)."""
         if not isinstance(job_class, str) or not job_class:
             raise ActiveJobError(f"job_class must be a non-empty string, not {job_class!r}")
         if job_class in self.handlers:

@@ -17,8 +17,11 @@ from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect, job_args
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.protocol.plan import Call, Plan
-from pyresque.protocol.plans import admin, delayed, jobs
+from pyresque.protocol.plans import delayed, jobs
+from pyresque.protocol.plans import failed as failed_plans
 from pyresque.protocol.plans import overview as overview_plans
+from pyresque.protocol.plans import stats as stats_plans
+from pyresque.protocol.plans import workers as worker_plans
 from pyresque.protocol.plans.delayed import DelayedAt
 from pyresque.protocol.plans.overview import Overview, Unreadable
 
@@ -235,60 +238,60 @@ class Queue:
 
     # -- locks -----------------------------------------------------------------------------
     async def locks(self) -> dict[str, str | None]:
-        return await self._run(admin.locks(self.context))
+        return await self._run(stats_plans.locks(self.context))
 
     async def delete_lock(self, key: str) -> int:
-        return await self._run(admin.delete_lock(self.context, key))
+        return await self._run(stats_plans.delete_lock(self.context, key))
 
     # -- workers ---------------------------------------------------------------------------
     async def workers(self) -> dict[str, str | None]:
-        return await self._run(admin.workers(self.context))
+        return await self._run(worker_plans.workers(self.context))
 
     async def working_on(self, worker_name: str, queues: str) -> WorkingOn | None:
-        return await self._run(admin.working_on(self.context, worker_name, queues))
+        return await self._run(worker_plans.working_on(self.context, worker_name, queues))
 
     async def all_working_on(self) -> dict[str, WorkingOn | str]:
-        return await self._run(admin.all_working_on(self.context))
+        return await self._run(worker_plans.all_working_on(self.context))
 
     async def force_clean_worker(self, worker_name: str) -> dict[str, Any] | None:
-        return await self._run(admin.force_clean_worker(self.context, worker_name))
+        return await self._run(worker_plans.force_clean_worker(self.context, worker_name))
 
     async def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
-        return await self._run(admin.clean_old_workers(self.context, age_ms))
+        return await self._run(worker_plans.clean_old_workers(self.context, age_ms))
 
     # -- failed jobs -----------------------------------------------------------------------
     async def failed_count(self) -> int:
-        return await self._run(admin.failed_count(self.context))
+        return await self._run(failed_plans.failed_count(self.context))
 
     async def failed(self, start: int = 0, stop: int = -1) -> list[FailedJob]:
-        return await self._run(admin.failed(self.context, start, stop))
+        return await self._run(failed_plans.failed(self.context, start, stop))
 
     async def remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> int:
-        return await self._run(admin.remove_failed(self.context, failed_job))
+        return await self._run(failed_plans.remove_failed(self.context, failed_job))
 
     async def retry_and_remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> bool:
-        return await self._run(admin.retry_and_remove_failed(self.context, failed_job))
+        return await self._run(failed_plans.retry_and_remove_failed(self.context, failed_job))
 
     async def retry_stuck_jobs(self, upper_limit: int | None = None) -> int:
-        return await self._run(admin.retry_stuck_jobs(self.context, upper_limit))
+        return await self._run(failed_plans.retry_stuck_jobs(self.context, upper_limit))
 
     async def requeue_failed(self, index: int, queue: str | None = None) -> bool:
-        return await self._run(admin.requeue_failed(self.context, index, queue))
+        return await self._run(failed_plans.requeue_failed(self.context, index, queue))
 
     async def remove_failed_at(self, index: int) -> bool:
-        return await self._run(admin.remove_failed_at(self.context, index))
+        return await self._run(failed_plans.remove_failed_at(self.context, index))
 
     # -- leader and stats ------------------------------------------------------------------
     async def leader(self) -> str | None:
-        return await self._run(admin.leader(self.context))
+        return await self._run(stats_plans.leader(self.context))
 
     async def stats(self) -> dict[str, str | None]:
-        return await self._run(admin.stats(self.context))
+        return await self._run(stats_plans.stats(self.context))
 
     async def info(self) -> dict[str, Any]:
         """Ruby's ``Resque.info``, read as Ruby reads it (see
-        :func:`pyresque.protocol.plans.admin.info`)."""
-        return await self._run(admin.info(self.context))
+        :func:`pyresque.protocol.plans.stats.info`)."""
+        return await self._run(stats_plans.info(self.context))
 
     # -- reading around what cannot be read --------------------------------------------------
     async def queue_lengths(self, queues: Sequence[str]) -> dict[str, int | Unreadable]:

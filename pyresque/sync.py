@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -12,12 +12,18 @@ import redis
 
 from pyresque.connection import Settings, SyncDriver, open_sync_driver
 from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently_sync
+from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
+from pyresque.errors import ConfigurationError
+from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import Context
-from pyresque.protocol.dialect import Dialect
+from pyresque.protocol.dialect import Dialect, job_args
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
 from pyresque.protocol.plan import Call, Plan
-from pyresque.protocol.plans import admin, delayed, jobs
+from pyresque.protocol.plans import delayed, jobs
+from pyresque.protocol.plans import failed as failed_plans
 from pyresque.protocol.plans import overview as overview_plans
+from pyresque.protocol.plans import stats as stats_plans
+from pyresque.protocol.plans import workers as worker_plans
 from pyresque.protocol.plans.delayed import DelayedAt
 from pyresque.protocol.plans.overview import Overview, Unreadable
 
@@ -30,13 +36,54 @@ def _ping() -> Plan[None]:
     yield Call("PING")
 
 
+def _drive(hooks: Coroutine[Any, Any, T]) -> T:
+    """Run plugin hooks to the end here, without an event loop: on a blocking queue their
+    Redis calls block and return at once, so they never wait on anything else."""
+    try:
+        awaited = hooks.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    hooks.close()
+    raise ConfigurationError(
+        f"a plugin hook awaited {awaited!r}: pyresque.sync.Queue runs enqueue hooks "
+        "without an event loop, so they may only use the queue and plugin.run()"
+    )
+
+
+class _Blocking:
+    """The async face plugin hooks expect of their queue (``plugin.queue_object``), over a
+    blocking queue."""
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+
+    async def enqueue(self, queue: str, job_class: str, args: object = None) -> bool:
+        return self._queue.enqueue(queue, job_class, args)
+
+    async def enqueue_in(
+        self,
+        delay: float | timedelta,
+        queue: str,
+        job_class: str,
+        args: object = None,
+        *,
+        suppress_duplicate: bool = False,
+    ) -> bool | None:
+        return self._queue.enqueue_in(
+            delay, queue, job_class, args, suppress_duplicate=suppress_duplicate
+        )
+
+
 class Queue:
     """Blocking twin of :class:`pyresque.Queue`.
 
     ``redis`` is a URL (default ``$REDIS_URL`` or ``redis://127.0.0.1:6379/0``) or a
     ``redis.Redis`` you own (not closed by :meth:`close`). Safe to share between threads:
-    each call takes a connection from the client's pool. ``patience``: as for
-    :class:`pyresque.Queue`.
+    each call takes a connection from the client's pool. ``jobs`` and ``patience``: as for
+    :class:`pyresque.Queue` (with ``jobs``, an enqueue runs the jobs' enqueue plugins,
+    QueueLock, DelayQueueLock and your own, here and now: their hooks may use the queue
+    and ``plugin.run()``, not other asyncio calls).
     """
 
     def __init__(
@@ -45,11 +92,13 @@ class Queue:
         *,
         namespace: str | Sequence[str] = "resque",
         dialect: str | Dialect = "node",
+        jobs: Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
         patience: float = DEFAULT_PATIENCE,
     ) -> None:
         self.context = Context.create(namespace, dialect, clock=clock)
         self.patience = patience
+        self.jobs: JobDefinitions = job_definitions(jobs)
         self._driver: SyncDriver = open_sync_driver(redis)
 
     @property
@@ -88,7 +137,36 @@ class Queue:
 
     # -- immediate queues ------------------------------------------------------------------
     def enqueue(self, queue: str, job_class: str, args: object = None) -> bool:
-        return self._run(jobs.enqueue(self.context, queue, job_class, args))
+        """Push a job; False (nothing written) when a plugin's before_enqueue vetoes it."""
+        definition = self.jobs.get(job_class)
+        if definition is None or not definition.plugins:
+            return self._run(jobs.enqueue(self.context, queue, job_class, args))
+        arguments = job_args(args)
+        hooks = self._plugin_call(definition, queue, job_class, arguments)
+        if not _drive(run_plugins("before_enqueue", **hooks)):
+            return False
+        self._run(jobs.enqueue(self.context, queue, job_class, arguments))
+        _drive(run_plugins("after_enqueue", **hooks))
+        return True
+
+    def _plugin_call(
+        self, definition: JobDefinition, queue: str, job_class: str, args: list[Any]
+    ) -> dict[str, Any]:
+        async def runner(plan: Plan[Any]) -> Any:
+            return self._run(plan)
+
+        return {
+            "plugins": definition.plugins,
+            "plugin_options": definition.plugin_options,
+            "owner": self,
+            "context": self.context,
+            "runner": runner,
+            "queue_object": _Blocking(self),
+            "job_class": job_class,
+            "queue": queue,
+            "job": definition,
+            "args": args,
+        }
 
     def queues(self) -> list[str]:
         return self._run(jobs.queues(self.context))
@@ -177,58 +255,58 @@ class Queue:
 
     # -- locks -----------------------------------------------------------------------------
     def locks(self) -> dict[str, str | None]:
-        return self._run(admin.locks(self.context))
+        return self._run(stats_plans.locks(self.context))
 
     def delete_lock(self, key: str) -> int:
-        return self._run(admin.delete_lock(self.context, key))
+        return self._run(stats_plans.delete_lock(self.context, key))
 
     # -- workers ---------------------------------------------------------------------------
     def workers(self) -> dict[str, str | None]:
-        return self._run(admin.workers(self.context))
+        return self._run(worker_plans.workers(self.context))
 
     def working_on(self, worker_name: str, queues: str) -> WorkingOn | None:
-        return self._run(admin.working_on(self.context, worker_name, queues))
+        return self._run(worker_plans.working_on(self.context, worker_name, queues))
 
     def all_working_on(self) -> dict[str, WorkingOn | str]:
-        return self._run(admin.all_working_on(self.context))
+        return self._run(worker_plans.all_working_on(self.context))
 
     def force_clean_worker(self, worker_name: str) -> dict[str, Any] | None:
-        return self._run(admin.force_clean_worker(self.context, worker_name))
+        return self._run(worker_plans.force_clean_worker(self.context, worker_name))
 
     def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
-        return self._run(admin.clean_old_workers(self.context, age_ms))
+        return self._run(worker_plans.clean_old_workers(self.context, age_ms))
 
     # -- failed jobs -----------------------------------------------------------------------
     def failed_count(self) -> int:
-        return self._run(admin.failed_count(self.context))
+        return self._run(failed_plans.failed_count(self.context))
 
     def failed(self, start: int = 0, stop: int = -1) -> list[FailedJob]:
-        return self._run(admin.failed(self.context, start, stop))
+        return self._run(failed_plans.failed(self.context, start, stop))
 
     def remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> int:
-        return self._run(admin.remove_failed(self.context, failed_job))
+        return self._run(failed_plans.remove_failed(self.context, failed_job))
 
     def retry_and_remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> bool:
-        return self._run(admin.retry_and_remove_failed(self.context, failed_job))
+        return self._run(failed_plans.retry_and_remove_failed(self.context, failed_job))
 
     def retry_stuck_jobs(self, upper_limit: int | None = None) -> int:
-        return self._run(admin.retry_stuck_jobs(self.context, upper_limit))
+        return self._run(failed_plans.retry_stuck_jobs(self.context, upper_limit))
 
     def requeue_failed(self, index: int, queue: str | None = None) -> bool:
-        return self._run(admin.requeue_failed(self.context, index, queue))
+        return self._run(failed_plans.requeue_failed(self.context, index, queue))
 
     def remove_failed_at(self, index: int) -> bool:
-        return self._run(admin.remove_failed_at(self.context, index))
+        return self._run(failed_plans.remove_failed_at(self.context, index))
 
     # -- leader and stats ------------------------------------------------------------------
     def leader(self) -> str | None:
-        return self._run(admin.leader(self.context))
+        return self._run(stats_plans.leader(self.context))
 
     def stats(self) -> dict[str, str | None]:
-        return self._run(admin.stats(self.context))
+        return self._run(stats_plans.stats(self.context))
 
     def info(self) -> dict[str, Any]:
-        return self._run(admin.info(self.context))
+        return self._run(stats_plans.info(self.context))
 
     # -- reading around what cannot be read --------------------------------------------------
     def queue_lengths(self, queues: Sequence[str]) -> dict[str, int | Unreadable]:

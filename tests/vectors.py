@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pyresque.errors import PayloadDecodeError
+
 VECTORS = Path(__file__).resolve().parents[1] / "spec" / "vectors"
+
+Outcome = bytes | str
+"""What a vector (or Redis) records: the bytes written, or the error's message."""
 
 
 def load(name: str) -> dict[str, Any]:
@@ -17,3 +23,11 @@ def load(name: str) -> dict[str, Any]:
 def cases(name: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = load(name)["cases"]
     return found
+
+
+def outcome(model: Callable[..., bytes], *args: Any) -> Outcome:
+    """What ``model(*args)`` returns, or the message of the PayloadDecodeError it raises."""
+    try:
+        return model(*args)
+    except PayloadDecodeError as exc:
+        return str(exc)

@@ -170,12 +170,16 @@ class AsyncDriver:
     """Runs one step per round trip."""
 
     async def execute(self, step: Step) -> Any:
+        """Run one step (a command, a script or a batch) and return its raw reply;
+        an error reply is raised (named by :mod:`pyresque.protocol.replies`)."""
         raise NotImplementedError
 
     async def aclose(self) -> None:
+        """Close the connections this driver opened (a client you gave stays open)."""
         raise NotImplementedError
 
     async def ping(self) -> None:
+        """Check that Redis answers."""
         await self.execute(Call("PING"))
 
     def after_fork(self) -> None:
@@ -216,6 +220,7 @@ class LeanDriver(AsyncDriver):
         self._failure: ConnectionFailedError | None = None
 
     async def connection(self) -> RespConnection:
+        """The open connection, made (once, whoever asks) when there is none."""
         conn = self._conn
         if conn is not None and conn.is_open:
             return conn
@@ -436,15 +441,19 @@ class SyncDriver:
     """Runs plans, blocking; safe to share between threads."""
 
     def run(self, plan: Plan[T]) -> T:
+        """Drive a plan to its result, blocking."""
         return run_plan_sync(plan, self.execute)
 
     def ping(self) -> None:
+        """Check that Redis answers."""
         self.execute(Call("PING"))
 
     def execute(self, step: Step) -> Any:
+        """Run one step and return its raw reply; an error reply is raised."""
         raise NotImplementedError
 
     def close(self) -> None:
+        """Close the connections this driver opened (a client you gave stays open)."""
         raise NotImplementedError
 
 

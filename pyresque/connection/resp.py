@@ -164,6 +164,8 @@ class RespConnection:
 
     @classmethod
     async def open(cls, settings: Settings) -> RespConnection:
+        """Connect (and run AUTH/SELECT, within the connect timeout); raises
+        :class:`~pyresque.errors.ConnectionFailedError` naming the address."""
         conn = cls(settings)
         try:
             await conn._connect()

@@ -34,7 +34,9 @@ Hook = Literal[
 class QueueLike(Protocol):
     """What a plugin may ask of the queue it runs beside (a :class:`pyresque.Queue`)."""
 
-    async def enqueue(self, queue: str, job_class: str, args: object = None) -> bool: ...
+    async def enqueue(self, queue: str, job_class: str, args: object = None) -> bool:
+        """Push a job now; False when one of its enqueue plugins vetoes it."""
+        ...
 
     async def enqueue_in(
         self,
@@ -44,7 +46,9 @@ class QueueLike(Protocol):
         args: object = None,
         *,
         suppress_duplicate: bool = False,
-    ) -> bool | None: ...
+    ) -> bool | None:
+        """Delay a job by ``delay`` ms; None for a suppressed duplicate."""
+        ...
 
 
 @dataclass(slots=True)
@@ -103,6 +107,7 @@ class Plugin:
 
     @classmethod
     def name_for_options(cls) -> str:
+        """The key of this plugin's entry in a job's ``plugin_options``."""
         return cls.plugin_name or cls.__name__
 
     async def run(self, plan: Plan[T]) -> T:
@@ -111,9 +116,12 @@ class Plugin:
         return result
 
     async def before_enqueue(self) -> bool | None:
+        """Before a job is enqueued (or moved by the scheduler): False vetoes it
+        (nothing is written), and the plugins that allowed it get :meth:`enqueue_vetoed`."""
         return True
 
     async def after_enqueue(self) -> bool | None:
+        """After the job was enqueued."""
         return True
 
     async def enqueue_vetoed(self) -> None:
@@ -121,9 +129,12 @@ class Plugin:
         back what it took (QueueLock's lock), or it would refuse the job until it expires."""
 
     async def before_perform(self) -> bool | None:
+        """Before a worker runs the job: False skips the run (nothing is counted)."""
         return True
 
     async def after_perform(self) -> bool | None:
+        """After the run, also a failed one (``self.outcome``); clear
+        ``outcome.error`` to turn a failure into a success."""
         return True
 
 

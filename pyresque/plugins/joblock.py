@@ -90,6 +90,7 @@ class JobLock(Plugin):
     """Run one copy of a job at a time; see the module docstring."""
 
     def key(self) -> str:
+        """The lock key: the ``key`` option, else ``workerslock:<class>:<queue>:<args JSON>``."""
         found = custom_key(self)
         if found is not None:
             return found

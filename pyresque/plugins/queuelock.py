@@ -23,6 +23,7 @@ class QueueLock(Plugin):
     """Refuse duplicates of a queued job; see the module docstring."""
 
     def key(self) -> str:
+        """The lock key: the ``key`` option, else ``lock:<class>:<queue>:<args JSON>``."""
         found = custom_key(self)
         if found is not None:
             return found

@@ -64,6 +64,7 @@ class Dialect:
 
     @property
     def is_node(self) -> bool:
+        """True for node-resque's dialect, False for Ruby resque's."""
         return self.name == "node"
 
     def dumps(self, value: JSONValue) -> bytes:
@@ -96,6 +97,7 @@ class Dialect:
 
     @property
     def other(self) -> Dialect:
+        """The other peer's dialect (to read what it wrote)."""
         return NODE if self.name == "ruby" else RUBY
 
 

@@ -1,4 +1,4 @@
-"""Cron schedules for tasks: a 5-field cron parser and the ticker that enqueues
+"""Cron schedules for tasks: expressions read by cronsim, and the ticker that enqueues
 ``Task.schedule`` tasks, once per matching minute across every scheduler node.
 
 This is the Actionhero guide's recipe for cron-like tasks (an initializer that enqueues
@@ -6,26 +6,28 @@ a task when ``api.resque.scheduler.leader`` is true, on a node-schedule timer) b
 the current scheduler leader enqueues, and a ``SET NX`` tick key per task and minute
 makes sure nobody enqueues the same tick twice, even across a change of leader.
 
-Fields: minute (0-59), hour (0-23), day of month (1-31), month (1-12 or JAN-DEC), day of
-week (0-7, 0 and 7 being Sunday, or SUN-SAT). Each is ``*``, a value, a range ``a-b``,
-any of these with a step (``*/15``, ``1-30/5``; ``a/s`` means ``a-max/s``), or a comma
-list of them. ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``, ``@daily``
-(``@midnight``) and ``@hourly`` stand for their usual expansions.
-
-Day of month and day of week combine as in Vixie cron: when either field starts with
-``*`` both must match (``*/2`` counts as a star there too, as in Vixie cron), otherwise
-either may (``0 0 1 * MON`` is the 1st of the month *and* every Monday).
+Fields: minute, hour, day of month, month (or JAN-DEC), day of week (0-7, 0 and 7 being
+Sunday, or SUN-SAT), each ``*``, a value, a range, a step, or a comma list of these, plus
+the ``@hourly``-style nicknames; day of month and day of week combine as in Vixie cron
+(``spec/tasks.md`` has the details). The fields are parsed and matched by cronsim, which
+follows Debian's cron (Vixie cron's descendant) and has no dependencies; croniter was
+weighed and not taken: it treats ``*/2`` in a day field as a restriction (Vixie cron does
+not), accepts backwards ranges such as ``5-1``, and needs python-dateutil and stubs.
+pyresque adds the nicknames, the five-field rule (the ticker works in whole minutes, so
+cronsim's six-field form with seconds is refused), the errors naming the field at fault,
+and its own reading of DST changes (see :meth:`Cron.next_after`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+from cronsim import CronSim, CronSimError
 
 from pyresque.connection import AsyncDriver, run_plan
 from pyresque.errors import ConfigurationError
@@ -37,15 +39,13 @@ __all__ = ["Cron", "CronSyntaxError", "CronTicker", "schedules_of"]
 
 log = logging.getLogger("pyresque.scheduler")
 
-_MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
-_DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
-# (name, lowest, highest, names)
-_FIELDS: tuple[tuple[str, int, int, Mapping[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day of month", 1, 31, {}),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS),
+# (name, what it takes) per field, for the errors
+_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day of month", "1-31, L or LW"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day of week", "0-7 or SUN-SAT, 5L or FRI#2"),
 )
 _NICKNAMES = {
     "@yearly": "0 0 1 1 *",
@@ -56,54 +56,17 @@ _NICKNAMES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+# Dates and weekdays line up again every 28 years (until 2100), and cronsim looks 50 years
+# ahead: an expression with no match from here on has none at all.
+_PROBE_FROM = datetime(2001, 1, 1)
 # Longest a wall-clock time can be repeated by a DST change; see Cron.next_after.
 _MAX_FOLD = timedelta(hours=3)
 _MINUTE = timedelta(minutes=1)
+_SECOND = timedelta(seconds=1)
 
 
 class CronSyntaxError(ConfigurationError):
     """A cron expression that cannot be parsed, or that can never match."""
-
-
-def _number(text: str, field: str, names: Mapping[str, int], expression: str) -> int:
-    if text.isdigit():
-        return int(text)
-    found = names.get(text.upper()) if len(text) == 3 else None
-    if found is None:
-        kind = "a number or a name" if names else "a number"
-        raise CronSyntaxError(f"{expression!r}: {field}: expected {kind}, got {text!r}")
-    return found
-
-
-def _parse_field(text: str, index: int, expression: str) -> frozenset[int]:
-    field, low, high, names = _FIELDS[index]
-    values: set[int] = set()
-    for item in text.split(","):
-        body, slash, step_text = item.partition("/")
-        step = 1
-        if slash:
-            if not step_text.isdigit() or int(step_text) < 1:
-                raise CronSyntaxError(
-                    f"{expression!r}: {field}: step must be a whole number >= 1, got {step_text!r}"
-                )
-            step = int(step_text)
-        if body == "*":
-            start, end = low, high
-        elif "-" in body:
-            first, _, last = body.partition("-")
-            start = _number(first, field, names, expression)
-            end = _number(last, field, names, expression)
-            if start > end:
-                raise CronSyntaxError(f"{expression!r}: {field}: range {body!r} runs backwards")
-        elif body:
-            start = _number(body, field, names, expression)
-            end = high if slash else start
-        else:
-            raise CronSyntaxError(f"{expression!r}: {field}: empty item in {text!r}")
-        if start < low or end > high:
-            raise CronSyntaxError(f"{expression!r}: {field}: {body!r} is outside {low}-{high}")
-        values.update(range(start, end + 1, step))
-    return frozenset(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,79 +74,59 @@ class Cron:
     """A parsed cron expression; build with :meth:`parse`."""
 
     expression: str
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]
-    """0 = Sunday (7 is folded into 0)."""
-    days_star: bool
-    weekdays_star: bool
+    """As written."""
+    fields: str
+    """The five fields read (a nickname expanded)."""
 
     @classmethod
     def parse(cls, expression: str) -> Cron:
         """Raises :class:`CronSyntaxError`, naming the field at fault."""
         if not isinstance(expression, str):
             raise CronSyntaxError(f"a cron expression is a string, not {expression!r}")
-        text = _NICKNAMES.get(expression.strip().lower(), expression)
-        parts = text.split()
+        parts = _NICKNAMES.get(expression.strip().lower(), expression).split()
         if len(parts) != 5:
             raise CronSyntaxError(
                 f"{expression!r}: expected 5 fields (minute hour day-of-month month "
                 f"day-of-week), got {len(parts)}"
             )
-        fields = [_parse_field(part, i, expression) for i, part in enumerate(parts)]
-        cron = cls(
-            expression=expression,
-            minutes=tuple(sorted(fields[0])),
-            hours=tuple(sorted(fields[1])),
-            days=fields[2],
-            months=fields[3],
-            weekdays=frozenset(d % 7 for d in fields[4]),
-            days_star=parts[2].startswith("*"),
-            weekdays_star=parts[4].startswith("*"),
-        )
-        if cron.weekdays_star and not any(
-            day <= _longest(month) for month in cron.months for day in cron.days
-        ):
+        cron = cls(expression, " ".join(parts))
+        try:
+            found = next(cron._walls(_PROBE_FROM), None)
+        except CronSimError:
+            _raise_for_field(expression, parts)
+            found = None  # every field reads on its own: they cannot match together
+        if found is None:
             # "0 0 30 2 *" would be accepted by cron and never run: say so instead.
-            raise CronSyntaxError(f"{expression!r}: no month has that day; it never matches")
+            raise CronSyntaxError(f"{expression!r}: no date fits every field; it never matches")
         return cron
 
     def __str__(self) -> str:
         return self.expression
 
-    def day_matches(self, day: date) -> bool:
-        in_month = day.day in self.days
-        in_week = (day.weekday() + 1) % 7 in self.weekdays
-        if self.days_star or self.weekdays_star:
-            return in_month and in_week
-        return in_month or in_week  # Vixie cron's rule when both are restricted
-
     def matches(self, moment: datetime) -> bool:
         """Whether the wall-clock minute of ``moment`` (in its own zone) matches."""
-        return (
-            moment.minute in self.minutes
-            and moment.hour in self.hours
-            and moment.month in self.months
-            and self.day_matches(moment.date())
-        )
+        wall = moment.replace(tzinfo=None, second=0, microsecond=0)
+        return next(self._walls(wall - _SECOND), None) == wall
 
     def next_after(self, moment: datetime) -> datetime:
         """The first matching minute strictly after ``moment``, in ``moment``'s zone
         (naive in, naive out). A wall time a DST change skips never matches; one it repeats
-        matches twice (each occurrence is its own instant)."""
+        matches twice (each occurrence is its own instant), as the ticker, which matches
+        each real minute's wall time, sees them. (cronsim, given an aware time, would run
+        a skipped time at the end of the gap and a repeated one once, as Debian's cron.)"""
         zone = moment.tzinfo
         if zone is None or isinstance(zone, timezone):  # no DST: wall order is time order
-            start = moment.replace(second=0, microsecond=0) + _MINUTE
-            return next(self._walls(start.replace(tzinfo=None))).replace(tzinfo=zone)
+            found = next(self._walls(moment.replace(tzinfo=None)), None)
+            if found is None:  # pragma: no cover - parse() rejects what never matches
+                raise ValueError(f"{self.expression!r} never matches")
+            return found.replace(tzinfo=zone)
         after = moment.astimezone(UTC)
         # A repeated hour puts later instants at earlier wall times: start the walk early
         # enough to see them, and keep the earliest instant found.
         start = moment.replace(tzinfo=None, second=0, microsecond=0) - _MAX_FOLD
         best: datetime | None = None
         limit: datetime | None = None
-        for wall in self._walls(start):
+        for wall in self._walls(start - _SECOND):
             if limit is not None and wall > limit:
                 break
             for fold in (0, 1):
@@ -197,30 +140,25 @@ class Cron:
             raise ValueError(f"{self.expression!r} never matches")
         return best.astimezone(zone)
 
-    def _walls(self, start: datetime) -> Iterator[datetime]:
-        """Matching naive wall-clock minutes from ``start`` on, in order (whole days and
-        months that cannot match are skipped, so Feb 29 is found quickly)."""
-        day, first = start.date(), True
-        # Feb 29 of a leap year at most 8 years on (2096 -> 2104); 9 is always enough.
-        while day.year <= start.year + 9:
-            if day.month not in self.months:
-                day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-                first = False
-                continue
-            if self.day_matches(day):
-                for hour in self.hours:
-                    if first and hour < start.hour:
-                        continue
-                    for minute in self.minutes:
-                        if first and hour == start.hour and minute < start.minute:
-                            continue
-                        yield datetime.combine(day, time(hour, minute))
-            day += timedelta(days=1)
-            first = False
+    def _walls(self, after: datetime) -> Iterator[datetime]:
+        """Matching naive wall-clock minutes strictly after naive ``after``, in order
+        (cronsim skips whole days and months that cannot match, so Feb 29 is found at
+        once); the iterator ends 50 years on. Raises CronSimError for a bad expression."""
+        return CronSim(self.fields, after)
 
 
-def _longest(month: int) -> int:
-    return 29 if month == 2 else calendar.monthrange(2001, month)[1]
+def _raise_for_field(expression: str, parts: list[str]) -> None:
+    """Raise the CronSyntaxError naming the first field cronsim refuses on its own."""
+    for index, (name, takes) in enumerate(_FIELDS):
+        alone = ["*"] * 5
+        alone[index] = parts[index]
+        try:
+            CronSim(" ".join(alone), _PROBE_FROM)
+        except CronSimError:
+            raise CronSyntaxError(
+                f"{expression!r}: {name}: cannot read {parts[index]!r} (values {takes}; "
+                "a range a-b runs upwards, a step /n has n >= 1)"
+            ) from None
 
 
 def schedules_of(tasks: Tasks) -> dict[str, tuple[Cron, ...]]:

@@ -47,6 +47,7 @@ class Ran:
 
     @property
     def ok(self) -> bool:
+        """True when the job ran without raising."""
         return self.error is None
 
 
@@ -60,10 +61,12 @@ class Drained:
 
     @property
     def succeeded(self) -> list[Ran]:
+        """The runs that did not raise, in order."""
         return [r for r in self.ran if r.ok]
 
     @property
     def failed(self) -> list[Ran]:
+        """The runs that raised, in order."""
         return [r for r in self.ran if not r.ok]
 
     def of(self, job_class: str) -> list[Ran]:

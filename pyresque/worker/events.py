@@ -142,6 +142,7 @@ class Events:
         return listener
 
     def once(self, event: str, listener: Listener) -> Listener:
+        """Like :meth:`on`, for the next ``event`` only."""
         self.on(event, listener)
         self._listeners[event][-1] = (listener, True)
         return listener
@@ -154,6 +155,8 @@ class Events:
             self._listeners[event] = [e for e in self._listeners.get(event, []) if e[0] != listener]
 
     def emit(self, event: str, *args: Any, **log_fields: Any) -> None:
+        """Call the listeners of ``event`` with ``args`` (coroutines are scheduled)
+        and log it at its level with ``log_fields``."""
         # Per job this runs twice or more: skip quickly when nobody listens or logs.
         listeners = self._listeners.get(event)
         level = self.levels.get(event)

@@ -112,6 +112,7 @@ class Waker:
                 await close()
 
     async def aclose(self) -> None:
+        """Wake nobody any more: cancel the watches and close their connections."""
         self._closed = True
         for watch in self._watches.values():
             for waiter in watch.waiters:

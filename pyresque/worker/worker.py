@@ -338,6 +338,8 @@ class Worker(Performer):
         return self._run_at
 
     def step(self, settle: Settle | None, take: bool, started: str) -> Any:
+        """One round trip: settle ``settle`` and, with ``take``, take the next job
+        (``started`` is its ``run_at``); returns what the step did."""
         return self._run(
             plans.work_step(self.context, self._spec(), settle=settle, take=take, started=started)
         )

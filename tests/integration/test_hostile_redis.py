@@ -4,7 +4,7 @@ Bad state is contained: reported with its key, never a reason to lose or stall a
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,20 +16,6 @@ from pyresque.protocol.keys import KeySpace
 from pyresque.testing import poll_until
 
 NOW = 1_900_000_000.0
-
-
-@pytest.fixture
-def keys(resque_namespace: str) -> KeySpace:
-    return KeySpace(resque_namespace)
-
-
-@pytest.fixture
-async def stopped(redis_url: str, resque_namespace: str) -> AsyncIterator[list[Any]]:
-    """Workers and schedulers a test starts; stopped afterwards."""
-    started: list[Any] = []
-    yield started
-    for thing in started:
-        await thing.stop()
 
 
 def errors_of(emitter: Worker | Scheduler) -> list[tuple[Any, ...]]:
@@ -99,6 +85,7 @@ async def test_a_worker_skips_a_wrong_typed_queue_works_the_others_and_a_burst_e
     resque_namespace: str,
     resque_redis: redis.Redis,
     keys: KeySpace,
+    make_worker: Callable[..., Worker],
     dialect: str,
     queues: str,
 ) -> None:
@@ -109,10 +96,9 @@ async def test_a_worker_skips_a_wrong_typed_queue_works_the_others_and_a_burst_e
     async with Queue(redis_url, namespace=resque_namespace, dialect=dialect) as queue:
         for n in range(3):
             await queue.enqueue("math", "add", [n, 1])
-    worker = Worker(
-        redis_url, queues, {"add": lambda a, b: done.append(a + b)},
-        namespace=resque_namespace, dialect=dialect, timeout=50,
-    )  # fmt: skip
+    worker = make_worker(
+        queues, {"add": lambda a, b: done.append(a + b)}, dialect=dialect, timeout=50
+    )
     errors = errors_of(worker)
     await worker.run(burst=True)
     assert sorted(done) == [1, 2, 3]
@@ -129,14 +115,11 @@ async def test_a_queue_that_becomes_readable_again_is_worked_and_no_longer_repor
     resque_namespace: str,
     resque_redis: redis.Redis,
     keys: KeySpace,
-    stopped: list[Any],
+    make_worker: Callable[..., Worker],
 ) -> None:
     resque_redis.set(keys.queue("bad"), "x")
     done: list[str] = []
-    worker = Worker(
-        redis_url, "bad,good", {"mark": done.append}, namespace=resque_namespace, timeout=50
-    )
-    stopped.append(worker)
+    worker = make_worker("bad,good", {"mark": done.append}, timeout=50)
     await worker.start()
     async with Queue(redis_url, namespace=resque_namespace) as queue:
         await queue.enqueue("good", "mark", ["good"])
@@ -148,14 +131,18 @@ async def test_a_queue_that_becomes_readable_again_is_worked_and_no_longer_repor
 
 
 async def test_unusable_stat_counters_are_skipped_and_the_job_still_settles(
-    redis_url: str, resque_namespace: str, resque_redis: redis.Redis, keys: KeySpace
+    redis_url: str,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+    keys: KeySpace,
+    make_worker: Callable[..., Worker],
 ) -> None:
     resque_redis.set(keys.stat("processed"), "many")
     resque_redis.sadd(keys.stat("failed"), "a set")
     async with Queue(redis_url, namespace=resque_namespace) as queue:
         await queue.enqueue("q", "ok", [])
         await queue.enqueue("q", "boom", [])
-    worker = Worker(redis_url, "q", {"ok": lambda: None, "boom": _boom}, namespace=resque_namespace)
+    worker = make_worker("q", {"ok": lambda: None, "boom": _boom}, timeout=5000)
     errors = errors_of(worker)
     await worker.run(burst=True)
     assert resque_redis.get(keys.stat("processed")) == b"many"
@@ -170,14 +157,13 @@ async def test_a_failed_job_waits_in_its_record_while_the_failed_list_is_unusabl
     resque_namespace: str,
     resque_redis: redis.Redis,
     keys: KeySpace,
-    stopped: list[Any],
+    make_worker: Callable[..., Worker],
 ) -> None:
     resque_redis.set(keys.failed(), "not a list")
     async with Queue(redis_url, namespace=resque_namespace) as queue:
         await queue.enqueue("q", "boom", [])
         await queue.enqueue("q", "boom", [])
-    worker = Worker(redis_url, "q", {"boom": _boom}, namespace=resque_namespace, timeout=50)
-    stopped.append(worker)
+    worker = make_worker("q", {"boom": _boom}, timeout=50)
     errors = errors_of(worker)
     await worker.start()
     await poll_until(lambda: _true(bool(errors)))

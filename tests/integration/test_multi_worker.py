@@ -9,7 +9,7 @@ import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -58,27 +58,6 @@ async def spin(ms: float) -> None:
     end = time.monotonic() + ms / 1000
     while time.monotonic() < end:
         pass
-
-
-@pytest.fixture
-async def make_multi(
-    redis_url: str, resque_namespace: str
-) -> AsyncIterator[Callable[..., MultiWorker]]:
-    made: list[MultiWorker] = []
-
-    def make(jobs: dict[str, Any], **options: Any) -> MultiWorker:
-        options.setdefault("namespace", resque_namespace)
-        options.setdefault("queues", ["q"])
-        options.setdefault("check_timeout", 50)
-        # Generous against a loaded test machine; the blocking jobs below lag ~200 ms.
-        options.setdefault("max_event_loop_delay", 50)
-        mw = MultiWorker(redis_url, jobs=jobs, **options)
-        made.append(mw)
-        return mw
-
-    yield make
-    for mw in made:
-        await mw.stop(grace=0)
 
 
 def record_actions(mw: MultiWorker) -> list[tuple[str, float, int]]:
@@ -145,13 +124,13 @@ def test_bad_pool_bounds_are_refused() -> None:
 
 
 async def test_scales_up_to_max_under_slow_jobs_and_back_down_to_min_when_idle(
-    make_multi: Callable[..., MultiWorker],
+    make_multi_worker: Callable[..., MultiWorker],
     make_queue: Callable[..., Queue],
     resque_redis: redis.Redis,
     resque_namespace: str,
 ) -> None:
     gates = Gates()
-    mw = make_multi({"hold": gates.hold}, min_task_processors=1, max_task_processors=4)
+    mw = make_multi_worker({"hold": gates.hold}, min_task_processors=1, max_task_processors=4)
     actions = record_actions(mw)
     queue = make_queue()
     for i in range(8):
@@ -178,10 +157,10 @@ async def test_scales_up_to_max_under_slow_jobs_and_back_down_to_min_when_idle(
 
 
 async def test_jobs_that_block_the_event_loop_shrink_the_pool_to_min(
-    make_multi: Callable[..., MultiWorker], make_queue: Callable[..., Queue]
+    make_multi_worker: Callable[..., MultiWorker], make_queue: Callable[..., Queue]
 ) -> None:
     gates = Gates()
-    mw = make_multi(
+    mw = make_multi_worker(
         {"hold": gates.hold, "spin": spin}, min_task_processors=1, max_task_processors=3
     )
     actions = record_actions(mw)
@@ -204,10 +183,10 @@ async def test_jobs_that_block_the_event_loop_shrink_the_pool_to_min(
 
 
 async def test_children_have_node_resque_names_and_share_one_connection(
-    make_multi: Callable[..., MultiWorker], resque_redis: redis.Redis, resque_namespace: str
+    make_multi_worker: Callable[..., MultiWorker], resque_redis: redis.Redis, resque_namespace: str
 ) -> None:
     ns = resque_namespace
-    mw = make_multi({}, min_task_processors=5, max_task_processors=5)
+    mw = make_multi_worker({}, min_task_processors=5, max_task_processors=5)
     before = {c["id"] for c in resque_redis.client_list()}
     await mw.start()
     await poll_until(lambda: _true(len(mw.workers) == 5))
@@ -225,7 +204,7 @@ async def test_children_have_node_resque_names_and_share_one_connection(
 
 
 async def test_every_job_is_processed_exactly_once(
-    make_multi: Callable[..., MultiWorker],
+    make_multi_worker: Callable[..., MultiWorker],
     make_queue: Callable[..., Queue],
     resque_redis: redis.Redis,
     resque_namespace: str,
@@ -239,7 +218,7 @@ async def test_every_job_is_processed_exactly_once(
     def add_sync(i: int) -> None:  # runs in the MultiWorker's thread pool
         done.append(i)
 
-    mw = make_multi({"add_async": add_async, "add_sync": add_sync})
+    mw = make_multi_worker({"add_async": add_async, "add_sync": add_sync})
     queue = make_queue()
     await asyncio.gather(
         *(queue.enqueue("q", "add_sync" if i % 2 else "add_async", [i]) for i in range(500))
@@ -255,7 +234,7 @@ async def test_every_job_is_processed_exactly_once(
 
 
 async def test_stop_lets_running_jobs_finish_and_leaves_no_registration_behind(
-    make_multi: Callable[..., MultiWorker],
+    make_multi_worker: Callable[..., MultiWorker],
     make_queue: Callable[..., Queue],
     resque_redis: redis.Redis,
     resque_namespace: str,
@@ -267,7 +246,7 @@ async def test_stop_lets_running_jobs_finish_and_leaves_no_registration_behind(
         await asyncio.sleep(0.3)
         finished.append("slow")
 
-    mw = make_multi({"slow": slow}, min_task_processors=3, max_task_processors=3)
+    mw = make_multi_worker({"slow": slow}, min_task_processors=3, max_task_processors=3)
     actions = record_actions(mw)
     await mw.start()
     await poll_until(lambda: _true(len(mw.workers) == 3))
@@ -285,13 +264,13 @@ async def test_stop_lets_running_jobs_finish_and_leaves_no_registration_behind(
 
 
 async def test_stop_with_zero_grace_fails_the_running_job_for_retry(
-    make_multi: Callable[..., MultiWorker],
+    make_multi_worker: Callable[..., MultiWorker],
     make_queue: Callable[..., Queue],
     resque_redis: redis.Redis,
     resque_namespace: str,
 ) -> None:
     gates = Gates()
-    mw = make_multi({"hold": gates.hold}, min_task_processors=1, max_task_processors=1)
+    mw = make_multi_worker({"hold": gates.hold}, min_task_processors=1, max_task_processors=1)
     await make_queue().enqueue("q", "hold", ["forever"])
     await mw.start()
     await poll_until(lambda: _true(mw.working == 1))
@@ -307,13 +286,13 @@ async def test_stop_with_zero_grace_fails_the_running_job_for_retry(
 
 
 async def test_scaling_down_retires_the_newest_child_without_cutting_its_job_short(
-    make_multi: Callable[..., MultiWorker],
+    make_multi_worker: Callable[..., MultiWorker],
     make_queue: Callable[..., Queue],
     resque_redis: redis.Redis,
     resque_namespace: str,
 ) -> None:
     gates = Gates()
-    mw = make_multi(
+    mw = make_multi_worker(
         {"hold": gates.hold}, min_task_processors=1, max_task_processors=3, shutdown_grace=0.01
     )
     successes: list[tuple[int, str]] = []
@@ -340,12 +319,12 @@ async def test_scaling_down_retires_the_newest_child_without_cutting_its_job_sho
 
 
 async def test_child_events_are_forwarded_with_the_worker_id(
-    make_multi: Callable[..., MultiWorker], make_queue: Callable[..., Queue]
+    make_multi_worker: Callable[..., MultiWorker], make_queue: Callable[..., Queue]
 ) -> None:
     def boom() -> None:
         raise RuntimeError("boom")
 
-    mw = make_multi(
+    mw = make_multi_worker(
         {"ok": lambda x: x * 2, "boom": boom}, min_task_processors=2, max_task_processors=2
     )
     seen: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
@@ -372,7 +351,7 @@ async def test_child_events_are_forwarded_with_the_worker_id(
 
 
 async def test_child_errors_are_forwarded_with_the_worker_id_second(
-    make_multi: Callable[..., MultiWorker],
+    make_multi_worker: Callable[..., MultiWorker],
     make_queue: Callable[..., Queue],
     resque_redis: redis.Redis,
     resque_namespace: str,
@@ -383,7 +362,7 @@ async def test_child_errors_are_forwarded_with_the_worker_id_second(
     async def add(i: int) -> None:
         done.append(i)
 
-    mw = make_multi({"add": add}, min_task_processors=1, max_task_processors=1, timeout=50)
+    mw = make_multi_worker({"add": add}, min_task_processors=1, max_task_processors=1, timeout=50)
     mw.on("error", lambda *args: errors.append(args))
     resque_redis.set(f"{resque_namespace}:queue:q", b"not a list")
     await mw.start()

@@ -21,6 +21,7 @@ from pyresque.protocol import times
 from pyresque.protocol.keys import KeySpace
 from pyresque.protocol.plans.locks import retry_args_key, retry_ttl
 from pyresque.testing import poll_until
+from tests.keys import key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,21 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 async def queue(redis_url: str, resque_namespace: str) -> AsyncIterator[Queue]:
     async with Queue(redis_url, namespace=resque_namespace) as q:
         yield q
-
-
-@pytest.fixture
-def make_worker(redis_url: str, resque_namespace: str) -> Callable[..., Worker]:
-    def make(jobs: dict[str, Any], queues: Any = "q", **options: Any) -> Worker:
-        options.setdefault("namespace", resque_namespace)
-        options.setdefault("timeout", 60_000)
-        options.setdefault("name", "py:1")
-        return Worker(redis_url, queues, jobs, **options)
-
-    return make
-
-
-def k(ns: str, *parts: str) -> bytes:
-    return ":".join([ns, *parts]).encode()
 
 
 def seconds_now() -> int:
@@ -85,7 +71,7 @@ async def test_job_lock_key_value_and_ttl_are_node_resques_and_go_when_the_job_e
     async def locked(*args: Any) -> None:
         held.append((resque_redis.get(lock), resque_redis.ttl(lock)))
 
-    lock = k(resque_namespace, 'workerslock:locked:q:[1,{"x":"é"}]')
+    lock = key(resque_namespace, 'workerslock:locked:q:[1,{"x":"é"}]')
     jobs = {
         "locked": JobDefinition(
             locked, plugins=("JobLock",), plugin_options={"JobLock": {"lockTimeout": 30}}
@@ -93,7 +79,7 @@ async def test_job_lock_key_value_and_ttl_are_node_resques_and_go_when_the_job_e
     }
     await queue.enqueue("q", "locked", [1, {"x": "é"}])
     before = seconds_now()
-    await make_worker(jobs).run(burst=True)
+    await make_worker(jobs=jobs).run(burst=True)
     after = seconds_now()
     [(value, ttl)] = held
     assert before + 31 <= int(value) <= after + 31 and value == str(int(value)).encode()
@@ -113,11 +99,11 @@ async def test_a_held_job_lock_delays_the_copy_and_counts_nothing(
     async def locked(n: int) -> None:
         ran.append(n)
 
-    lock = k(resque_namespace, "workerslock:locked:q:[1]")
+    lock = key(resque_namespace, "workerslock:locked:q:[1]")
     resque_redis.set(lock, b"held", ex=100)
     jobs = {"locked": JobDefinition(locked, plugins=("JobLock",))}
     events: list[str] = []
-    worker = make_worker(jobs)
+    worker = make_worker(jobs=jobs)
     for name in ("success", "failure"):
         worker.on(name, lambda *a, name=name: events.append(name))
     await queue.enqueue("q", "locked", [1])
@@ -163,7 +149,7 @@ async def test_job_lock_options_by_name_re_enqueue_false_and_custom_keys(
     await queue.enqueue("q", "computed", [5])
     await queue.enqueue("q", "unnamed", [])
     sent = time.time() * 1000
-    await make_worker(jobs).run(burst=True)
+    await make_worker(jobs=jobs).run(burst=True)
     assert await queue.scheduled_at("q", "static", []) == []  # reEnqueue: false drops it
     [at] = await queue.scheduled_at("q", "computed", [5])
     assert at - times.js_bucket(sent + 7000) in (0, 1)
@@ -184,7 +170,7 @@ async def test_queue_lock_refuses_duplicates_takes_over_stale_locks_and_frees_be
     async def job(arg: Any) -> None:
         seen.append(resque_redis.exists(lock))
 
-    lock = k(resque_namespace, 'lock:job:ql:[{"k":"v é"}]')
+    lock = key(resque_namespace, 'lock:job:ql:[{"k":"v é"}]')
     jobs = {"job": JobDefinition(job, plugins=("QueueLock",))}
     async with Queue(redis_url, namespace=resque_namespace, jobs=jobs) as queue:
         before = seconds_now()
@@ -196,7 +182,7 @@ async def test_queue_lock_refuses_duplicates_takes_over_stale_locks_and_frees_be
         assert await queue.enqueue("ql", "job", [{"k": "other"}]) is True
         assert await queue.length("ql") == 2
 
-        await make_worker(jobs, "ql").run(burst=True)
+        await make_worker("ql", jobs).run(burst=True)
         assert seen == [0, 0]  # released before the job ran
         assert resque_redis.exists(lock) == 0
 
@@ -222,7 +208,7 @@ async def test_queue_lock_timeout_option(
     async with Queue(redis_url, namespace=resque_namespace, jobs=jobs) as queue:
         before = seconds_now()
         assert await queue.enqueue("q", "job") is True
-        lock = k(resque_namespace, "lock:job:q:[]")
+        lock = key(resque_namespace, "lock:job:q:[]")
         assert int(resque_redis.get(lock)) - before in (31, 32)
         assert 29 <= resque_redis.ttl(lock) <= 30
 
@@ -252,7 +238,7 @@ async def test_a_veto_after_queue_lock_gives_the_lock_back(
     # node-resque keeps QueueLock's lock when DelayQueueLock vetoes: nothing is queued, yet
     # the job is refused for an hour (Actionhero's periodic tasks hit this at every boot).
     jobs = {"job": JobDefinition(noop, plugins=("QueueLock", "DelayQueueLock"))}
-    lock = k(resque_namespace, "lock:job:q:[1]")
+    lock = key(resque_namespace, "lock:job:q:[1]")
     async with Queue(redis_url, namespace=resque_namespace, jobs=jobs) as queue:
         await queue.enqueue_in(60_000, "q", "job", [1])
         assert await queue.enqueue("q", "job", [1]) is False
@@ -286,13 +272,13 @@ async def test_delay_queue_lock_ignores_the_copy_the_scheduler_is_moving(
         assert await allowed(ts) is False  # a later copy
         await queue.delete_delayed("q", "job", [1])
         resque_redis.rpush(
-            k(resque_namespace, "delayed", ts), b'{"class":"job","queue":"q","args":[1]}'
+            key(resque_namespace, "delayed", ts), b'{"class":"job","queue":"q","args":[1]}'
         )
         resque_redis.rpush(
-            k(resque_namespace, "delayed", ts), b'{"class":"job","queue":"q","args":[1]}'
+            key(resque_namespace, "delayed", ts), b'{"class":"job","queue":"q","args":[1]}'
         )
         resque_redis.sadd(
-            k(resque_namespace, 'timestamps:{"class":"job","queue":"q","args":[1]}'),
+            key(resque_namespace, 'timestamps:{"class":"job","queue":"q","args":[1]}'),
             f"delayed:{ts}",
         )
         assert await allowed(ts) is False  # two copies in the same second: one stays
@@ -355,7 +341,7 @@ async def test_hooks_run_in_order_and_the_first_false_stops_them(
         assert await queue.enqueue("q", "veto_enqueue") is False
         assert calls == ["A.before_enqueue:a"]
         calls.clear()
-        await make_worker(jobs).run(burst=True)
+        await make_worker(jobs=jobs).run(burst=True)
         assert calls == [
             "A.before_perform",
             "B.before_perform",
@@ -366,7 +352,7 @@ async def test_hooks_run_in_order_and_the_first_false_stops_them(
         calls.clear()
         await queue.enqueue("q", "veto_perform")
         calls.clear()
-        await make_worker(jobs).run(burst=True)
+        await make_worker(jobs=jobs).run(burst=True)
         assert calls == ["A.before_perform"]
         assert await queue.stats() == {"processed": "1"}  # the vetoed perform counts nothing
 
@@ -389,7 +375,7 @@ async def test_noop_logs_the_error_and_counts_a_success(
     await queue.enqueue("q", "quiet")
     await queue.enqueue("q", "loud")
     successes: list[str] = []
-    worker = make_worker(jobs)
+    worker = make_worker(jobs=jobs)
     worker.on("success", lambda q, job, *rest: successes.append(job["class"]))
     with caplog.at_level(logging.ERROR, logger="pyresque.worker"):
         await worker.run(burst=True)
@@ -432,13 +418,13 @@ async def test_retry_counts_attempts_backs_off_and_fails_on_the_last(
             plugin_options={"Retry": {"retryLimit": 3, "backoffStrategy": [1000, 3000]}},
         )
     }
-    count_key = k(resque_namespace, 'resque-retry:broken:1-two-{"three":3}')
-    error_key = k(resque_namespace, 'failure-resque-retry:broken:1-two-{"three":3}')
+    count_key = key(resque_namespace, 'resque-retry:broken:1-two-{"three":3}')
+    error_key = key(resque_namespace, 'failure-resque-retry:broken:1-two-{"three":3}')
     delays: list[Any] = []
     successes: list[str] = []
 
     def worker() -> Worker:
-        made = make_worker(jobs)
+        made = make_worker(jobs=jobs)
         made.on("reEnqueue", lambda q, job, detail: delays.append((q, job, detail)))
         made.on("success", lambda q, payload, *rest: successes.append(payload["class"]))
         return made
@@ -513,15 +499,15 @@ async def test_retry_forgets_the_attempts_once_the_job_succeeds(
             plugin_options={"Retry": {"retry_limit": 2, "retry_delay": 10}},
         )
     }
-    count_key = k(resque_namespace, "resque-retry:flaky")
-    error_key = k(resque_namespace, "failure-resque-retry:flaky:")
+    count_key = key(resque_namespace, "resque-retry:flaky")
+    error_key = key(resque_namespace, "failure-resque-retry:flaky:")
     await queue.enqueue("q", "flaky")
-    await make_worker(jobs).run(burst=True)
+    await make_worker(jobs=jobs).run(burst=True)
     assert resque_redis.get(count_key) == b"0"
     assert 3600 <= resque_redis.ttl(count_key) <= 3601  # 10 ms: node would keep it 10 s
     assert json.loads(resque_redis.get(error_key))["error"] == "ValueError"
     await promote(queue, "q", "flaky", [])
-    await make_worker(jobs).run(burst=True)
+    await make_worker(jobs=jobs).run(burst=True)
     assert attempts == [1, 1]
     assert resque_redis.exists(count_key, error_key) == 0
     assert await queue.stats() == {"processed": "1", "failed": "1"}
@@ -535,8 +521,8 @@ async def test_retry_last_failure_still_lets_later_plugins_release_their_locks(
 ) -> None:
     jobs = {"broken": JobDefinition(fail, plugins=("Retry", "JobLock"))}
     await queue.enqueue("q", "broken", [1])
-    await make_worker(jobs).run(burst=True)
-    assert resque_redis.exists(k(resque_namespace, "workerslock:broken:q:[1]")) == 0
+    await make_worker(jobs=jobs).run(burst=True)
+    assert resque_redis.exists(key(resque_namespace, "workerslock:broken:q:[1]")) == 0
     assert await queue.failed_count() == 1
 
 
@@ -547,7 +533,7 @@ async def test_retry_in_the_ruby_dialect_counts_the_retry_as_processed_too(
     jobs = {"broken": JobDefinition(fail, plugins=("Retry",), plugin_options=options)}
     async with Queue(redis_url, namespace=resque_namespace, dialect="ruby") as queue:
         await queue.enqueue("q", "broken")
-        await make_worker(jobs, dialect="ruby").run(burst=True)
+        await make_worker(jobs=jobs, dialect="ruby").run(burst=True)
         assert await queue.stats() == {"processed": "1", "failed": "1"}
         assert await queue.failed_count() == 0
 
@@ -593,9 +579,11 @@ async def test_the_custom_plugin_example_records_durations(
     for ms in (30, 60, 90):
         await queue.enqueue("q", "slow", [ms])
     await queue.enqueue("q", "refused", [1])
-    await make_worker(jobs).run(burst=True)
-    durations = [float(d) for d in resque_redis.lrange(k(resque_namespace, "timing:slow"), 0, -1)]
+    await make_worker(jobs=jobs).run(burst=True)
+    durations = [float(d) for d in resque_redis.lrange(key(resque_namespace, "timing:slow"), 0, -1)]
     assert len(durations) == 2  # keep: 2, newest first
     assert durations[0] >= 90 and 60 <= durations[1] < durations[0]
-    assert vetoed == ["refused"] and not resque_redis.exists(k(resque_namespace, "timing:refused"))
+    assert vetoed == ["refused"] and not resque_redis.exists(
+        key(resque_namespace, "timing:refused")
+    )
     assert await poll_until(queue.stats) == {"processed": "3"}

@@ -6,12 +6,9 @@ import pytest
 import redis
 
 from pyresque import DuplicateJobError, JobNotFoundError, Queue
+from tests.keys import key
 
 BASE_MS = 1_900_000_000_000
-
-
-def key(namespace: str, *parts: str) -> str:
-    return ":".join([namespace, *parts])
 
 
 async def test_enqueue_writes_node_resque_payload_and_registers_queue(

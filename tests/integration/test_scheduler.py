@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ from pyresque.plugins import Plugin
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
 from pyresque.protocol.plan import Step
-from pyresque.protocol.plans import admin
+from pyresque.protocol.plans import workers
 from pyresque.scheduler import ruby_hostname
 from pyresque.testing import poll_until, wait_until
+from tests.keys import key
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_795_000_000.0  # the fake clock's start: 2026-11-18
@@ -42,27 +43,15 @@ class Clock:
         return self.now
 
 
-def key(ns: str, *parts: str) -> str:
-    return ":".join([ns, *parts])
-
-
 @pytest.fixture
-async def made(redis_url: str, resque_namespace: str) -> AsyncIterator[Callable[..., Scheduler]]:
-    """Schedulers on the test's namespace (fast polls, fake clock unless given); stopped
-    afterwards."""
-    schedulers: list[Scheduler] = []
+def made(make_scheduler: Callable[..., Scheduler]) -> Callable[..., Scheduler]:
+    """Schedulers from ``make_scheduler``, each on its own fake clock unless given one."""
 
     def make(**options: Any) -> Scheduler:
-        options.setdefault("namespace", resque_namespace)
-        options.setdefault("timeout", 100)
         options.setdefault("clock", Clock())
-        scheduler = Scheduler(options.pop("redis", redis_url), **options)
-        schedulers.append(scheduler)
-        return scheduler
+        return make_scheduler(**options)
 
-    yield make
-    for scheduler in schedulers:
-        await scheduler.stop()
+    return make
 
 
 def events_of(scheduler: Scheduler, *names: str) -> list[tuple[Any, ...]]:
@@ -709,9 +698,9 @@ async def test_a_worker_that_shows_life_after_being_read_is_left_alone(
     from pyresque.connection import run_plan
 
     stale = b'{"time":1,"name":"w:1","queues":"q"}'  # not what the ping holds now
-    assert await run_plan(admin.clean_stuck_worker(ctx, "w:1", stale), driver) == (False, None)
+    assert await run_plan(workers.clean_stuck_worker(ctx, "w:1", stale), driver) == (False, None)
     beat = b"2000-01-01T00:00:00+00:00"
-    assert await run_plan(admin.prune_dead_worker(ctx, "r:2:q", beat), driver) == (False, None)
+    assert await run_plan(workers.prune_dead_worker(ctx, "r:2:q", beat), driver) == (False, None)
     assert resque_redis.scard(key(ns, "workers")) == 2 and resque_redis.llen(key(ns, "failed")) == 0
     await driver.aclose()
 

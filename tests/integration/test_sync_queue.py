@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 
 import pyresque
-from pyresque import ConnectionFailedError, DuplicateJobError
+from pyresque import ConfigurationError, ConnectionFailedError, DuplicateJobError, JobDefinition
 from pyresque.activejob import WRAPPER, ActiveJobs
 from pyresque.connection import LeanSyncDriver, RedisPySyncDriver, Settings, SyncDriver
-from pyresque.protocol.plan import Call
+from pyresque.plugins import Plugin
+from pyresque.protocol.plan import Call, Plan
 from pyresque.sync import Queue as SyncQueue
 from pyresque.testing import wait_until
 from tests.concurrency import run_in_fork, run_in_threads
@@ -224,3 +227,57 @@ def test_blocking_code_enqueues_the_same_payload_through_pyresque_sync(
         b'"executions":0,"exception_executions":{},"locale":"en","timezone":null,'
         b'"enqueued_at":"2026-11-28T18:20:00Z"}]}'
     )
+
+
+def test_the_constructors_take_the_same_options_in_the_same_order() -> None:
+    def options(cls: type) -> list[tuple[str, Any, Any]]:
+        params = list(inspect.signature(cls).parameters.values())[1:]  # after redis
+        return [(p.name, p.kind, p.default) for p in params]
+
+    assert options(SyncQueue) == options(pyresque.Queue)
+    async_redis = inspect.signature(pyresque.Queue).parameters["redis"]
+    sync_redis = inspect.signature(SyncQueue).parameters["redis"]
+    assert (sync_redis.kind, sync_redis.default) == (async_redis.kind, async_redis.default)
+
+
+class Recording(Plugin):
+    async def after_enqueue(self) -> bool:
+        await self.run(_rpush(self.context.keys.key("seen"), self.job_class))
+        return True
+
+
+def _rpush(key: str, value: str) -> Plan[None]:
+    yield Call("RPUSH", key, value)
+
+
+def test_a_blocking_enqueue_runs_the_jobs_plugins_like_the_async_queue(
+    make_sync_queue: Callable[..., SyncQueue], resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    jobs = {
+        "locked": JobDefinition(lambda: None, plugins=("QueueLock", Recording)),
+        "delay_locked": JobDefinition(lambda: None, plugins=("DelayQueueLock",)),
+    }
+    q = make_sync_queue(jobs=jobs)
+    assert q.enqueue("q", "locked", [1]) is True
+    assert q.enqueue("q", "locked", [1]) is False  # QueueLock: a copy waits already
+    assert q.enqueue("q", "locked", [2]) is True
+    assert q.enqueue_in(60_000, "q", "delay_locked", [1]) is True
+    assert q.enqueue("q", "delay_locked", [1]) is False  # DelayQueueLock: a copy is delayed
+    assert q.length("q") == 2
+    assert resque_redis.lrange(f"{resque_namespace}:seen", 0, -1) == [b"locked", b"locked"]
+    assert sorted(q.locks()) == ["lock:locked:q:[1]", "lock:locked:q:[2]"]
+
+
+class Sleepy(Plugin):
+    async def before_enqueue(self) -> bool:
+        await asyncio.sleep(0)
+        return True
+
+
+def test_a_hook_that_needs_an_event_loop_is_refused_with_the_reason(
+    make_sync_queue: Callable[..., SyncQueue],
+) -> None:
+    q = make_sync_queue(jobs={"sleepy": JobDefinition(lambda: None, plugins=(Sleepy,))})
+    with pytest.raises(ConfigurationError, match="without an event loop"):
+        q.enqueue("q", "sleepy")
+    assert q.length("q") == 0

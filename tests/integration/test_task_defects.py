@@ -89,10 +89,6 @@ async def tasks(redis_url: str, resque_namespace: str) -> AsyncIterator[Tasks]:
     await registry.aclose()
 
 
-async def work(tasks: Tasks, redis_url: str, namespace: str, queues: str = "*") -> None:
-    await Worker(redis_url, queues, tasks.jobs, namespace=namespace, timeout=60_000).run(burst=True)
-
-
 def delayed_jobs(delayed: Mapping[str, list[Any]]) -> list[tuple[str, str]]:
     return [(ms, job["class"]) for ms, jobs in delayed.items() for job in jobs]
 
@@ -192,7 +188,10 @@ async def test_a_custom_queue_lock_key_is_left_alone(
 
 
 async def test_lock_ttls_follow_the_options_of_plugins_named_by_string(
-    redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+    redis_url: str,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+    make_worker: Callable[..., Worker],
 ) -> None:
     # node-resque 9.3.8 ignores pluginOptions for plugins named by string: both TTLs 3600.
     ttls: list[int] = []
@@ -222,7 +221,7 @@ async def test_lock_ttls_follow_the_options_of_plugins_named_by_string(
         for name in ("plain", "every"):
             assert await registry.enqueue(name, {}) is True
             assert 38 <= resque_redis.ttl(f"{ns}:lock:{name}:default:[{{}}]") <= 40
-            await work(registry, redis_url, ns, "default")
+            await make_worker("default", registry.jobs, namespace=ns).run(burst=True)
         assert len(ttls) == 2 and all(28 <= ttl <= 30 for ttl in ttls), ttls
     finally:
         await registry.aclose()
@@ -314,11 +313,11 @@ async def test_defaults_never_change_the_callers_inputs(tasks: Tasks) -> None:
 
 
 async def test_retrying_a_failed_task_validates_its_inputs_and_a_refusal_keeps_the_entry(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     # A peer enqueued inputs this task refuses (no validation there): it failed.
     await tasks.queue.enqueue("default", "echo", [{"note": "no id"}])
-    await work(tasks, redis_url, resque_namespace, "default")
+    await make_worker("default", tasks.jobs).run(burst=True)
     (entry,) = await tasks.failed()
     kept = copy.deepcopy(entry)
     with pytest.raises(InputValidationError, match="id is a required input for task echo"):
@@ -329,10 +328,10 @@ async def test_retrying_a_failed_task_validates_its_inputs_and_a_refusal_keeps_t
 
 
 async def test_retrying_a_failed_task_fills_in_defaults_and_moves_it_atomically(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     await tasks.queue.enqueue("default", "echo", [{"id": "fail"}])  # no default filled in
-    await work(tasks, redis_url, resque_namespace, "default")
+    await make_worker("default", tasks.jobs).run(burst=True)
     (entry,) = await tasks.failed()
     assert await tasks.retry_and_remove_failed(entry) is True
     assert await tasks.failed_count() == 0
@@ -345,7 +344,7 @@ async def test_retrying_a_failed_task_fills_in_defaults_and_moves_it_atomically(
 
 
 async def test_retrying_a_failed_task_runs_its_enqueue_middleware_and_a_veto_keeps_the_entry(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     seen: list[str] = []
     closed = [True]
@@ -359,7 +358,7 @@ async def test_retrying_a_failed_task_runs_its_enqueue_middleware_and_a_veto_kee
                        post_enqueue=lambda p: seen.append(f"post {p.args[0]['id']}"))
     )  # fmt: skip
     await tasks.queue.enqueue("default", "echo", [{"id": "fail"}])  # around the middleware
-    await work(tasks, redis_url, resque_namespace, "default")
+    await make_worker("default", tasks.jobs).run(burst=True)
     (entry,) = await tasks.failed()
     assert await tasks.retry_and_remove_failed(entry) is False
     assert await tasks.failed() == [entry]  # Actionhero removed it first: lost
@@ -370,10 +369,10 @@ async def test_retrying_a_failed_task_runs_its_enqueue_middleware_and_a_veto_kee
 
 
 async def test_retrying_a_periodic_tasks_failure_while_its_chain_waits_keeps_the_entry(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     assert await tasks.enqueue("broken", {}) is True
-    await work(tasks, redis_url, resque_namespace, "periodic")
+    await make_worker("periodic", tasks.jobs).run(burst=True)
     (entry,) = await tasks.failed()  # and the chain's next run is delayed
     assert await tasks.retry_and_remove_failed(entry) is False  # DelayQueueLock vetoes
     assert await tasks.failed_count() == 1
@@ -381,10 +380,10 @@ async def test_retrying_a_periodic_tasks_failure_while_its_chain_waits_keeps_the
 
 
 async def test_a_retry_of_an_entry_that_is_gone_gives_the_queue_lock_back(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     assert await tasks.enqueue("locked", {"n": 1}) is True
-    await work(tasks, redis_url, resque_namespace, "locked")
+    await make_worker("locked", tasks.jobs).run(burst=True)
     (entry,) = await tasks.failed()
     assert await tasks.remove_failed(entry) == 1  # someone else took it meanwhile
     with pytest.raises(JobNotFoundError):
@@ -414,9 +413,9 @@ async def test_a_failing_periodic_task_re_enqueues_by_default_unless_told_not_to
 
 
 async def test_working_on_says_started_for_an_idle_worker(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
-    worker = Worker(redis_url, "idle", tasks.jobs, name="box:1", namespace=resque_namespace)
+    worker = make_worker("idle", tasks.jobs, name="box:1", timeout=5000)
     await worker.start()
     try:
         assert await tasks.working_on("box:1", "idle") == "started"  # Actionhero: null
@@ -523,7 +522,7 @@ async def test_plugin_options_reach_one_middleware_by_its_name(tasks: Tasks) -> 
 
 
 async def test_a_running_worker_sees_tasks_and_middleware_added_after_it_started(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     # node-resque's workers copy the jobs map when built: a task added later fails there
     # as 'No job defined for class', and middleware added later never runs.
@@ -536,7 +535,7 @@ async def test_a_running_worker_sees_tasks_and_middleware_added_after_it_started
         async def run(self, params: Any, worker: Any) -> None:
             RAN.append(("late", dict(params)))
 
-    worker = Worker(redis_url, "late", tasks.jobs, namespace=resque_namespace, timeout=60_000)
+    worker = make_worker("late", tasks.jobs)
     await worker.start()
     try:
         tasks.add(Late)
@@ -561,18 +560,21 @@ async def _ran(entry: tuple[str, dict[str, Any]]) -> bool:
 
 
 async def test_scheduling_and_working_send_no_watch(
-    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+    tasks: Tasks,
+    resque_redis: redis.Redis,
+    make_worker: Callable[..., Worker],
+    make_scheduler: Callable[..., Scheduler],
 ) -> None:
     # node-resque's scheduler WATCHes on the client its queue and workers share; pyresque's
     # atomic steps are scripts (and MULTI blocks written in one go), so nothing can trip.
     resque_redis.execute_command("CONFIG", "RESETSTAT")
     assert await tasks.enqueue_at(1_000, "echo", {"id": 1}) is True
-    scheduler = Scheduler(redis_url, namespace=resque_namespace, timeout=60_000)
+    scheduler = make_scheduler(timeout=60_000)
     try:
         await scheduler.poll()
     finally:
         await scheduler.stop()
-    await work(tasks, redis_url, resque_namespace, "default")
+    await make_worker("default", tasks.jobs).run(burst=True)
     await tasks.delete_queue("default")
     assert RAN == [("echo", {"id": 1, "note": "from-default"})]
     stats = resque_redis.info("commandstats")
@@ -590,13 +592,15 @@ async def test_timestamps_sort_as_numbers_across_a_digit_boundary(tasks: Tasks) 
 
 
 async def test_worker_log_lines_never_carry_task_params(
-    tasks: Tasks, redis_url: str, resque_namespace: str, caplog: pytest.LogCaptureFixture
+    tasks: Tasks,
+    caplog: pytest.LogCaptureFixture,
+    make_worker: Callable[..., Worker],
 ) -> None:
     # Actionhero logs job args (filtered by filteredParams) and, on failure, unfiltered.
     caplog.set_level(logging.DEBUG, logger="pyresque")
     await tasks.enqueue("echo", {"id": "hunter2-ok"})
     await tasks.queue.enqueue("default", "echo", [{"id": "fail", "password": "hunter2"}])
-    await work(tasks, redis_url, resque_namespace, "default")
+    await make_worker("default", tasks.jobs).run(burst=True)
     assert await tasks.failed_count() == 1
     assert caplog.records  # job, success and failure lines were logged
     for record in caplog.records:
@@ -608,7 +612,7 @@ async def test_worker_log_lines_never_carry_task_params(
 
 
 async def test_a_running_task_enqueues_another_through_current_tasks(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     registries: list[Tasks] = []
 
@@ -628,7 +632,7 @@ async def test_a_running_task_enqueues_another_through_current_tasks(
     tasks.add(Blocking)
     await tasks.enqueue("follows", {"id": 1})
     await tasks.enqueue("blocking", {})
-    await work(tasks, redis_url, resque_namespace, "default")
+    await make_worker("default", tasks.jobs).run(burst=True)
     await run_full_task(tasks, "follows", {"id": 2})
     await run_task(tasks, "follows", {"id": 3})
     delayed = [job["args"] for jobs in (await tasks.all_delayed()).values() for job in jobs]

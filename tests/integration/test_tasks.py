@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,6 @@ async def tasks(redis_url: str, resque_namespace: str) -> AsyncIterator[Tasks]:
         registry.add(task)
     yield registry
     await registry.aclose()
-
-
-async def work(tasks: Tasks, redis_url: str, namespace: str, queues: str = "*") -> None:
-    await Worker(redis_url, queues, tasks.jobs, namespace=namespace, timeout=60_000).run(burst=True)
 
 
 # -- definitions -----------------------------------------------------------------------------
@@ -188,7 +184,7 @@ async def test_an_unknown_task_is_not_found_rather_than_a_type_error(tasks: Task
 
 
 async def test_a_worker_runs_tasks_with_frozen_params_and_the_job(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     class Mutates(Task):
         name = "mutates"
@@ -200,7 +196,7 @@ async def test_a_worker_runs_tasks_with_frozen_params_and_the_job(
     await tasks.enqueue("echo", {"id": 7})
     await tasks.enqueue("blocking", {})
     await tasks.enqueue("mutates", {})
-    await work(tasks, redis_url, resque_namespace, "default")
+    await make_worker("default", tasks.jobs).run(burst=True)
     assert RAN == [
         ("echo", {"id": 7, "note": "from-default"}, "echo"),
         ("blocking", {}),
@@ -226,7 +222,7 @@ async def test_enqueue_at_rounds_and_refuses_duplicates_unless_suppressed(tasks:
 
 
 async def test_middleware_order_priority_and_hooks(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     calls: list[str] = []
 
@@ -253,7 +249,7 @@ async def test_middleware_order_priority_and_hooks(
 
     tasks.add(Uses)
     await tasks.enqueue("uses", {})
-    await work(tasks, redis_url, resque_namespace, "default")
+    await make_worker("default", tasks.jobs).run(burst=True)
     # One order by priority, the task's own middleware included ("local", 100, before the
     # global "late", 200; Actionhero appends the task's own last whatever their priority);
     # "late", global and listed, runs once.
@@ -264,7 +260,7 @@ async def test_middleware_order_priority_and_hooks(
 
 
 async def test_middleware_can_veto_alter_params_replace_results_and_clear_errors(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     results: list[Any] = []
 
@@ -303,7 +299,7 @@ async def test_middleware_can_veto_alter_params_replace_results_and_clear_errors
     assert await tasks.enqueue("picky", {"id": "vetoed"}) is False
     for job_id in ("ok", "dropped", "fails"):
         assert await tasks.enqueue("picky", {"id": job_id}) is True
-    worker = Worker(redis_url, "default", tasks.jobs, namespace=resque_namespace, timeout=60_000)
+    worker = make_worker("default", tasks.jobs)
     worker.on("success", lambda q, job, result, ms: results.append(result))
     await worker.run(burst=True)
     assert RAN == [{"id": "ok", "seen": True}]
@@ -337,14 +333,14 @@ def test_unknown_middleware_names_are_refused(redis_url: str) -> None:
 
 
 async def test_a_periodic_task_is_enqueued_once_and_re_enqueued_after_each_run(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     assert [type(p).__name__ if not isinstance(p, str) else p for p in tasks.jobs["tick"].plugins][
         :3
     ] == ["JobLock", "QueueLock", "DelayQueueLock"]
     assert await tasks.enqueue_all_recurrent_tasks() == ["tick", "broken"]
     assert await tasks.enqueue_all_recurrent_tasks() == []  # already queued: locked
-    await work(tasks, redis_url, resque_namespace, "periodic")
+    await make_worker("periodic", tasks.jobs).run(burst=True)
     assert RAN == [("tick", {})]
     delayed = await tasks.all_delayed()
     assert sorted(job["class"] for jobs in delayed.values() for job in jobs) == ["broken", "tick"]
@@ -367,12 +363,12 @@ def slow_periodic(started: asyncio.Event, release: asyncio.Event) -> type[Task]:
 
 
 async def test_a_scheduler_booting_mid_run_does_not_start_a_second_chain(
-    tasks: Tasks, redis_url: str, resque_namespace: str
+    tasks: Tasks, make_worker: Callable[..., Worker]
 ) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     tasks.add(slow_periodic(started, release))
     assert await tasks.enqueue("slow", {}) is True
-    worker = Worker(redis_url, "periodic", tasks.jobs, namespace=resque_namespace, timeout=60_000)
+    worker = make_worker("periodic", tasks.jobs)
     await worker.start()
     try:
         await started.wait()
@@ -391,7 +387,9 @@ async def _no_queued(tasks: Tasks, queue: str) -> bool:
 
 
 async def test_a_boot_enqueue_while_the_chain_runs_enqueues_nothing(
-    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+    tasks: Tasks,
+    resque_redis: redis.Redis,
+    make_worker: Callable[..., Worker],
 ) -> None:
     """An Actionhero node booting now enqueues a second copy (its QueueLock went as the run
     started, and there is no delayed copy yet); on an Actionhero worker both then re-enqueue
@@ -399,7 +397,7 @@ async def test_a_boot_enqueue_while_the_chain_runs_enqueues_nothing(
     started, release = asyncio.Event(), asyncio.Event()
     tasks = alone(tasks, slow_periodic(started, release))
     assert await tasks.enqueue_all_recurrent_tasks() == ["slow"]
-    worker = Worker(redis_url, "periodic", tasks.jobs, namespace=resque_namespace, timeout=60_000)
+    worker = make_worker("periodic", tasks.jobs)
     await worker.start()
     try:
         await started.wait()
@@ -486,13 +484,16 @@ async def test_a_boot_enqueue_keeps_middleware_vetoes_and_gives_back_what_a_refu
 
 
 async def test_a_boot_during_the_last_run_of_a_stopped_chain_lets_that_run_continue_it(
-    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+    tasks: Tasks,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+    make_worker: Callable[..., Worker],
 ) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     tasks = alone(tasks, slow_periodic(started, release))
     ns = resque_namespace
     assert await tasks.enqueue_all_recurrent_tasks() == ["slow"]
-    worker = Worker(redis_url, "periodic", tasks.jobs, namespace=ns, timeout=60_000)
+    worker = make_worker("periodic", tasks.jobs, namespace=ns)
     await worker.start()
     try:
         await started.wait()
@@ -547,7 +548,10 @@ async def test_stop_recurrent_task_removes_its_queued_and_delayed_copies_and_loc
 
 
 async def test_stopping_during_a_run_ends_the_chain_and_keeps_the_runs_job_lock(
-    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+    tasks: Tasks,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+    make_worker: Callable[..., Worker],
 ) -> None:
     # Actionhero's stop matches nothing; a stop that only removed copies would still lose
     # to the run in progress, which re-enqueues as it ends.
@@ -556,7 +560,7 @@ async def test_stopping_during_a_run_ends_the_chain_and_keeps_the_runs_job_lock(
     ns = resque_namespace
     job_lock = f"{ns}:workerslock:slow:periodic:[{{}}]"
     assert await tasks.enqueue("slow", {}) is True
-    worker = Worker(redis_url, "periodic", tasks.jobs, namespace=ns, timeout=60_000)
+    worker = make_worker("periodic", tasks.jobs, namespace=ns)
     await worker.start()
     try:
         await started.wait()
@@ -572,13 +576,16 @@ async def test_stopping_during_a_run_ends_the_chain_and_keeps_the_runs_job_lock(
 
 
 async def test_stopping_an_idle_chain_leaves_no_mark_to_end_the_next_one(
-    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+    tasks: Tasks,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+    make_worker: Callable[..., Worker],
 ) -> None:
     assert await tasks.enqueue_in(60_000, "tick", {}) is True
     assert await tasks.stop_recurrent_task("tick") == 1
     assert resque_redis.exists(f"{resque_namespace}:periodic_stop:tick") == 0
     assert await tasks.enqueue("tick", {}) is True  # started again later
-    await work(tasks, redis_url, resque_namespace, "periodic")
+    await make_worker("periodic", tasks.jobs).run(burst=True)
     assert RAN == [("tick", {})]
     assert [j["class"] for js in (await tasks.all_delayed()).values() for j in js] == ["tick"]
 
@@ -613,7 +620,10 @@ async def test_details_reports_queues_workers_stats_leader_delayed_and_failed(
 
 
 async def test_cleaning_a_dead_worker_frees_its_jobs_lock_so_the_chain_resumes(
-    tasks: Tasks, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+    tasks: Tasks,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+    make_worker: Callable[..., Worker],
 ) -> None:
     ns = resque_namespace
     # A worker died running `tick`: registered, holding the job and its JobLock.
@@ -628,5 +638,5 @@ async def test_cleaning_a_dead_worker_frees_its_jobs_lock_so_the_chain_resumes(
     assert await tasks.queue.force_clean_worker("dead:1") is not None
     assert await tasks.locks() == {}  # Actionhero keeps it for an hour and drops the retry
     assert await tasks.queue.retry_stuck_jobs() == 1
-    await work(tasks, redis_url, ns, "periodic")
+    await make_worker("periodic", tasks.jobs, namespace=ns).run(burst=True)
     assert RAN == [("tick", {})]

@@ -67,6 +67,14 @@ def test_the_blocking_client_offers_every_async_call_with_the_same_signature() -
     assert sync_api == async_api
 
 
+def test_the_constructors_take_the_same_options() -> None:
+    def options(cls: type) -> list[tuple[str, Any, Any]]:
+        params = list(inspect.signature(cls).parameters.values())
+        return [(p.name, p.kind, p.default) for p in params]
+
+    assert options(Tasks) == options(AsyncTasks)
+
+
 def test_enqueue_validates_defaults_and_runs_middleware_writing_actionheros_payload(
     sync_tasks: Tasks, resque_redis: redis.Redis, resque_namespace: str
 ) -> None:

@@ -20,6 +20,7 @@ from pyresque.connection import LeanDriver, Settings
 from pyresque.protocol import times
 from pyresque.protocol.plan import Eval
 from pyresque.testing import poll_until
+from tests.keys import key
 
 NODE_HOST = socket.gethostname()
 
@@ -28,20 +29,6 @@ NODE_HOST = socket.gethostname()
 async def queue(redis_url: str, resque_namespace: str) -> AsyncIterator[Queue]:
     async with Queue(redis_url, namespace=resque_namespace) as q:
         yield q
-
-
-@pytest.fixture
-def make_worker(redis_url: str, resque_namespace: str) -> Callable[..., Worker]:
-    def make(queues: Any = "q", jobs: dict[str, Any] | None = None, **options: Any) -> Worker:
-        options.setdefault("namespace", resque_namespace)
-        options.setdefault("timeout", 60_000)  # a poll interval the tests never wait for
-        return Worker(redis_url, queues, jobs or {}, **options)
-
-    return make
-
-
-def key(ns: str, *parts: str) -> str:
-    return ":".join([ns, *parts])
 
 
 async def test_worker_runs_node_and_ruby_payloads_with_their_args(

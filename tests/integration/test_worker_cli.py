@@ -22,6 +22,7 @@ import pytest
 import redis
 
 from pyresque.testing import wait_until
+from tests.keys import key
 from tests.processes import LoggedProcess
 
 HOST = socket.gethostname()
@@ -89,10 +90,6 @@ def spawn(
     yield start
     for worker in started:
         worker.close()
-
-
-def key(ns: str, *parts: str) -> str:
-    return ":".join([ns, *parts])
 
 
 def enqueue(client: redis.Redis, ns: str, job_class: str, *args: Any) -> bytes:

@@ -1,5 +1,6 @@
-"""The cron parser: fields, names, steps, Vixie cron's day-of-month/day-of-week rule,
-``next_after`` (Feb 29, DST), and the errors for expressions that cannot work."""
+"""Cron expressions (parsed by cronsim): fields, names, steps, Vixie cron's day-of-month/
+day-of-week rule, ``next_after`` (Feb 29, DST), and the errors for expressions that cannot
+work."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ NEXT = [
     ("30 12 1 JAN,jul *", "2024-02-01 00:00", ["2024-07-01 12:30", "2025-01-01 12:30"]),
     ("0-10/5 0 1 1 *", "2024-01-01 00:00",
      ["2024-01-01 00:05", "2024-01-01 00:10", "2025-01-01 00:00"]),
+    ("5-5/10 * * * *", "2024-01-01 10:00", ["2024-01-01 10:05", "2024-01-01 11:05"]),  # one value
     ("50/5 0 * * *", "2024-01-01 00:00",
      ["2024-01-01 00:50", "2024-01-01 00:55", "2024-01-02 00:50"]),
     ("0 0 31 * *", "2024-01-31 00:00", ["2024-03-31 00:00", "2024-05-31 00:00"]),
@@ -40,6 +42,11 @@ NEXT = [
     ("@weekly", "2024-01-01 00:00", ["2024-01-07 00:00"]),
     ("@monthly", "2024-01-15 00:00", ["2024-02-01 00:00"]),
     ("@yearly", "2024-01-01 00:00", ["2025-01-01 00:00"]),
+    # cronsim's extensions: the last day, the last weekday, the last Friday, the 2nd Friday.
+    ("0 0 L * *", "2024-01-31 12:00", ["2024-02-29 00:00", "2024-03-31 00:00"]),
+    ("0 0 LW * *", "2024-03-01 00:00", ["2024-03-29 00:00", "2024-04-30 00:00"]),
+    ("0 0 * * 5L", "2024-01-01 00:00", ["2024-01-26 00:00", "2024-02-23 00:00"]),
+    ("0 9 * * FRI#2", "2024-01-01 00:00", ["2024-01-12 09:00", "2024-02-09 09:00"]),
 ]  # fmt: skip
 
 
@@ -95,23 +102,26 @@ def test_matches(expression: str, moment: str, matches: bool) -> None:
     ("expression", "message"),
     [
         ("* * * *", "expected 5 fields"),
-        ("* * * * * *", "expected 5 fields"),
-        ("60 * * * *", "minute: '60' is outside 0-59"),
-        ("* 24 * * *", "hour: '24' is outside 0-23"),
-        ("* * 0 * *", "day of month: '0' is outside 1-31"),
-        ("* * * 13 *", "month: '13' is outside 1-12"),
-        ("* * * * 8", "day of week: '8' is outside 0-7"),
-        ("*/0 * * * *", "step must be a whole number >= 1, got '0'"),
-        ("*/x * * * *", "step must be a whole number >= 1, got 'x'"),
-        ("5-1 * * * *", "range '5-1' runs backwards"),
-        ("* * * * FRI-MON", "range 'FRI-MON' runs backwards"),
-        ("* * * FOO *", "month: expected a number or a name, got 'FOO'"),
-        ("* * * * MON-FOO", "day of week: expected a number or a name, got 'FOO'"),
-        ("MON * * * *", "minute: expected a number, got 'MON'"),
-        ("1,,2 * * * *", "minute: empty item"),
-        ("-1 * * * *", "minute: expected a number, got ''"),
+        ("* * * * * *", "expected 5 fields"),  # cronsim's seconds field: the ticker has none
+        ("60 * * * *", "minute: cannot read '60' (values 0-59;"),
+        ("* 24 * * *", "hour: cannot read '24' (values 0-23;"),
+        ("* * 0 * *", "day of month: cannot read '0' (values 1-31, L or LW;"),
+        ("* * * 13 *", "month: cannot read '13' (values 1-12 or JAN-DEC;"),
+        ("* * * * 8", "day of week: cannot read '8' (values 0-7 or SUN-SAT"),
+        ("*/0 * * * *", "minute: cannot read '*/0'"),
+        ("*/x * * * *", "minute: cannot read '*/x'"),
+        ("5-1 * * * *", "minute: cannot read '5-1'"),
+        ("* * * * FRI-MON", "day of week: cannot read 'FRI-MON'"),
+        ("* * * FOO *", "month: cannot read 'FOO'"),
+        ("* * * * MON-FOO", "day of week: cannot read 'MON-FOO'"),
+        ("MON * * * *", "minute: cannot read 'MON'"),
+        ("1,,2 * * * *", "minute: cannot read '1,,2'"),
+        ("-1 * * * *", "minute: cannot read '-1'"),
+        ("60/15 * * * *", "minute: cannot read '60/15'"),  # a step from outside the field
+        ("* * * * MON#6", "day of week: cannot read 'MON#6'"),
         ("0 0 30 2 *", "never matches"),
         ("0 0 31 4,6,9,11 *", "never matches"),
+        ("0 0 */3 2 MON#5", "never matches"),  # a fifth Monday in Feb is the 29th, not in */3
         ("@reboot", "expected 5 fields"),
     ],
 )
@@ -120,6 +130,15 @@ def test_bad_expressions_name_the_field(expression: str, message: str) -> None:
         Cron.parse(expression)
     assert message in str(info.value)
     assert isinstance(info.value, ConfigurationError)
+
+
+def test_a_bad_field_says_what_ranges_and_steps_take() -> None:
+    with pytest.raises(CronSyntaxError) as info:
+        Cron.parse("0 0 * * 6-1")
+    assert str(info.value) == (
+        "'0 0 * * 6-1': day of week: cannot read '6-1' (values 0-7 or SUN-SAT, 5L or FRI#2; "
+        "a range a-b runs upwards, a step /n has n >= 1)"
+    )
 
 
 def test_a_day_restricted_by_both_fields_may_never_exist_in_month_but_still_matches_weekdays() -> (
@@ -154,6 +173,7 @@ def test_a_wall_time_dst_skips_never_matches_and_one_it_repeats_matches_twice() 
     assert third.astimezone(UTC) == datetime(2024, 10, 28, 1, 30, tzinfo=UTC)
 
 
-def test_str_is_the_expression_as_written() -> None:
+def test_str_is_the_expression_as_written_and_fields_are_what_was_read() -> None:
     assert str(Cron.parse("@daily")) == "@daily"
-    assert Cron.parse("@daily").minutes == (0,) and Cron.parse("@daily").hours == (0,)
+    assert Cron.parse("@daily").fields == "0 0 * * *"
+    assert Cron.parse("  0  9 * *   MON ").fields == "0 9 * * MON"

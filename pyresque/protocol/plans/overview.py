@@ -19,7 +19,8 @@ from pyresque.protocol.context import Context
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import decode_working_on
 from pyresque.protocol.plan import Batch, Call, Plan, as_bytes, as_int, as_list
-from pyresque.protocol.plans.admin import scan, split_member
+from pyresque.protocol.plans.stats import scan
+from pyresque.protocol.plans.workers import split_member
 from pyresque.protocol.replies import describe
 
 __all__ = [

@@ -9,7 +9,7 @@ import pytest
 from pyresque.errors import PayloadEncodeError
 from pyresque.protocol.context import Context
 from pyresque.protocol.plan import Batch, Call, Eval, Plan, as_pairs, as_scan, run_plan_sync
-from pyresque.protocol.plans import admin, delayed, jobs
+from pyresque.protocol.plans import delayed, jobs, stats
 
 
 def drive(plan: Plan[Any], replies: list[Any]) -> tuple[Any, list[Any]]:
@@ -55,7 +55,7 @@ def test_plans_accept_resp3_shaped_replies() -> None:
 
 def test_scan_follows_the_cursor_until_zero() -> None:
     result, steps = drive(
-        admin.scan(CTX, "stat:*"), [[b"7", [b"ns:stat:a"]], [b"0", [b"ns:stat:b"]]]
+        stats.scan(CTX, "stat:*"), [[b"7", [b"ns:stat:a"]], [b"0", [b"ns:stat:b"]]]
     )
     assert result == [b"ns:stat:a", b"ns:stat:b"]
     assert [s.args[1] for s in steps] == [0, 7]
