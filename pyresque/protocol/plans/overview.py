@@ -54,7 +54,7 @@ _READS = {
     "HMGET": "hash",
 }
 _SHOWN = 60  # characters of a bad value quoted in a reason
-_INTEGER = re.compile(r"-?\d+")
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: what INCR and the peers write
 _PATTERN = re.compile(r"[*?\[\]{}]")
 
 
@@ -203,7 +203,8 @@ def status(ctx: Context) -> Plan[Status]:
         ]
     )
     known, members = _names(replies[0]), _names(replies[1])
-    # name -> (member, queues); of two members with one name, the last (as the peers read).
+    # name -> member; of two members with one name, the last in sort order (node-resque's
+    # workers() keeps one of them too).
     registered = {} if is_unreadable(members) else {split_member(m)[0]: m for m in members}
     named = {q for m in registered.values() for q in _literal_queues(split_member(m)[1])}
     listed = set() if is_unreadable(known) else set(known)
