@@ -11,6 +11,7 @@ Transient refusals and lost connections are not markers: they are raised, as for
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -21,7 +22,7 @@ from pyresque.protocol.context import Context
 from pyresque.protocol.jsjson import loads
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import decode_working_on
-from pyresque.protocol.plan import Batch, Call, Plan, as_bytes, as_int, as_list
+from pyresque.protocol.plan import Batch, Call, Plan, as_bytes, as_int, as_list, as_pairs
 from pyresque.protocol.plans.admin import scan, split_member
 from pyresque.protocol.replies import describe
 from pyresque.protocol.status import (
@@ -51,7 +52,7 @@ _READS = {
     "SMEMBERS": "set",
     "ZCARD": "zset",
     "ZRANGE": "zset",
-    "HMGET": "hash",
+    "HGETALL": "hash",
 }
 _SHOWN = 60  # characters of a bad value quoted in a reason
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: what INCR and the peers write
@@ -280,12 +281,15 @@ def _workers(
         for name, member in registered.items()
         for key in (keys.worker(member), keys.worker_ping(name), keys.worker_started(member))
     ]
-    replies = yield from read_each([*steps, Call("HMGET", keys.heartbeats(), *registered.values())])
+    # HGETALL, not HMGET: REQUIRED_COMMANDS (the ACL list) has it; one field per Ruby worker.
+    replies = yield from read_each([*steps, Call("HGETALL", keys.heartbeats())])
     beats = replies.pop()
+    if not is_unreadable(beats):
+        beats = {text(k): v for k, v in as_pairs(beats)}
     found: dict[str, WorkerStatus] = {}
     for i, (name, member) in enumerate(registered.items()):
         record_reply, ping, started = replies[3 * i : 3 * i + 3]
-        beat = beats if is_unreadable(beats) else as_list(beats)[i]
+        beat = beats if is_unreadable(beats) else beats.get(member)
         record = _record(keys.worker(member), record_reply)
         queues = split_member(member)[1]
         found[name] = WorkerStatus(
@@ -293,7 +297,7 @@ def _workers(
             queues=tuple(q for q in (queues or "").split(",") if q),
             kind=_kind(ping, beat, started),
             started_at=_time(keys.worker_started(member), started),
-            seen_at=_seen(keys.worker_ping(name), f"{keys.heartbeats()}[{member}]", ping, beat),
+            seen_at=_seen(keys.worker_ping(name), keys.heartbeats(), member, ping, beat),
             working_on=record,
             working_since=_since(keys.worker(member), record),
             skipping=tuple(q for q in _literal_queues(queues) if is_unreadable(lengths[q])),
@@ -318,21 +322,27 @@ def _kind(ping: Any, beat: Any, started: Any) -> WorkerKind | None:
 
 
 def _ms(seconds: float | None) -> int | None:
-    return None if seconds is None else round(seconds * 1000)
+    """Seconds as whole ms; None for none, and for a time no clock shows (1e400 parses)."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return round(seconds * 1000)
 
 
-def _time(key: str, reply: Any) -> int | Unreadable | None:
-    """A time either peer wrote (unix seconds, ``Time#to_s``, ISO 8601 ...) in ms."""
+def _time(key: str, reply: Any, where: str | None = None) -> int | Unreadable | None:
+    """A time either peer wrote (unix seconds, ``Time#to_s``, ISO 8601 ...) in ms, read
+    from ``key`` (``where`` names a hash field in it)."""
     if reply is None or is_unreadable(reply):
         return reply
     value = _display(as_bytes(reply) or b"")
     found = _ms(times.parse_peer_time(value))
     if found is None:
-        return _marker(key, f"{key} holds {_shown(value)}, not a time", value)
+        return _marker(key, f"{where or key} holds {_shown(value)}, not a time", value)
     return found
 
 
-def _seen(ping_key: str, beat_key: str, ping: Any, beat: Any) -> int | Unreadable | None:
+def _seen(
+    ping_key: str, beats_key: str, member: str, ping: Any, beat: Any
+) -> int | Unreadable | None:
     """The last liveness mark in ms: node's ping (``{"time": <s>, ...}``), else Ruby's
     heartbeat; a marker for one that cannot be read when there is no other."""
     if ping is not None and not is_unreadable(ping):
@@ -343,10 +353,12 @@ def _seen(ping_key: str, beat_key: str, ping: Any, beat: Any) -> int | Unreadabl
             parsed = None
         seconds = parsed.get("time") if isinstance(parsed, dict) else None
         if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-            return _ms(seconds)
+            found = _ms(seconds)
+            if found is not None:
+                return found
         return _marker(ping_key, f"{ping_key} holds {_shown(value)}, not a ping", value)
     if beat is not None and not is_unreadable(beat):
-        return _time(beat_key, beat)
+        return _time(beats_key, beat, f"{beats_key}[{member}]")
     return ping if ping is not None else beat
 
 

@@ -15,6 +15,7 @@ from pyresque.protocol.status import (
     Status,
     Unreadable,
     WorkerStatus,
+    is_unreadable,
 )
 from tests.unit.protocol.test_plans import drive
 
@@ -51,7 +52,7 @@ def test_a_worker_is_read_in_one_batch_with_the_heartbeats_in_one_command() -> N
         7,  # LLEN q (one command: no batch)
         [b"0", [b"ns:stat:processed:h:1:q", b"ns:stat:processed"]],
         [b"12", b"4"],  # the stats in key order: processed, processed:h:1:q
-        [None, None, b"2026-12-05 09:00:00 +0000", [b"2026-12-05T10:04:10+00:00"]],
+        [None, None, b"2026-12-05 09:00:00 +0000", {b"h:1:q": b"2026-12-05T10:04:10+00:00"}],
     ]
     found, steps = drive(status(CTX), replies)
     assert steps[-1] == Batch.of(
@@ -59,7 +60,7 @@ def test_a_worker_is_read_in_one_batch_with_the_heartbeats_in_one_command() -> N
             Call("GET", "ns:worker:h:1:q"),
             Call("GET", "ns:worker:ping:h:1"),
             Call("GET", "ns:worker:h:1:q:started"),
-            Call("HMGET", "ns:workers:heartbeat", "h:1:q"),
+            Call("HGETALL", "ns:workers:heartbeat"),
         ]
     )
     assert found.queues == {"q": QueueStatus(7)}
@@ -108,3 +109,26 @@ def test_the_document_is_plain_json_with_the_attribute_names_as_keys() -> None:
     assert document["queues"] == {"q": {"length": 0}}
     assert document["workers"] == marker and document["workers"] is not marker
     assert document["stats"] == {"processed": 0, "failed": 0}
+
+
+def test_a_ping_or_heartbeat_that_is_no_time_is_marked() -> None:
+    replies: list[Any] = [
+        [set(), {b"n:1:q", b"r:2:q"}, 0, [], 0, None, None],
+        0,  # LLEN q (both workers name it)
+        [b"0", []],
+        [None, b'{"time":1e400}', None, None, None, None, {b"r:2:q": b"soon"}],
+    ]
+    found, _ = drive(status(CTX), replies)
+    assert not is_unreadable(found.workers)
+    node, ruby = found.workers["n:1"], found.workers["r:2"]
+    assert (node.kind, ruby.kind) == ("node", "ruby")
+    assert node.seen_at == Unreadable(
+        unreadable="""ns:worker:ping:n:1 holds '{"time":1e400}', not a ping""",
+        key="ns:worker:ping:n:1",
+        raw='{"time":1e400}',
+    )
+    assert ruby.seen_at == Unreadable(
+        unreadable="ns:workers:heartbeat[r:2:q] holds 'soon', not a time",
+        key="ns:workers:heartbeat",
+        raw="soon",
+    )
