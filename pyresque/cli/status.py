@@ -53,8 +53,11 @@ def shown(value: object) -> str:
 
 
 def _at(ms: int) -> str:
-    """A unix time in ms as ISO 8601 in UTC, to the second."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A unix time in ms as ISO 8601 in UTC, to the second (as ms past the calendar)."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):  # a due time of 10**20 s is read as one
+        return f"{ms} ms"
 
 
 def _span(ms: int) -> str:

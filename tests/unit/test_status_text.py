@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyresque.cli.status import _span, format_status, where
+from pyresque.cli.status import _at, _span, format_status, where
 from pyresque.protocol.status import Counts, DelayedStatus, Status, Unreadable, WorkerStatus
 
 
@@ -28,6 +28,11 @@ def marker(key: str) -> Unreadable:
 )
 def test_spans_show_their_two_largest_units(ms: int, shown: str) -> None:
     assert _span(ms) == shown
+
+
+def test_times_past_the_calendar_are_shown_in_ms() -> None:
+    assert _at(1_796_464_800_000) == "2026-12-05T10:00:00Z"
+    assert _at(10**23) == f"{10**23} ms"
 
 
 def test_the_first_line_names_the_redis_without_credentials() -> None:
