@@ -76,18 +76,51 @@ def test_status_reports_queues_delayed_workers_failed_and_leader(
     )
     resque_redis.set(f"{ns}:resque_scheduler_leader_lock", "sched-1")
 
+    resque_redis.set(f"{ns}:stat:processed", "7")
+    resque_redis.set(f"{ns}:stat:failed", "1")
+
     code, out, _ = run(capsys, "status", *common, "--json")
     assert code == 0
     status = json.loads(out)
-    assert status["queues"] == {"math": 1}
-    assert status["delayed"] == {"jobs": 1, "timestamps": 1}
-    assert status["workers"] == {"vm:1": "math"}
+    assert status["queues"] == {"math": {"length": 1}}
+    assert status["delayed"] == {
+        "jobs": 1,
+        "timestamps": 1,
+        "due": 0,
+        "earliest_at": 1900000000000,
+        "overdue_ms": 0,
+    }
+    assert status["workers"] == {
+        "vm:1": {
+            "id": "vm:1:math",
+            "queues": ["math"],
+            "kind": None,
+            "started_at": None,
+            "seen_at": None,
+            "working_on": None,
+            "working_since": None,
+            "skipping": [],
+            "stats": {"processed": 0, "failed": 0},
+        }
+    }
     assert status["failed"] == 1
+    assert status["stats"] == {"processed": 7, "failed": 1}
     assert status["leader"] == "sched-1"
 
     code, out, _ = run(capsys, "status", *common)
     assert code == 0
-    assert "math" in out and "failed: 1" in out and "leader: sched-1" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("Redis ") and lines[0].endswith(f"/0 namespace {ns}")
+    assert lines[1:] == [
+        "queues (1):",
+        "  math                     1",
+        "delayed jobs: 1 at 1 timestamps, 0 due; the earliest due 2030-03-17T17:46:40Z",
+        "workers (1):",
+        "  vm:1 [math]: idle; processed 0, failed 0",
+        "failed jobs: 1",
+        "stats: processed 7, failed 1",
+        "leader: sched-1",
+    ]
 
 
 def test_status_against_an_unreachable_redis_exits_1_with_a_message(
