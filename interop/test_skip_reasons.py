@@ -3,6 +3,7 @@ with its interpreter paths) is shown once, with -v."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -34,7 +35,7 @@ def no_resque(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A ruby on PATH that cannot load resque; the diagnostics this test collects."""
     diagnostics: dict[str, str] = {}
     monkeypatch.setattr(harness, "DIAGNOSTICS", diagnostics)
-    monkeypatch.setattr(harness.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(harness, "_ruby_says", lambda code: LOAD_ERROR)
     harness.ruby_unavailable.cache_clear()
     harness.activejob_unavailable.cache_clear()
