@@ -192,12 +192,16 @@ def test_ctrl_c_in_the_middle_of_the_app_stops_it_and_deletes_the_namespaces(
         wait_until(lambda: any(line.startswith("Running (") for line in lines), timeout=30)
         time.sleep(0.3)  # the app's workers and scheduler are under way
         demo.send_signal(signal.SIGINT)
-        _, err = demo.communicate(timeout=30)
+        demo.wait(timeout=30)  # not communicate(): the reader owns stdout
     finally:
         if demo.poll() is None:
             demo.kill()
-            demo.communicate()
+            demo.wait()
     reader.join(5)
+    assert demo.stderr is not None
+    err = demo.stderr.read()
+    demo.stdout.close()
+    demo.stderr.close()
     out = "".join(lines)
     assert (demo.returncode, err) == (130, "pyresque: interrupted\n"), out
     ns, app = namespaces_of(out)
