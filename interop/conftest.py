@@ -1,5 +1,10 @@
 """Fixtures for the interop tests: one node-resque and one Ruby resque peer per session,
-Actionhero nodes per test."""
+Actionhero nodes per test.
+
+A peer that cannot run here skips its tests with one short reason (fails them, under
+``CI=true``, for node-resque and Actionhero); ``pytest -v`` prints what its probe said
+(Ruby's LoadError ...) once, at the end of the session.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from interop import harness
 from interop.harness import (
     Peer,
     PeerError,
@@ -31,6 +37,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> Iterator[None]:
+    """After the short summary (the skip reasons): why peers were unavailable, in full and
+    once, with -v; else a line saying so."""
+    yield
+    diagnostics = harness.DIAGNOSTICS
+    if not diagnostics:
+        return
+    names = ", ".join(diagnostics)
+    if config.get_verbosity() < 1:
+        terminalreporter.write_line(f"interop: {names} unavailable here; -v shows why")
+        return
+    terminalreporter.section(f"interop: why {names} could not run")
+    for name, text in diagnostics.items():
+        terminalreporter.write_line(f"{name}: {text}")
 
 
 @pytest.fixture(scope="session")
@@ -93,8 +118,7 @@ def actionhero(redis_url: str, resque_namespace: str) -> Iterator[Callable[..., 
 def _ruby(redis_url: str, adapter: str) -> Iterator[Peer]:
     reason = ruby_unavailable()
     if reason is not None:
-        print(f"\nRuby interop skipped: {reason}")
-        pytest.skip(f"Ruby resque unavailable: {reason}")
+        pytest.skip(reason)
     peer = start_ruby(redis_url, adapter=adapter)
     yield peer
     peer.close()
@@ -235,8 +259,7 @@ def resque_scheduler(redis_url: str, resque_namespace: str) -> Iterator[Any]:
     """
     reason = ruby_unavailable()
     if reason is not None:
-        print(f"\nresque-scheduler interop skipped: {reason}")
-        pytest.skip(f"Ruby resque unavailable: {reason}")
+        pytest.skip(reason)
     started: list[SchedulerProcess] = []
 
     def start(*, interval: float = 0.2, lock_timeout: int = 180) -> SchedulerProcess:

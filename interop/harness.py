@@ -4,10 +4,15 @@ in Redis.
 A peer is one long-lived process speaking JSON lines (``interop/node/peer.js``,
 ``interop/ruby/peer.rb``, ``interop/actionhero/controller.js``): a test session pays its
 start-up once (an Actionhero controller: once per test, as Actionhero is one per process).
+
+``*_unavailable()`` say in one short line why a peer cannot run here (a skip reason); what
+a failed probe printed goes to :data:`DIAGNOSTICS`, which ``pytest -v`` shows once at the
+end of the session (``interop/conftest.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -24,10 +29,16 @@ NODE_DIR = HERE / "node"
 RUBY_DIR = HERE / "ruby"
 ACTIONHERO_DIR = HERE / "actionhero"
 
+DIAGNOSTICS: dict[str, str] = {}
+"""The full story of each peer found unavailable this session (its name: what its probe
+printed), for ``pytest -v``; the skip reasons themselves stay one short line."""
+
 __all__ = [
+    "DIAGNOSTICS",
     "Peer",
     "PeerError",
     "actionhero_unavailable",
+    "activejob_unavailable",
     "node_unavailable",
     "ruby_unavailable",
     "snapshot",
@@ -173,23 +184,49 @@ def start_actionhero(
 
 
 _RUBY_PROBE = 'require "resque"; require "resque-scheduler"; print Resque::VERSION'
+_ACTIVEJOB_PROBE = 'require "active_job"; require "resque"; ActiveJob::Base.queue_adapter = :resque'
 
 
-def ruby_unavailable() -> str | None:
-    """Why Ruby resque cannot run here, or None (see interop/README.md for RUBYLIB)."""
-    if shutil.which("ruby") is None:
-        return "ruby is not on PATH"
+def _ruby_says(code: str) -> str | None:
+    """None when ``ruby -e code`` succeeds, else what it printed (its LoadError ...)."""
     probe = subprocess.run(
-        ["ruby", "-e", _RUBY_PROBE], capture_output=True, text=True, timeout=60, check=False
+        ["ruby", "-e", code], capture_output=True, text=True, timeout=60, check=False
     )
-    if probe.returncode != 0:
-        where = os.environ.get("RUBYLIB")
-        hint = f"RUBYLIB={where}" if where else "RUBYLIB is not set"
-        return (
-            f"resque and resque-scheduler do not load ({hint}; see interop/README.md): "
-            f"{probe.stderr.strip().splitlines()[0] if probe.stderr.strip() else ''}"
-        )
-    return None
+    if probe.returncode == 0:
+        return None
+    return probe.stderr.strip() or f"exit status {probe.returncode}, nothing on stderr"
+
+
+@functools.cache
+def ruby_unavailable() -> str | None:
+    """Why Ruby resque cannot run here, in one short line, or None (see interop/README.md
+    for RUBYLIB). Probed once per session."""
+    if shutil.which("ruby") is None:
+        DIAGNOSTICS["Ruby resque"] = "no `ruby` on PATH"
+        return "Ruby not found: install it (see interop/README.md)"
+    said = _ruby_says(_RUBY_PROBE)
+    if said is None:
+        return None
+    rubylib = os.environ.get("RUBYLIB")
+    DIAGNOSTICS["Ruby resque"] = (
+        f"ruby -e '{_RUBY_PROBE}' failed, RUBYLIB={rubylib or '(not set)'}:\n{said}"
+    )
+    if rubylib:
+        return "Ruby resque does not load from RUBYLIB (see interop/README.md)"
+    return "Ruby resque not found: set RUBYLIB (see interop/README.md)"
+
+
+@functools.cache
+def activejob_unavailable() -> str | None:
+    """Why Rails ActiveJob's resque adapter cannot run here, in one short line, or None."""
+    reason = ruby_unavailable()
+    if reason is not None:
+        return reason
+    said = _ruby_says(_ACTIVEJOB_PROBE)
+    if said is None:
+        return None
+    DIAGNOSTICS["Rails ActiveJob"] = f"ruby -e '{_ACTIVEJOB_PROBE}' failed:\n{said}"
+    return "Rails ActiveJob's resque adapter does not load (see interop/README.md)"
 
 
 def start_ruby(redis_url: str, *, adapter: str = "json_gem") -> Peer:

@@ -20,6 +20,7 @@ import redis
 import redis.asyncio
 
 from interop.harness import Peer
+from pyresque.protocol.status import Counts, is_unreadable
 from pyresque.tasks import App, Input, Task, Tasks, TasksConfig
 from pyresque.testing import poll_until
 from pyresque.testing.tasks import find_enqueued_tasks
@@ -425,10 +426,16 @@ async def test_pyresques_admin_calls_work_on_state_actionhero_produced(
 
     name = await poll_until(busy, timeout=10)
     details = await py_tasks.details()
-    assert details["workers"] == await ah_async(node, "allWorkingOn")
-    assert details["stats"] == {"failed": "1", f"failed:{name}": "1"}
-    assert details["leader"] == node.call("info")["schedulerName"]
-    assert details["failed"] == 1 and details["delayed"] == 0
+    # Actionhero's health view, in the one status model: the same records, counts as numbers.
+    assert not is_unreadable(details.workers)
+    working = {n: w.working_on or "started" for n, w in details.workers.items()}
+    assert working == await ah_async(node, "allWorkingOn")
+    assert {n: w.kind for n, w in details.workers.items()} == {name: "node"}
+    assert details.workers[name].working_since == pytest.approx(time.time() * 1000, abs=30_000)
+    assert details.stats == Counts(processed=0, failed=1)
+    assert details.workers[name].stats == Counts(processed=0, failed=1)
+    assert details.leader == node.call("info")["schedulerName"]
+    assert details.failed == 1 and details.delayed.jobs == 0
 
     # pyresque reads Actionhero's failure and retries it, removing exactly that entry.
     failed = await py_tasks.failed()

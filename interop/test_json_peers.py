@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from interop import harness
 from interop.json_peer import NODE_SCRIPT, RUBY_SCRIPT, JsonPeer
 from pyresque.errors import PayloadEncodeError
 from pyresque.protocol.jsjson import js_dumps
@@ -34,7 +35,9 @@ def _start(tool: str, argv: list[str], env: dict[str, str] | None = None) -> Jso
     try:
         return JsonPeer(argv, env)
     except RuntimeError as exc:
-        pytest.skip(f"the {tool} JSON peer did not start: {exc}")
+        adapter = "".join(f" ({value})" for value in (env or {}).values())
+        harness.DIAGNOSTICS[f"the {tool} JSON peer{adapter}"] = str(exc)
+        pytest.skip(f"the {tool} JSON peer did not start (-v shows why)")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interop.harness import ruby_unavailable
+from interop.harness import activejob_unavailable
 from pyresque import Queue, Scheduler
 from pyresque.activejob import (
     ActiveJobs,
@@ -38,22 +38,13 @@ from pyresque.testing import drain
 pytestmark = pytest.mark.interop
 
 SCRIPT = Path(__file__).resolve().parent / "ruby" / "activejob.rb"
-_PROBE = 'require "active_job"; require "resque"; ActiveJob::Base.queue_adapter = :resque'
 
 
 @pytest.fixture(scope="module")
 def rails() -> None:
-    reason = ruby_unavailable()
-    if reason is None:
-        probe = subprocess.run(
-            ["ruby", "-e", _PROBE], capture_output=True, text=True, timeout=60, check=False
-        )
-        if probe.returncode != 0:
-            lines = probe.stderr.strip().splitlines()
-            reason = f"ActiveJob's resque adapter does not load: {lines[0] if lines else ''}"
+    reason = activejob_unavailable()
     if reason is not None:
-        print(f"\nActiveJob interop skipped: {reason}")
-        pytest.skip(f"Rails ActiveJob unavailable: {reason}")
+        pytest.skip(reason)
 
 
 def _ruby(*args: str) -> str:

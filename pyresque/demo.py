@@ -3,12 +3,18 @@
 1. The protocol: enqueue normal and delayed jobs, show the state as node-resque's Queue
    and as Ruby resque / resque-scheduler report it, work the jobs that are due with
    pyresque workers (one per dialect), show the state again.
-2. The task layer: boot the example app (``examples/app`` of a source checkout) in this
-   process for a few seconds, a line per task run, failure and scheduler move, then a
-   summary. An installed wheel has no ``examples/``: the demo says so and stops after 1.
+2. The task layer: boot the example app in this process for a few seconds, a line per
+   task run, failure and scheduler move, then a summary. The app is ``examples/app`` of
+   the repository; the wheel ships the same files as ``pyresque/demo_app`` (see
+   :func:`example_app`).
 
 Redis: ``--redis`` or ``$REDIS_URL`` if given; else the one on 127.0.0.1:6379 if it
 answers; else a private ``redis-server`` started on a loopback port for the demo.
+
+Each run writes under namespaces of its own, ``pyresque-demo-<random>`` (part 1) and
+``pyresque-demo-<random>-app`` (part 2), says which, and deletes every key under them when
+it ends, also after an error or Ctrl-C: nothing else in the Redis is touched, and a
+re-run starts from nothing.
 """
 
 from __future__ import annotations
@@ -19,14 +25,16 @@ import functools
 import json
 import logging
 import os
+import secrets
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio
-
+from pyresque.connection.blocking import BlockingConnection
+from pyresque.connection.settings import Settings
 from pyresque.errors import PyresqueError
 from pyresque.queue import Queue
 from pyresque.server import RedisServer, redis_answers
@@ -36,12 +44,34 @@ from pyresque.worker.runner import run_until_signalled
 if TYPE_CHECKING:
     from pyresque.tasks import Tasks
 
-__all__ = ["example_app", "run_demo"]
+__all__ = ["example_app", "remove_namespaces", "run_demo"]
 
-NAMESPACE = "pyresque-demo"
-APP_NAMESPACE = "pyresque-demo-app"
 APP_SECONDS = 8.0
 """How long the example app may run; it stops sooner once it has shown everything."""
+CLEANUP_SECONDS = 3.0
+"""How long the clean-up at the end waits for Redis to connect, and for each reply."""
+
+
+@dataclass
+class _Run:
+    """One run's namespaces, and whether Redis has answered it (else there is nothing to
+    clean up)."""
+
+    namespace: str
+    """Part 1's; part 2's is :attr:`app_namespace`."""
+    reached: bool = False
+
+    @classmethod
+    def fresh(cls) -> _Run:
+        return cls(f"pyresque-demo-{secrets.token_hex(4)}")
+
+    @property
+    def app_namespace(self) -> str:
+        return f"{self.namespace}-app"
+
+    @property
+    def namespaces(self) -> tuple[str, str]:
+        return (self.namespace, self.app_namespace)
 
 
 def _show(value: Any) -> str:
@@ -62,37 +92,22 @@ async def daily_report(day: str) -> None:
     print(f"    Reports::Daily: would build the report for {day}")
 
 
-async def _reset(url: str, queue: Queue) -> None:
-    """Start from empty queues, no delayed jobs, zero stats and no failures."""
-    for name in await queue.queues():
-        await queue.delete_queue(name)
-    for ts in await queue.timestamps():
-        for job in (await queue.delayed_at(ts)).tasks:
-            await queue.delete_delayed(job.get("queue", ""), job["class"], job["args"])
-    keys = queue.context.keys
-    client = redis.asyncio.Redis.from_url(url)
-    try:
-        await client.delete(keys.stat("processed"), keys.stat("failed"), keys.failed())
-    finally:
-        await client.aclose()
-
-
 def _finished(dialect: str, queue: str, job: dict[str, Any], result: Any, ms: float) -> None:
     """A worker's ``success`` event."""
     shown = _show(job.get("args")) + ("" if result is None else f" -> {_show(result)}")
     print(f"  finished   {queue:<8} {job.get('class', ''):<16} {shown:<44} ({dialect} worker)")
 
 
-async def _work(url: str) -> None:
+async def _work(url: str, namespace: str) -> None:
     print(
         "\nWorking the jobs due now with pyresque workers, in burst mode (they stop once their"
         "\nqueues are empty): node dialect on math,email; ruby dialect on reports."
     )
     node_jobs = {"add": add, "SendWelcome": send_welcome}
     workers = [
-        Worker(url, ["math", "email"], node_jobs, namespace=NAMESPACE, dialect="node"),
+        Worker(url, ["math", "email"], node_jobs, namespace=namespace, dialect="node"),
         Worker(
-            url, ["reports"], {"Reports::Daily": daily_report}, namespace=NAMESPACE, dialect="ruby"
+            url, ["reports"], {"Reports::Daily": daily_report}, namespace=namespace, dialect="ruby"
         ),
     ]
     for worker in workers:
@@ -102,14 +117,15 @@ async def _work(url: str) -> None:
         raise PyresqueError("a demo worker failed (see the log above)")
 
 
-async def _demo(url: str) -> None:
-    node = Queue(url, namespace=NAMESPACE, dialect="node")
-    ruby = Queue(url, namespace=NAMESPACE, dialect="ruby")
+async def _demo(url: str, run: _Run) -> None:
+    node = Queue(url, namespace=run.namespace, dialect="node")
+    ruby = Queue(url, namespace=run.namespace, dialect="ruby")
     try:
-        await _reset(url, node)
+        await node.connect()
+        run.reached = True  # from here on, there may be keys to clean up
 
         print("\nPart 1: the resque protocol, as node-resque and Ruby resque share it.")
-        print(f"Enqueued in namespace {NAMESPACE!r}:")
+        print(f"Enqueued in namespace {run.namespace!r}:")
         jobs: list[tuple[Queue, str, str, list[Any]]] = [
             (node, "math", "add", [1, 2]),
             (node, "math", "add", [3, 4.5]),
@@ -163,7 +179,7 @@ async def _demo(url: str) -> None:
             "\neach peer reads both. See spec/ for every key."
         )
 
-        await _work(url)
+        await _work(url, run.namespace)
         print("\nAfter the workers:")
         for name in names:
             print(
@@ -202,10 +218,19 @@ _APP_GOALS: Mapping[str, tuple[str, int]] = {
 
 
 def example_app() -> Path | None:
-    """``examples/app`` beside the package in a source checkout (``pip install -e``); None
-    in an installed wheel, which ships the package only."""
-    folder = Path(__file__).resolve().parent.parent / "examples" / "app"
-    return folder if (folder / "pyresque.toml").is_file() and (folder / "tasks").is_dir() else None
+    """The folder of the example app the demo boots, None if there is none.
+
+    There is one copy of it in the repository, ``examples/app``, where users read it. The
+    wheel ships its settings, tasks and middleware (not its tests) inside the package as
+    ``pyresque/demo_app`` (``[tool.hatch.build.targets.wheel]`` in pyproject.toml): that
+    is what an installed wheel finds. An editable install (``pip install -e``) has no
+    ``pyresque/demo_app`` and finds ``examples/app`` beside the package.
+    """
+    package = Path(__file__).resolve().parent
+    for folder in (package / "demo_app", package.parent / "examples" / "app"):
+        if (folder / "pyresque.toml").is_file() and (folder / "tasks").is_dir():
+            return folder
+    return None
 
 
 class _Progress:
@@ -345,20 +370,8 @@ async def _enqueue_samples(tasks: Tasks) -> None:
         print(f"  refused   {name:<14} {_show(inputs)}: {exc}")
 
 
-async def _clear_namespace(url: str, namespace: str) -> None:
-    """Start the app from nothing: no queued, delayed or failed tasks, no stats, no cron
-    ticks of an earlier run (the namespace is the demo's own)."""
-    client = redis.asyncio.Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{namespace}:*", count=500)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-async def _summary(url: str, progress: _Progress, seconds: float) -> None:
-    async with Queue(url, namespace=APP_NAMESPACE) as queue:
+async def _summary(url: str, namespace: str, progress: _Progress, seconds: float) -> None:
+    async with Queue(url, namespace=namespace) as queue:
         stats = await queue.stats()
         failed = await queue.failed()
         delayed = await queue.all_delayed()
@@ -390,14 +403,13 @@ async def _summary(url: str, progress: _Progress, seconds: float) -> None:
         print(f"  (stopped after {APP_SECONDS:g} s before seeing: {', '.join(missing)})")
 
 
-async def _app_demo(url: str, folder: Path) -> None:
+async def _app_demo(url: str, namespace: str, folder: Path) -> None:
     from pyresque.tasks.app import App
 
-    await _clear_namespace(url, APP_NAMESPACE)
     # The demo's own settings over the app's file; the caller's PYRESQUE_* are not read.
     environ = {
         "PYRESQUE_REDIS_URL": url,
-        "PYRESQUE_NAMESPACE": APP_NAMESPACE,
+        "PYRESQUE_NAMESPACE": namespace,
         "PYRESQUE_SCHEDULER_LOGGING": "enqueue=info",  # the boot and cron enqueue lines
         "PYRESQUE_WORKER_LOGGING": "failure=off",  # the demo prints failures itself
     }
@@ -405,7 +417,7 @@ async def _app_demo(url: str, folder: Path) -> None:
     print(
         f"\nPart 2: an Actionhero-style app ({folder}), booted in this process for up to "
         f"{APP_SECONDS:g} s,\nwith a scheduler and {app.config.min_task_processors} to "
-        f"{app.config.max_task_processors} workers, in namespace {APP_NAMESPACE!r}. Its tasks:"
+        f"{app.config.max_task_processors} workers, in namespace {namespace!r}. Its tasks:"
     )
     _describe(app.tasks)
     progress = _Progress(app.tasks)
@@ -428,20 +440,68 @@ async def _app_demo(url: str, folder: Path) -> None:
     finally:
         seconds = time.monotonic() - progress.began
         await app.stop()  # also closes its connection when it never started
-    await _summary(url, progress, seconds)
+    await _summary(url, namespace, progress, seconds)
 
 
-async def _demo_all(url: str) -> None:
-    await _demo(url)
+async def _demo_all(url: str, run: _Run) -> None:
+    await _demo(url, run)
     folder = example_app()
     if folder is None:
         print(
-            "\nPart 2, the example app of Actionhero-style tasks, needs a source checkout: "
-            "this\ninstallation has no examples/app. From a clone of the repository, "
-            "`pip install -e '.[server]'`\nthen `pyresque demo` runs it too."
+            "\nPart 2, the example app of Actionhero-style tasks, is not in this installation"
+            "\n(neither pyresque/demo_app of the wheel nor examples/app of a source checkout)."
         )
         return
-    await _app_demo(url, folder)
+    await _app_demo(url, run.app_namespace, folder)
+
+
+def remove_namespaces(url: str, namespaces: Sequence[str]) -> int:
+    """Delete every key under ``namespaces`` (``<namespace>:*``); how many there were.
+
+    Blocking, on a connection of its own with short timeouts: it runs after the event loop
+    is gone (an error, Ctrl-C), and must not hang on a Redis that stopped answering.
+    """
+    settings = Settings.from_url(
+        url, socket_connect_timeout=CLEANUP_SECONDS, socket_timeout=CLEANUP_SECONDS
+    )
+    connection = BlockingConnection(settings)
+    try:
+        removed = 0
+        for namespace in namespaces:
+            cursor: Any = b"0"
+            while True:
+                scan = ["SCAN", cursor, "MATCH", f"{namespace}:*", "COUNT", 1000]
+                cursor, keys = _answer(connection.send([scan])[0])
+                if keys:
+                    removed += _answer(connection.send([["DEL", *keys]])[0])
+                if cursor in (b"0", "0", 0):
+                    break
+        return removed
+    finally:
+        connection.close()
+
+
+def _answer(reply: Any) -> Any:
+    if isinstance(reply, Exception):  # an error reply: raw connections return them
+        raise PyresqueError(f"Redis refused the clean-up: {reply}")
+    return reply
+
+
+def _clean_up(url: str, run: _Run) -> None:
+    """Delete the run's namespaces, and say so (on stdout: an interrupted run's stderr is
+    the command line's one line)."""
+    if not run.reached:
+        return
+    first, second = run.namespaces
+    try:
+        removed = remove_namespaces(url, run.namespaces)
+    except (PyresqueError, OSError) as exc:
+        print(
+            f"pyresque demo: could not delete namespaces {first} and {second} ({exc}); "
+            f"their keys match {first}:* and {second}:*"
+        )
+        return
+    print(f"\npyresque demo: deleted namespaces {first} and {second} ({removed} keys)")
 
 
 def run_demo(url: str | None = None) -> int:
@@ -464,12 +524,18 @@ def run_demo(url: str | None = None) -> int:
             "pyresque demo: no Redis configured and none answering on 127.0.0.1:6379, "
             f"so started a private redis-server ({server.source}: {server.binary}) at {url}"
         )
+    run = _Run.fresh()
+    print(
+        f"pyresque demo: writing in namespaces {run.namespace} (part 1) and "
+        f"{run.app_namespace} (part 2), deleted at the end"
+    )
     try:
-        asyncio.run(_demo_all(url))
+        asyncio.run(_demo_all(url, run))
     except PyresqueError as exc:
         print(f"pyresque demo: {exc}")
         return 1
     finally:
+        _clean_up(url, run)  # also after an error or Ctrl-C
         if server is not None:
             server.stop()
             print("pyresque demo: stopped the private redis-server")

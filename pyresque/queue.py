@@ -23,7 +23,7 @@ from pyresque.protocol.plans import overview as overview_plans
 from pyresque.protocol.plans import stats as stats_plans
 from pyresque.protocol.plans import workers as worker_plans
 from pyresque.protocol.plans.delayed import DelayedAt
-from pyresque.protocol.plans.overview import Overview, Unreadable
+from pyresque.protocol.status import Status, Unreadable
 
 __all__ = ["DelayedAt", "Queue"]
 
@@ -299,7 +299,8 @@ class Queue:
         one whose key cannot be read; the others are read all the same."""
         return await self._run(overview_plans.queue_lengths(self.context, queues))
 
-    async def overview(self) -> Overview:
-        """Everything ``pyresque status`` shows, each value read on its own: what cannot be
-        read is an ``Unreadable`` marker in its place (:mod:`pyresque.protocol.plans.overview`)."""
-        return await self._run(overview_plans.overview(self.context))
+    async def status(self) -> Status:
+        """Queues, delayed jobs, workers, failed count, stats and leader: what ``pyresque
+        status`` shows (:mod:`pyresque.protocol.status`). Each value is read on its own:
+        what cannot be read is an ``Unreadable`` marker in its place, naming the key."""
+        return await self._run(overview_plans.status(self.context))

@@ -25,7 +25,7 @@ from pyresque.protocol.plans import overview as overview_plans
 from pyresque.protocol.plans import stats as stats_plans
 from pyresque.protocol.plans import workers as worker_plans
 from pyresque.protocol.plans.delayed import DelayedAt
-from pyresque.protocol.plans.overview import Overview, Unreadable
+from pyresque.protocol.status import Status, Unreadable
 
 __all__ = ["DelayedAt", "Queue"]
 
@@ -312,5 +312,5 @@ class Queue:
     def queue_lengths(self, queues: Sequence[str]) -> dict[str, int | Unreadable]:
         return self._run(overview_plans.queue_lengths(self.context, queues))
 
-    def overview(self) -> Overview:
-        return self._run(overview_plans.overview(self.context))
+    def status(self) -> Status:
+        return self._run(overview_plans.status(self.context))

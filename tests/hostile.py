@@ -41,6 +41,29 @@ def spoil(client: redis.Redis, ns: str) -> None:
     client.rpush(f"{ns}:failed", b'{"worker":"vm:1","queue":"math","payload":{"class":"a"}}')
 
 
+def spoil_liveness(client: redis.Redis, ns: str) -> None:
+    """Workers whose liveness, times and counters cannot all be read, and a delayed list
+    of another type beside a good one.
+
+    * node worker n:1: its ping is not JSON, its ``started`` no time, its record's
+      ``run_at`` no time; ``stat:processed:n:1`` is 5;
+    * Ruby worker r:2 (idle): the heartbeats hash is a string, its ``started`` is Ruby's
+      ``Time#to_s``; ``stat:failed:r:2:q`` (Ruby's per-worker key) is not an integer;
+    * the schedule holds 1700000000 (its list a string) and 1900000000 (one job).
+    """
+    client.sadd(f"{ns}:workers", "n:1:q", "r:2:q")
+    client.set(f"{ns}:worker:ping:n:1", "{not json")
+    client.set(f"{ns}:worker:n:1:q:started", "soon")
+    client.set(f"{ns}:worker:n:1:q", '{"queue":"q","run_at":"later","payload":{"class":"J"}}')
+    client.set(f"{ns}:stat:processed:n:1", "5")
+    client.set(f"{ns}:workers:heartbeat", "x")
+    client.set(f"{ns}:worker:r:2:q:started", "2026-12-05 09:00:00 +0000")
+    client.set(f"{ns}:stat:failed:r:2:q", "x")
+    client.zadd(f"{ns}:delayed_queue_schedule", {"1700000000": 1700000000, "1900000000": 1.9e9})
+    client.set(f"{ns}:delayed:1700000000", "x")
+    client.rpush(f"{ns}:delayed:1900000000", b'{"class":"J","queue":"q","args":[]}')
+
+
 def unreadable(reason: str, key: str, raw: str | None = None) -> dict[str, str]:
     marker = {"unreadable": reason, "key": key}
     if raw is not None:

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from interop.harness import (  # noqa: E402 - after the path setup above
+    DIAGNOSTICS,
     Peer,
     node_unavailable,
     ruby_unavailable,
@@ -133,7 +134,9 @@ def main() -> int:
         reason = ruby_unavailable()
         if reason:
             print(
-                f"Ruby resque unavailable, queue-ruby.json not recorded: {reason}", file=sys.stderr
+                f"Ruby resque unavailable, queue-ruby.json not recorded: {reason}\n"
+                f"{DIAGNOSTICS.get('Ruby resque', '')}",
+                file=sys.stderr,
             )
             return 0
         ruby = start_ruby(url, adapter="json_gem")

@@ -32,9 +32,8 @@ from pyresque.cli.options import (
     options_from,
     usage_error,
 )
-from pyresque.cli.status import collect_status, format_status, to_json
+from pyresque.cli.status import collect_status, format_status, to_json, where
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
-from pyresque.connection.settings import default_url
 from pyresque.errors import ConfigurationError, PyresqueError
 from pyresque.protocol.jsjson import loads
 from pyresque.queue import Queue
@@ -467,7 +466,7 @@ async def _status(options: argparse.Namespace) -> str:
         status = await collect_status(q)
     if options.json:
         return to_json(status)
-    return format_status(status, f"{options.redis or default_url()} namespace {options.namespace}")
+    return format_status(status, where(options.redis, options.namespace))
 
 
 def _run(options: argparse.Namespace) -> int:

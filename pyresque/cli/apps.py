@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from pyresque.cli.options import AT_HELP, DELAY_HELP, MS, Range, UsageError
-from pyresque.cli.status import format_details, to_json
+from pyresque.cli.status import format_status, to_json, where
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
 from pyresque.errors import ConfigurationError, PyresqueError
 from pyresque.protocol.jsjson import loads
-from pyresque.protocol.plans.overview import is_unreadable
+from pyresque.protocol.status import is_unreadable
 
 __all__ = ["APP_COMMANDS", "app_parsers"]
 
@@ -159,10 +159,11 @@ async def _details(options: argparse.Namespace) -> int:
         found = await tasks.details()
     finally:
         await tasks.aclose()
-    print(to_json(found) if options.json else format_details(found))
+    at = where(config.redis, config.namespace)
+    print(to_json(found) if options.json else format_status(found, at))
     limit = options.max_queue_length
-    queues = {} if is_unreadable(found["queues"]) else found["queues"]
-    lengths = {q: v["length"] for q, v in queues.items()}
+    queues = {} if is_unreadable(found.queues) else found.queues
+    lengths = {name: q.length for name, q in queues.items()}
     over = {q: n for q, n in lengths.items() if isinstance(n, int) and n > limit}
     for queue, length in over.items():
         print(f"pyresque: queue {queue!r} holds {length} jobs, over {limit}", file=sys.stderr)

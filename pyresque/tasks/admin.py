@@ -11,7 +11,8 @@ something behind or skip a check, these do not:
   enqueue plugins and middleware *before* taking the entry out of the failed list (in one
   atomic step with the enqueue); a refusal or a veto leaves the entry where it is;
 * ``working_on`` says ``"started"`` for a registered idle worker, as Actionhero documents;
-* ``details`` also counts delayed and failed jobs.
+* ``details`` is the one status model (:mod:`pyresque.protocol.status`): Actionhero's
+  fields as numbers, plus delayed and failed jobs.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from pyresque.plugins.base import plugin_class, run_plugins
 from pyresque.plugins.queuelock import QueueLock
 from pyresque.protocol.jsjson import loads
 from pyresque.protocol.payloads import FailedJob, Job, WorkingOn
-from pyresque.protocol.plans import admin as admin_plans
+from pyresque.protocol.plans import failed as failed_plans
 from pyresque.protocol.plans import locks as lock_plans
-from pyresque.protocol.plans.overview import is_unreadable
+from pyresque.protocol.status import Status
 from pyresque.queue import DelayedAt, Queue
 from pyresque.tasks.task import Task, validate_inputs
 
@@ -58,25 +59,16 @@ class TaskAdmin:
             "args": args,
         }
 
-    async def details(self) -> dict[str, Any]:
-        """Actionhero's health view (queues, workers, stats, leader) plus what it leaves out:
-        delayed jobs and the failed count. Each value is read on its own: one that cannot be
-        read (a key of another type, a record that is not JSON ...) is an ``Unreadable``
-        marker in its place, naming the key, and the others are read all the same."""
-        found = await self.queue.overview()
-        queues, workers = found["queues"], found["workers"]
-        return {
-            "queues": queues
-            if is_unreadable(queues)
-            else {name: {"length": length} for name, length in queues.items()},
-            "workers": workers
-            if is_unreadable(workers)
-            else {name: found["working"].get(name, "started") for name in workers},
-            "stats": found["stats"],
-            "leader": found["leader"],
-            "delayed": found["delayed"]["jobs"],
-            "failed": found["failed"],
-        }
+    async def details(self) -> Status:
+        """Actionhero's health view in pyresque's one status model (what ``Queue.status()``
+        returns and ``pyresque status`` shows): each queue's ``length``, each worker's
+        ``working_on`` record (None where Actionhero says ``"started"``), the counters as
+        integers (a worker's own under that worker), the ``leader``; and what Actionhero
+        leaves out: delayed jobs, the failed count, each worker's kind, start and last sign
+        of life. Each value is read on its own: one that cannot be read (a key of another
+        type, a record that is not JSON ...) is an ``Unreadable`` marker in its place,
+        naming the key, and the others are read all the same."""
+        return await self.queue.status()
 
     # -- deleting, and the locks deleted jobs leave --------------------------------------------
     def _has_queue_lock(self, name: str) -> bool:
@@ -166,7 +158,7 @@ class TaskAdmin:
         task = self.tasks.get(name) if isinstance(name, str) else None
         if task is None or not isinstance(name, str):
             return await self.queue.retry_and_remove_failed(entry)
-        queue, _, args = admin_plans.retry_target(self.queue.context, entry)
+        queue, _, args = failed_plans.retry_target(self.queue.context, entry)
         params = await validate_inputs(task, args[0] if args else None)
         retried: list[Any] = [params, *args[1:]]
         plugins = self.jobs[name].plugins
@@ -174,7 +166,7 @@ class TaskAdmin:
             return False
         try:
             await self.queue._run(
-                admin_plans.retry_and_remove_failed(self.queue.context, entry, args=retried)
+                failed_plans.retry_and_remove_failed(self.queue.context, entry, args=retried)
             )
         except JobNotFoundError:
             # Nothing was enqueued: the plugins give back what they took (QueueLock's lock).

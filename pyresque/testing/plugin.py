@@ -3,6 +3,35 @@
 Registered through the ``pytest11`` entry point, so it loads wherever pyresque is
 installed; it defines fixtures and a marker only (nothing autouse).
 
+The fixtures:
+
+``redis_url``
+    The URL (a ``str``) of the session's real Redis (where it comes from: below).
+``resque_namespace``
+    A namespace (a ``str``) no other test uses; every key under it is deleted after the
+    test.
+``resque_redis``
+    A blocking ``redis.Redis`` on that Redis (replies as bytes), to look at raw keys.
+``make_sync_queue``
+    A factory: ``make_sync_queue(**options)`` returns a :class:`pyresque.sync.Queue` on
+    the test's namespace (``options`` are the Queue's own: ``dialect="ruby"``, ``jobs``
+    ...). Each queue it made is closed after the test. For plain ``def`` tests.
+``make_queue``
+    The same for :class:`pyresque.Queue` (asyncio), also ``redis=`` another URL. It is a
+    factory, not a coroutine: call it, don't await it, then await the queue's methods.
+    An async fixture, so it needs pytest-asyncio (``pip install 'pyresque[test]'``) and
+    an ``async def`` test that pytest-asyncio runs: ``asyncio_mode = "auto"`` under
+    ``[tool.pytest.ini_options]``, or ``@pytest.mark.asyncio`` on the test. Without them
+    the test errors, saying which is missing.
+
+A test with them (``asyncio_mode = "auto"``)::
+
+    async def test_a_job_lands_in_its_queue(make_queue, resque_redis, resque_namespace):
+        queue = make_queue(dialect="ruby")  # a Queue on this test's namespace; not awaited
+        await queue.enqueue("mail", "Welcome", [42])
+        assert await queue.length("mail") == 1
+        assert resque_redis.llen(f"{resque_namespace}:queue:mail") == 1
+
 Where the session's Redis comes from, first match wins:
 
 1. ``--pyresque-redis-url`` or ``$REDIS_URL``;
@@ -17,8 +46,11 @@ fixtures skip with the reason.
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -234,17 +266,84 @@ def make_sync_queue(redis_url: str, resque_namespace: str) -> Iterator[Callable[
         queue.close()
 
 
+@pytest.fixture
+def make_queue(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Factory for :class:`pyresque.Queue` on the test's namespace; closed afterwards.
+
+    ``queue = make_queue(**options)``: call it, don't await it. Needs pytest-asyncio
+    (``pip install 'pyresque[test]'``) and an async test it runs (``asyncio_mode =
+    "auto"``, or ``@pytest.mark.asyncio``); without them the test errors saying so.
+    """
+    problem = _async_fixture_problem(request, "make_queue")
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    factory: Callable[..., Any] = request.getfixturevalue("_pyresque_make_queue")
+    return factory
+
+
+_SETUP = (
+    "pip install 'pyresque[test]' (it brings pytest-asyncio), then set "
+    'asyncio_mode = "auto" under [tool.pytest.ini_options] '
+    "(or mark each async test @pytest.mark.asyncio)"
+)
+
+
+def _pytest_asyncio_installed() -> bool:
+    return importlib.util.find_spec("pytest_asyncio") is not None
+
+
+def _async_fixture_problem(request: pytest.FixtureRequest, fixture: str) -> str | None:
+    """Why the async ``fixture`` cannot work for the requesting test, or None.
+
+    pytest alone would say "fixture not found" (no pytest-asyncio), not run the test at
+    all (``asyncio_mode = "strict"`` and no marker), or hand a plain ``def`` test Queues
+    whose calls it cannot await: this names the fix instead.
+    """
+    plugin = sys.modules.get("pytest_asyncio.plugin")
+    if plugin is None or not request.config.pluginmanager.is_registered(plugin):
+        why = (
+            "is installed but not loaded (-p no:asyncio, or PYTEST_DISABLE_PLUGIN_AUTOLOAD "
+            "without -p asyncio)"
+            if _pytest_asyncio_installed()
+            else "is not installed"
+        )
+        return f"{fixture} is an async fixture and needs pytest-asyncio, which {why}: {_SETUP}."
+    test = getattr(request.node, "function", None)
+    if test is None or request.node.get_closest_marker("asyncio") is not None:
+        return None  # pytest-asyncio runs the test (auto mode marks every async one)
+    name = request.node.name
+    # An async Hypothesis test is a plain function around its async inner test.
+    if inspect.iscoroutinefunction(getattr(getattr(test, "hypothesis", None), "inner_test", test)):
+        return (
+            f"{fixture} is an async fixture, and pytest-asyncio does not run {name}: "
+            'it is not marked and asyncio_mode is not "auto". Set asyncio_mode = "auto" '
+            "under [tool.pytest.ini_options] (or mark the test @pytest.mark.asyncio); "
+            "pip install 'pyresque[test]' brings pytest-asyncio."
+        )
+    try:
+        asked = fixture in inspect.signature(test).parameters
+    except (TypeError, ValueError):  # no signature to read: leave it be
+        asked = False
+    if asked:
+        return (
+            f"{fixture} gives asyncio Queues, whose methods are awaited, and {name} is a "
+            f"plain def: make it async def ({_SETUP}), or use make_sync_queue, whose Queues "
+            "block."
+        )
+    return None
+
+
 try:
     import pytest_asyncio
-except ImportError:  # pragma: no cover - async fixtures need pytest-asyncio
+except ImportError:  # make_queue says what is missing
     pass
 else:
 
     @pytest_asyncio.fixture
-    async def make_queue(
+    async def _pyresque_make_queue(
         redis_url: str, resque_namespace: str
     ) -> AsyncIterator[Callable[..., Any]]:
-        """Factory for :class:`pyresque.Queue` on the test's namespace; closed afterwards."""
+        """What ``make_queue`` gives, once it has checked pytest-asyncio runs the test."""
         from pyresque.queue import Queue
 
         made: list[Queue] = []

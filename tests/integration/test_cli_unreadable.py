@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_a_failed_enqueue_changes_nothing_says_so_in_one_line_and_status_still_w
     assert "delayed jobs: unreadable (WRONGTYPE: " in out
     code, out, err = run(capsys, "status", "--json", *common)
     assert (code, err) == (0, "")
-    assert json.loads(out)["queues"] == {"bad": expected_markers(ns)["bad"]}
+    assert json.loads(out)["queues"] == {"bad": {"length": expected_markers(ns)["bad"]}}
 
 
 def test_status_marks_each_unreadable_value_and_shows_all_the_others(
@@ -72,45 +73,25 @@ def test_status_marks_each_unreadable_value_and_shows_all_the_others(
     code, out, err = run(capsys, "status", "--json", *common)
     assert (code, err) == (0, "")
     status = json.loads(out)
-    assert status["queues"] == {"bad": marks["bad"], "math": 1, "skipme": marks["skipme"]}
-    assert status["workers"] == {
-        "vm:1": "math,bad",
-        "vm:2": "math",
-        "vm:3": "other,skipme",
-        "vm:4": "math",
+    assert status["queues"] == {
+        "bad": {"length": marks["bad"]},
+        "math": {"length": 1},
+        "skipme": {"length": marks["skipme"]},
     }
-    assert status["working"] == {
-        "vm:1": marks["vm:1"],
-        "vm:2": {"queue": "math", "run_at": "2026-12-05T10:00:00Z", "payload": marks["vm:2 job"]},
-        "vm:4": marks["vm:4"],
+    assert status["workers"] == expected_workers(ns)
+    assert status["stats"] == {"failed": 2, "processed": marks["processed"]}
+    assert (status["failed"], status["leader"], status["other_stats"]) == (1, None, {})
+    assert status["delayed"] == {
+        "jobs": 0,
+        "timestamps": 0,
+        "due": 0,
+        "earliest_at": None,
+        "overdue_ms": 0,
     }
-    assert status["skipping"] == {"vm:1": ["bad"], "vm:3": ["skipme"]}
-    assert status["stats"] == {"failed": "2", "processed": marks["processed"]}
-    assert (status["failed"], status["leader"]) == (1, None)
-    assert status["delayed"] == {"jobs": 0, "timestamps": 0}
 
     code, out, err = run(capsys, "status", *common)
     assert (code, err) == (0, "")
-    lines = out.splitlines()
-    assert lines[1:5] == [
-        "queues (3):",
-        f"  bad                      unreadable ({marks['bad']['unreadable']})",
-        "  math                     1",
-        f"  skipme                   unreadable ({marks['skipme']['unreadable']})",
-    ]
-    assert lines[6:11] == [
-        "workers (4):",
-        f"  vm:1 [math,bad] working on <unreadable record> ({marks['vm:1']['unreadable']}); "
-        "skips unreadable queue bad",
-        f"  vm:2 [math] working on <unreadable job> from math ({marks['vm:2 job']['unreadable']})",
-        "  vm:3 [other,skipme]; skips unreadable queue skipme",
-        f"  vm:4 [math] working on <unreadable record> ({marks['vm:4']['unreadable']})",
-    ]
-    assert lines[11:] == [
-        "failed: 1",
-        f"stats: failed 2, processed unreadable ({marks['processed']['unreadable']})",
-        "leader: (none)",
-    ]
+    assert aged(out.splitlines()[1:]) == expected_text(ns)
 
 
 def test_status_prints_names_that_are_not_utf8_with_their_bytes_escaped(
@@ -128,7 +109,7 @@ def test_status_prints_names_that_are_not_utf8_with_their_bytes_escaped(
     assert "  caf\\xe9                  1\n" in out
     code, out, err = run(capsys, "status", "--json", *common)
     assert (code, err) == (0, "")
-    assert json.loads(out)["queues"] == {"caf\udce9": 1}  # JSON's escape of that byte
+    assert json.loads(out)["queues"] == {"caf\udce9": {"length": 1}}  # JSON's escape of that byte
 
 
 def test_details_marks_each_unreadable_value_in_text_and_json(
@@ -146,39 +127,95 @@ def test_details_marks_each_unreadable_value_in_text_and_json(
     spoil(resque_redis, ns)
     (tmp_path / "tasks").mkdir()
     (tmp_path / "pyresque.toml").write_text(f'redis = "{redis_url}"\nnamespace = "{ns}"\n')
-    marks = expected_markers(ns)
 
     code, out, err = run(capsys, "details", "--app", str(tmp_path), "--json")
     assert (code, err) == (0, "")
     found = json.loads(out)
-    assert found["queues"] == {
-        "bad": {"length": marks["bad"]},
-        "math": {"length": 1},
-        "skipme": {"length": marks["skipme"]},
-    }
-    assert found["workers"] == {
-        "vm:1": marks["vm:1"],
-        "vm:2": {"queue": "math", "run_at": "2026-12-05T10:00:00Z", "payload": marks["vm:2 job"]},
-        "vm:3": "started",
-        "vm:4": marks["vm:4"],
-    }
-    assert found["stats"] == {"failed": "2", "processed": marks["processed"]}
-    assert (found["failed"], found["delayed"], found["leader"]) == (1, 0, None)
+    code, out, err = run(capsys, "status", "--json", "--redis", redis_url, "--namespace", ns)
+    assert (code, err) == (0, "")
+    status = json.loads(out)
+    assert found["read_at"] >= status["read_at"] - 60_000
+    found["read_at"] = status["read_at"]
+    assert found == status  # one shape
+    assert found["workers"] == expected_workers(ns)
 
     code, out, err = run(capsys, "details", "--app", str(tmp_path), "--max-queue-length", "0")
     assert code == 1  # math holds 1 job, over 0; the unreadable queues are no lengths
     assert err == "pyresque: queue 'math' holds 1 jobs, over 0\n"
-    assert out.splitlines() == [
+    assert out.splitlines()[0].endswith(f" namespace {ns}")
+    assert aged(out.splitlines()[1:]) == expected_text(ns)
+
+
+def aged(lines: list[str]) -> list[str]:
+    """``lines`` with the ages they show (measured from now) as ``<age>``."""
+    return [re.sub(r"\(\d+[dhms](?: \d+[dhms])?\)", "(<age>)", line) for line in lines]
+
+
+def expected_workers(ns: str) -> dict[str, object]:
+    """The workers of :func:`spoil`'s namespace in the JSON document."""
+    marks = expected_markers(ns)
+    idle = {"kind": None, "started_at": None, "seen_at": None, "working_since": None}
+    zero = {"processed": 0, "failed": 0}
+    return {
+        "vm:1": {
+            **idle,
+            "id": "vm:1:math,bad",
+            "queues": ["math", "bad"],
+            "working_on": marks["vm:1"],
+            "skipping": ["bad"],
+            "stats": zero,
+        },
+        "vm:2": {
+            **idle,
+            "id": "vm:2:math",
+            "queues": ["math"],
+            "working_on": {
+                "queue": "math",
+                "run_at": "2026-12-05T10:00:00Z",
+                "payload": marks["vm:2 job"],
+            },
+            "working_since": 1796464800000,
+            "skipping": [],
+            "stats": zero,
+        },
+        "vm:3": {
+            **idle,
+            "id": "vm:3:other,skipme",
+            "queues": ["other", "skipme"],
+            "working_on": None,
+            "skipping": ["skipme"],
+            "stats": zero,
+        },
+        "vm:4": {
+            **idle,
+            "id": "vm:4:math",
+            "queues": ["math"],
+            "working_on": marks["vm:4"],
+            "skipping": [],
+            "stats": zero,
+        },
+    }
+
+
+def expected_text(ns: str) -> list[str]:
+    """The text of ``status`` and ``details`` for :func:`spoil`'s namespace, from its
+    second line."""
+    marks = expected_markers(ns)
+    zero = "processed 0, failed 0"
+    return [
         "queues (3):",
         f"  bad                      unreadable ({marks['bad']['unreadable']})",
         "  math                     1",
         f"  skipme                   unreadable ({marks['skipme']['unreadable']})",
+        "delayed jobs: 0 at 0 timestamps, 0 due",
         "workers (4):",
-        f"  vm:1: <unreadable record> ({marks['vm:1']['unreadable']})",
-        f"  vm:2: <unreadable job> from math ({marks['vm:2 job']['unreadable']})",
-        "  vm:3: started",
-        f"  vm:4: <unreadable record> ({marks['vm:4']['unreadable']})",
-        "delayed jobs 0, failed jobs 1",
-        f"stats: failed 2, processed unreadable ({marks['processed']['unreadable']})",
+        f"  vm:1 [math,bad]: working on <unreadable record> ({marks['vm:1']['unreadable']}); "
+        f"{zero}; skips unreadable queue bad",
+        f"  vm:2 [math]: working on <unreadable job> from math ({marks['vm:2 job']['unreadable']})"
+        f" since 2026-12-05T10:00:00Z (<age>); {zero}",
+        f"  vm:3 [other,skipme]: idle; {zero}; skips unreadable queue skipme",
+        f"  vm:4 [math]: working on <unreadable record> ({marks['vm:4']['unreadable']}); {zero}",
+        "failed jobs: 1",
+        f"stats: processed unreadable ({marks['processed']['unreadable']}), failed 2",
         "leader: (none)",
     ]

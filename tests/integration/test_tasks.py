@@ -12,6 +12,7 @@ import redis
 
 from pyresque import Worker
 from pyresque.plugins.base import Plugin
+from pyresque.protocol.status import Counts, QueueStatus, Status
 from pyresque.tasks import (
     Input,
     InputValidationError,
@@ -614,9 +615,11 @@ async def test_details_reports_queues_workers_stats_leader_delayed_and_failed(
     await tasks.enqueue("echo", {"id": 1})
     await tasks.enqueue_in(60_000, "echo", {"id": 2})
     details = await tasks.details()
-    assert details["queues"] == {"default": {"length": 1}}
-    assert details["delayed"] == 1 and details["failed"] == 0
-    assert details["leader"] is None and details["workers"] == {} and details["stats"] == {}
+    assert isinstance(details, Status)  # the one model, as Queue.status() returns it
+    assert details.queues == {"default": QueueStatus(length=1)}
+    assert details.delayed.jobs == 1 and details.failed == 0
+    assert details.leader is None and details.workers == {}
+    assert details.stats == Counts(processed=0, failed=0) and details.other_stats == {}
 
 
 async def test_cleaning_a_dead_worker_frees_its_jobs_lock_so_the_chain_resumes(

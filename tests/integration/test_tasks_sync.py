@@ -102,7 +102,8 @@ def test_delayed_enqueues_and_the_admin_calls_block_and_answer(sync_tasks: Tasks
     assert len(sync_tasks.timestamps()) == 2
     assert sync_tasks.delete_delayed("mail", "greet", full) == [1_900_000_000]
     details = sync_tasks.details()
-    assert details["queues"] == {} and details["workers"] == {}
+    assert details.queues == {} and details.workers == {}
+    assert details.delayed.jobs == 1 and details.delayed.due == 0
     assert sync_tasks.failed_count() == 0
 
 

