@@ -11,6 +11,7 @@ has a sample value below, a flag named after it and a configuration key named af
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 import typing
@@ -137,6 +138,20 @@ def test_the_samples_set_every_option_to_other_than_its_default(kind: Options) -
 )
 def test_the_constructors_keywords_are_the_options_fields(kind: Options, keywords: type) -> None:
     assert typing.get_type_hints(keywords) == typing.get_type_hints(kind)
+
+
+@pytest.mark.parametrize(
+    ("built", "kind"),
+    [(Worker, WorkerOptions), (MultiWorker, WorkerOptions), (Scheduler, SchedulerOptions)],
+    ids=["Worker", "MultiWorker", "Scheduler"],
+)
+def test_the_constructors_take_the_options_fields_from_the_options_alone(
+    built: type, kind: Options
+) -> None:
+    parameters = inspect.signature(built).parameters
+    assert {field.name for field in dataclasses.fields(kind)} & set(parameters) == set()
+    assert parameters["options"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameters["keywords"].kind is inspect.Parameter.VAR_KEYWORD
 
 
 def test_every_worker_option_can_be_set_on_a_worker_by_keyword_or_by_options(
