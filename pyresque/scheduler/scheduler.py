@@ -28,8 +28,9 @@ from pyresque.errors import (
 from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import ruby_hostname  # re-exported from its former home
 from pyresque.protocol.plan import Plan
-from pyresque.protocol.plans import admin
+from pyresque.protocol.plans import failed as failed_plans
 from pyresque.protocol.plans import scheduler as plans
+from pyresque.protocol.plans import workers as worker_plans
 from pyresque.protocol.plans.scheduler import Moved, Transfer
 from pyresque.queue import Queue
 from pyresque.scheduler.events import SchedulerEvents
@@ -397,13 +398,15 @@ class Scheduler:
             return  # as node-resque: no timeout, no check (and no retry)
         for stale in await self._run(plans.stale_workers(ctx, float(limit))):
             if stale.kind == "ping":
-                done = await self._run(admin.clean_stuck_worker(ctx, stale.name, stale.value))
+                done = await self._run(
+                    worker_plans.clean_stuck_worker(ctx, stale.name, stale.value)
+                )
             else:
-                done = await self._run(admin.prune_dead_worker(ctx, stale.name, stale.value))
+                done = await self._run(worker_plans.prune_dead_worker(ctx, stale.name, stale.value))
             if done.cleaned:
                 self.events.emit(
                     "cleanStuckWorker", stale.name, done.entry, stale.delta,
                     worker=stale.name, delta=stale.delta,
                 )  # fmt: skip
         if self.options.retry_stuck_jobs:
-            await self._run(admin.retry_stuck_jobs(ctx))
+            await self._run(failed_plans.retry_stuck_jobs(ctx))
