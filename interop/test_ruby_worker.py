@@ -167,8 +167,10 @@ async def test_ruby_dialect_working_on_record_is_what_a_ruby_worker_writes(
 ) -> None:
     ns = resque_namespace
     gate = asyncio.Event()
+    running = asyncio.Event()
 
     async def hold(*args: Any) -> None:
+        running.set()
         await gate.wait()
 
     resque_redis.rpush(f"{ns}:queue:work", payload)
@@ -176,6 +178,9 @@ async def test_ruby_dialect_working_on_record_is_what_a_ruby_worker_writes(
     await worker.start()
     try:
         key = f"{ns}:worker:{worker.identity.member}"
+        # The record is final once the job runs: a payload another encoder wrote is spliced
+        # in first, then rewritten in Ruby's bytes just before the job starts.
+        await asyncio.wait_for(running.wait(), 30)
         record = await poll_until(lambda: asyncio.to_thread(resque_redis.get, key))
         run_at = json.loads(record)["run_at"]
         expected = rb(ruby, ns, "working_on", queue="work", payload=payload.decode(), run_at=run_at)
