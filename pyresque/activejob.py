@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pyresque.definitions import JobDefinition
+from pyresque.errors import UnknownActiveJobError
 from pyresque.protocol.activejob import (
     WRAPPER,
     ActiveJobData,
@@ -62,10 +63,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _current: contextvars.ContextVar[ActiveJobData | None] = contextvars.ContextVar(
     "pyresque_active_job", default=None
 )
-
-
-class UnknownActiveJobError(ActiveJobError):
-    """An ActiveJob job class with no Python handler (the job goes to the failed list)."""
 
 
 def current_active_job() -> ActiveJobData | None:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyresque.errors import ArgumentError
+
 __all__ = ["JobDefinition", "JobDefinitions", "job_definitions"]
 
 
@@ -37,12 +39,12 @@ class JobDefinition:
 
 def _definition(name: object, job: Any) -> JobDefinition:
     if not isinstance(name, str) or not name:
-        raise TypeError(f"job names must be non-empty strings, not {name!r}")
+        raise ArgumentError(f"job names must be non-empty strings, not {name!r}")
     if isinstance(job, JobDefinition):
         return job
     if callable(job):
         return JobDefinition(job)
-    raise TypeError(f"job {name!r} is neither callable nor a JobDefinition: {job!r}")
+    raise ArgumentError(f"job {name!r} is neither callable nor a JobDefinition: {job!r}")
 
 
 class JobDefinitions(Mapping[str, JobDefinition]):

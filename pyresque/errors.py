@@ -4,15 +4,30 @@
 
     PyresqueError
     ├── ConfigurationError       bad option: unknown dialect, wrong namespace type, bad URL
+    │   ├── CronSyntaxError      a cron expression that cannot be parsed or never matches
+    │   └── UsageError           command-line options that cannot work (exit status 2)
+    │       └── JobsSpecError    --jobs does not name a mapping of jobs
+    ├── ArgumentError            an argument of the wrong type (a naive datetime, a job name
+    │                            that is no string, a job that is not callable)
+    ├── StateError               a call the object's state does not allow (started twice ...)
     ├── ConnectionFailedError    Redis unreachable or the connection dropped (chained)
     │   ├── ReplyTimeoutError    Redis took longer than the reply timeout to answer
+    │   │   └── NoReplyError     ... naming the address, operation and timeout
     │   └── ConnectionSetupError Redis refused AUTH or SELECT (password, user, database)
     ├── ProtocolError            bytes that do not fit the resque protocol
     │   ├── PayloadEncodeError   a value the dialect cannot write (not JSON, NaN, non-str keys)
-    │   └── PayloadDecodeError   a value found in Redis that is not what its key should hold
+    │   ├── PayloadDecodeError   a value found in Redis that is not what its key should hold
+    │   └── ActiveJobError       ActiveJob data pyresque cannot map
+    │       └── UnknownActiveJobError  an ActiveJob class with no Python handler
     ├── QueueError               a queue operation refused
     │   ├── DuplicateJobError    enqueue_at of a job already delayed at that second (node)
     │   └── JobNotFoundError     the failed entry / worker named is not in Redis
+    ├── UnknownJobError          a payload names a class the worker has no job for
+    ├── JobTimeoutError          a job ran longer than the worker's job_timeout
+    ├── TaskError                the task layer's errors
+    │   ├── TaskDefinitionError  a task class that cannot be loaded
+    │   └── InputValidationError inputs a task refuses
+    ├── DrainLimitError          pyresque.testing.drain: jobs kept coming past its limits
     └── RedisReplyError          Redis answered an operation with an error (names op and key)
         ├── WrongTypeError       a key holds another type than the operation needs
         └── TransientReplyError  refused for now, nothing ran: wait and try again
@@ -24,6 +39,8 @@
             ├── RedisNoReplicasError   NOREPLICAS (min-replicas-to-write not met)
             └── RedisOutOfMemoryError  OOM (maxmemory reached under noeviction)
 
+Every error pyresque raises is one of these (a test reads every ``raise`` in the package).
+
 Every :class:`RedisReplyError` is also a ``redis.exceptions.ResponseError``, and each
 transient one also redis-py's own class for that reply where it has one
 (``OutOfMemoryError``, ``BusyLoadingError``, ``ReadOnlyError`` ...), so callers that
@@ -32,14 +49,25 @@ already handle those keep working. Its message names the operation and the key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from redis import exceptions as _redis
 
 __all__ = [
+    "ActiveJobError",
+    "ArgumentError",
     "ConfigurationError",
     "ConnectionFailedError",
     "ConnectionSetupError",
+    "CronSyntaxError",
+    "DrainLimitError",
     "DuplicateJobError",
+    "InputValidationError",
     "JobNotFoundError",
+    "JobTimeoutError",
+    "JobsSpecError",
+    "NoReplyError",
     "PayloadDecodeError",
     "PayloadEncodeError",
     "ProtocolError",
@@ -54,7 +82,13 @@ __all__ = [
     "RedisReplyError",
     "RedisTryAgainError",
     "ReplyTimeoutError",
+    "StateError",
+    "TaskDefinitionError",
+    "TaskError",
     "TransientReplyError",
+    "UnknownActiveJobError",
+    "UnknownJobError",
+    "UsageError",
     "WrongTypeError",
 ]
 
@@ -65,6 +99,27 @@ class PyresqueError(Exception):
 
 class ConfigurationError(PyresqueError, ValueError):
     """An option pyresque cannot work with."""
+
+
+class CronSyntaxError(ConfigurationError):
+    """A cron expression that cannot be parsed, or that can never match."""
+
+
+class UsageError(ConfigurationError):
+    """The command-line options (or the app's configuration) cannot work: exit status 2."""
+
+
+class JobsSpecError(UsageError):
+    """``--jobs`` does not name a mapping of jobs."""
+
+
+class ArgumentError(PyresqueError, TypeError):
+    """An argument of the wrong type: a naive datetime, a time that is no number, a job
+    name that is no string, a job that is neither callable nor a JobDefinition."""
+
+
+class StateError(PyresqueError, RuntimeError):
+    """A call the object's state does not allow (starting a started worker ...)."""
 
 
 class ConnectionFailedError(PyresqueError, ConnectionError):
@@ -96,6 +151,24 @@ class ConnectionSetupError(ConnectionFailedError):
     user or database. Trying again will not help, so nothing retries it."""
 
 
+class NoReplyError(ReplyTimeoutError):
+    """A :class:`ReplyTimeoutError` that keeps its parts, so a driver can name the
+    operation better than the connection can (a script by name, not ``EVALSHA``)."""
+
+    def __init__(self, address: str, operation: str, seconds: float) -> None:
+        super().__init__(
+            f"Redis at {address} did not answer {operation} within {seconds:g} s; "
+            "connection closed, the command may have run"
+        )
+        self.address = address
+        self.operation = operation
+        self.seconds = seconds
+
+    def naming(self, operation: str) -> NoReplyError:
+        """The same timeout, naming ``operation`` instead."""
+        return NoReplyError(self.address, operation, self.seconds)
+
+
 class ProtocolError(PyresqueError):
     """Bytes that do not fit the resque protocol."""
 
@@ -123,6 +196,14 @@ class PayloadDecodeError(ProtocolError, ValueError):
         self.raw = raw
 
 
+class ActiveJobError(ProtocolError):
+    """Job data or arguments that ActiveJob would not write or that pyresque cannot map."""
+
+
+class UnknownActiveJobError(ActiveJobError):
+    """An ActiveJob job class with no Python handler (the job goes to the failed list)."""
+
+
 class QueueError(PyresqueError):
     """A queue operation that was refused."""
 
@@ -133,6 +214,37 @@ class DuplicateJobError(QueueError):
 
 class JobNotFoundError(QueueError, LookupError):
     """The job, failed entry or worker named is not in Redis."""
+
+
+class UnknownJobError(PyresqueError, LookupError):
+    """A payload names a class that is not in the worker's ``jobs``."""
+
+
+class JobTimeoutError(PyresqueError, TimeoutError):
+    """A job ran longer than the worker's ``job_timeout``."""
+
+
+class TaskError(PyresqueError):
+    """Root of the task layer's errors."""
+
+
+class TaskDefinitionError(TaskError, ValueError):
+    """A task class that cannot be loaded (missing name, bad queue, duplicate ...)."""
+
+
+class InputValidationError(TaskError, ValueError):
+    """Inputs a task refuses; nothing was enqueued. ``inputs`` are the offending inputs."""
+
+    def __init__(self, message: str, *, task: str, key: str, inputs: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.task = task
+        self.key = key
+        self.inputs = dict(inputs)
+
+
+class DrainLimitError(PyresqueError):
+    """Jobs kept coming past ``max_jobs`` runs or ``max_rounds`` rounds (a chain that
+    never ends)."""
 
 
 class RedisReplyError(PyresqueError, _redis.ResponseError):

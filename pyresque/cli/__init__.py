@@ -34,7 +34,7 @@ from pyresque.cli.options import (
 )
 from pyresque.cli.status import collect_status, format_status, to_json, where
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
-from pyresque.errors import ConfigurationError, PyresqueError
+from pyresque.errors import ConfigurationError, JobsSpecError, PyresqueError
 from pyresque.protocol.jsjson import loads
 from pyresque.queue import Queue
 from pyresque.scheduler.events import EVENTS as SCHEDULER_EVENTS
@@ -215,10 +215,6 @@ def _worker_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         default="auto",
         help="event loop: uvloop when installed (auto, the default), or insist on one",
     )
-
-
-class JobsSpecError(Exception):
-    """``--jobs`` does not name a mapping of jobs (exit status 2)."""
 
 
 def load_jobs(spec: str) -> Mapping[str, Any]:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from pyresque.errors import ConfigurationError, PyresqueError
+from pyresque.errors import ConfigurationError, UsageError
 from pyresque.protocol.workers import pool_worker_name
 from pyresque.worker.events import check_event_levels, parse_event_levels
 from pyresque.worker.options import WorkerOptions
@@ -35,10 +35,6 @@ __all__ = [
     "options_from",
     "usage_error",
 ]
-
-
-class UsageError(PyresqueError):
-    """The options (or the app's configuration) cannot work: exit status 2."""
 
 
 def usage_error(message: str) -> int:

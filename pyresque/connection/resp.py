@@ -38,7 +38,7 @@ from pyresque.connection.sockets import (
     sentinel_query,
     ssl_context,
 )
-from pyresque.errors import ConnectionFailedError, ConnectionSetupError
+from pyresque.errors import ArgumentError, ConnectionFailedError, ConnectionSetupError
 from pyresque.protocol.plan import Segment
 
 __all__ = ["RespConnection", "encode_command"]
@@ -53,7 +53,7 @@ def _arg(value: _Arg) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
     if isinstance(value, bool):
-        raise TypeError("a Redis argument cannot be a bool")
+        raise ArgumentError("a Redis argument cannot be a bool")
     if isinstance(value, int):
         return b"%d" % value
     return repr(value).encode()

@@ -187,7 +187,7 @@ def _seconds(value: str) -> float | None:
         return None
     seconds = float(value)
     if not math.isfinite(seconds):
-        raise ValueError(f"not a number of seconds: {value!r}")
+        raise ConfigurationError(f"not a number of seconds: {value!r}")
     return seconds
 
 
@@ -254,7 +254,9 @@ def _sentinel_location(netloc: str, path: str, fields: dict[str, Any]) -> dict[s
         sentinels.append((host, port))
     service, _, db = path.strip("/").partition("/")
     if not service:
-        raise ValueError("no service name: redis+sentinel://host:port/<service_name>[/<db>]")
+        raise ConfigurationError(
+            "no service name: redis+sentinel://host:port/<service_name>[/<db>]"
+        )
     found: dict[str, Any] = {"sentinels": tuple(sentinels), "service_name": unquote(service)}
     if db and "db" not in fields:
         found["db"] = int(db)
@@ -263,7 +265,7 @@ def _sentinel_location(netloc: str, path: str, fields: dict[str, Any]) -> dict[s
 
 def _host_port(item: str) -> tuple[str, int]:
     if not item:
-        raise ValueError("an empty Sentinel address")
+        raise ConfigurationError("an empty Sentinel address")
     if item.startswith("["):  # [v6]:port
         host, _, rest = item[1:].partition("]")
         return unquote(host), int(rest.lstrip(":") or DEFAULT_SENTINEL_PORT)

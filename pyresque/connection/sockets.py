@@ -15,7 +15,11 @@ from typing import Any
 import hiredis
 
 from pyresque.connection.settings import Settings
-from pyresque.errors import ConnectionFailedError, ConnectionSetupError, ReplyTimeoutError
+from pyresque.errors import (
+    ConnectionFailedError,
+    ConnectionSetupError,
+    NoReplyError,
+)
 from pyresque.protocol.plan import Segment
 
 __all__ = [
@@ -94,23 +98,6 @@ def block_seconds(command: Sequence[Any]) -> float | None:
         return 0.0
     seconds = float(command[-1])
     return None if seconds == 0 else seconds
-
-
-class NoReplyError(ReplyTimeoutError):
-    """A :class:`ReplyTimeoutError` that keeps its parts, so a driver can name the
-    operation better than the connection can (a script by name, not ``EVALSHA``)."""
-
-    def __init__(self, address: str, operation: str, seconds: float) -> None:
-        super().__init__(
-            f"Redis at {address} did not answer {operation} within {seconds:g} s; "
-            "connection closed, the command may have run"
-        )
-        self.address = address
-        self.operation = operation
-        self.seconds = seconds
-
-    def naming(self, operation: str) -> NoReplyError:
-        return NoReplyError(self.address, operation, self.seconds)
 
 
 def cannot_connect(address: str, exc: BaseException) -> ConnectionFailedError:

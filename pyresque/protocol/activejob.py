@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pyresque.errors import ProtocolError
+from pyresque.errors import ActiveJobError
 
 __all__ = [
     "WRAPPER",
@@ -45,10 +45,6 @@ _INDIFFERENT = "_aj_hash_with_indifferent_access"
 _SERIALIZED = "_aj_serialized"
 _RESERVED = frozenset({_GLOBALID, _SYMBOL_KEYS, _RUBY2_KEYWORDS, _INDIFFERENT, _SERIALIZED})
 _SERIALIZERS = "ActiveJob::Serializers::"
-
-
-class ActiveJobError(ProtocolError):
-    """Job data or arguments that ActiveJob would not write or that pyresque cannot map."""
 
 
 class Symbol(str):

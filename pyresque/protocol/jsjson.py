@@ -34,7 +34,12 @@ import re
 from collections.abc import Callable
 from typing import Literal, TypeAlias, cast
 
-from pyresque.errors import PayloadDecodeError, PayloadEncodeError
+from pyresque.errors import (
+    ArgumentError,
+    ConfigurationError,
+    PayloadDecodeError,
+    PayloadEncodeError,
+)
 
 __all__ = ["JSONValue", "js_dumps", "js_number", "loads"]
 
@@ -372,12 +377,12 @@ def js_number(x: int | float) -> str:
     NaN and the infinities give ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
     """
     if isinstance(x, bool):
-        raise TypeError("js_number() takes an int or a float, not a bool")
+        raise ArgumentError("js_number() takes an int or a float, not a bool")
     if isinstance(x, int):
         return _int_digits(x)
     if isinstance(x, float):
         return _js_float(x)
-    raise TypeError(f"js_number() takes an int or a float, not {type(x).__qualname__}")
+    raise ArgumentError(f"js_number() takes an int or a float, not {type(x).__qualname__}")
 
 
 def _js_float_for_c(x: float) -> object:
@@ -414,7 +419,7 @@ def js_dumps(value: object, *, non_finite: NonFinite = "error") -> bytes:
     elif non_finite == "null":
         float_str = _js_float_or_null
     else:
-        raise ValueError(f"non_finite must be 'error' or 'null', not {non_finite!r}")
+        raise ConfigurationError(f"non_finite must be 'error' or 'null', not {non_finite!r}")
     return _encode(value, float_str, _js_float_for_c, True)
 
 

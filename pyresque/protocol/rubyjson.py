@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pyresque.errors import PayloadEncodeError
+from pyresque.errors import ConfigurationError, PayloadEncodeError
 from pyresque.protocol.jsjson import (
     FloatFix,
     FloatStr,
@@ -112,7 +112,7 @@ def _adapter_formats(adapter: str) -> tuple[FloatStr, FloatFix]:
     try:
         return _FORMATS[adapter]
     except KeyError:
-        raise ValueError(f"adapter must be 'json' or 'oj', not {adapter!r}") from None
+        raise ConfigurationError(f"adapter must be 'json' or 'oj', not {adapter!r}") from None
 
 
 def ruby_float(x: float, adapter: RubyAdapter = "json") -> str:

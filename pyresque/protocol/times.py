@@ -46,7 +46,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import NamedTuple
 
-from pyresque.errors import ConfigurationError
+from pyresque.errors import ConfigurationError, PayloadEncodeError
 
 __all__ = [
     "UNKNOWN_ZONE",
@@ -115,7 +115,7 @@ def js_round(x: float) -> int:
     is wrong for 0.49999999999999994 and for odd integers above 2**52.
     """
     if not math.isfinite(x):
-        raise ValueError(f"Math.round of {x!r} is not an integer")
+        raise PayloadEncodeError(f"Math.round of {x!r} is not an integer")
     low = math.floor(x)
     return low + 1 if x - low >= 0.5 else low
 
@@ -245,7 +245,7 @@ def _local(seconds: int, zone: str) -> _Local:
     try:
         dt = (_EPOCH + timedelta(seconds=seconds)).astimezone(_tzinfo(zone))
     except OverflowError as exc:
-        raise ValueError(f"{seconds} s is outside years 1..9999") from exc
+        raise PayloadEncodeError(f"{seconds} s is outside years 1..9999") from exc
     offset = dt.utcoffset()
     assert offset is not None
     abbr = "UTC" if zone == UNKNOWN_ZONE else (dt.tzname() or "")
@@ -266,7 +266,7 @@ def _libc_local(seconds: int) -> _Local:
     try:
         tm = time.localtime(seconds)
     except (OverflowError, OSError) as exc:
-        raise ValueError(f"{seconds} s is outside what localtime() handles") from exc
+        raise PayloadEncodeError(f"{seconds} s is outside what localtime() handles") from exc
     return _Local(
         tm.tm_year,
         tm.tm_mon,
@@ -326,7 +326,7 @@ def _icu_name(zone: str, seconds: int, offset: int) -> str:
 
 def _js_seconds(epoch_ms: float) -> int:
     if not math.isfinite(epoch_ms) or abs(epoch_ms) > _JS_MAX_MS:
-        raise ValueError(f"{epoch_ms!r} ms is not a valid JavaScript time value")
+        raise PayloadEncodeError(f"{epoch_ms!r} ms is not a valid JavaScript time value")
     return int(epoch_ms) // 1000  # TimeClip truncates fractional ms, then the clock floors
 
 

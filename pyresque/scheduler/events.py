@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from pyresque.errors import ConfigurationError
 from pyresque.worker.events import Events, Listener
 
 __all__ = ["DEFAULT_LOG_LEVELS", "EVENTS", "SchedulerEvents"]
@@ -57,6 +58,6 @@ class SchedulerEvents(Events):
     def on(self, event: str, listener: Listener) -> Listener:
         """Call ``listener(*args)`` on every ``event``; returns it (usable as a decorator)."""
         if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; events are {', '.join(EVENTS)}")
+            raise ConfigurationError(f"unknown event {event!r}; events are {', '.join(EVENTS)}")
         self._listeners.setdefault(event, []).append((listener, False))
         return listener

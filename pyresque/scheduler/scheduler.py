@@ -24,6 +24,7 @@ from pyresque.errors import (
     ConnectionFailedError,
     PayloadDecodeError,
     RedisReplyError,
+    StateError,
 )
 from pyresque.plugins.base import run_plugins
 from pyresque.protocol.context import ruby_hostname  # re-exported from its former home
@@ -148,7 +149,7 @@ class Scheduler:
     async def start(self) -> None:
         """Start polling in the background; the first poll is at once."""
         if self.running:
-            raise RuntimeError(f"{self!r} is already started")
+            raise StateError(f"{self!r} is already started")
         self._stop.clear()
         self.running = True
         self.events.emit("start", datetime.now(UTC), scheduler=self.name)

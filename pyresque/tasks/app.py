@@ -32,7 +32,7 @@ import setproctitle
 
 from pyresque._version import __version__
 from pyresque.connection import AsyncDriver, open_async_driver
-from pyresque.errors import ConfigurationError
+from pyresque.errors import ConfigurationError, StateError
 from pyresque.scheduler import Scheduler
 from pyresque.signals import STOP_SIGNALS, install, restore
 from pyresque.tasks.config import TasksConfig, load_config, log_level
@@ -135,7 +135,7 @@ class App:
         the boot enqueue of periodic tasks and the cron ticker. A failure stops whatever
         had started and raises."""
         if self.running or self._starting or self._closed:
-            raise RuntimeError(f"{self!r} is {'running' if self.running else 'stopped'}")
+            raise StateError(f"{self!r} is {'running' if self.running else 'stopped'}")
         self._starting = True
         try:
             await self.tasks.queue.connect()

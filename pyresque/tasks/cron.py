@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from cronsim import CronSim, CronSimError
 
 from pyresque.connection import AsyncDriver, run_plan
-from pyresque.errors import ConfigurationError
+from pyresque.errors import CronSyntaxError
 from pyresque.protocol.plans import scheduler as plans
 from pyresque.tasks.task import TaskDefinitionError
 from pyresque.tasks.tasks import Tasks
@@ -63,10 +63,6 @@ _PROBE_FROM = datetime(2001, 1, 1)
 _MAX_FOLD = timedelta(hours=3)
 _MINUTE = timedelta(minutes=1)
 _SECOND = timedelta(seconds=1)
-
-
-class CronSyntaxError(ConfigurationError):
-    """A cron expression that cannot be parsed, or that can never match."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +114,7 @@ class Cron:
         if zone is None or isinstance(zone, timezone):  # no DST: wall order is time order
             found = next(self._walls(moment.replace(tzinfo=None)), None)
             if found is None:  # pragma: no cover - parse() rejects what never matches
-                raise ValueError(f"{self.expression!r} never matches")
+                raise CronSyntaxError(f"{self.expression!r} never matches")
             return found.replace(tzinfo=zone)
         after = moment.astimezone(UTC)
         # A repeated hour puts later instants at earlier wall times: start the walk early
@@ -137,7 +133,7 @@ class Cron:
                     best = candidate
                     limit = wall + _MAX_FOLD
         if best is None:  # pragma: no cover - parse() rejects what never matches
-            raise ValueError(f"{self.expression!r} never matches")
+            raise CronSyntaxError(f"{self.expression!r} never matches")
         return best.astimezone(zone)
 
     def _walls(self, after: datetime) -> Iterator[datetime]:

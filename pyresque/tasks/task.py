@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pyresque.errors import PyresqueError
+from pyresque.errors import InputValidationError, TaskDefinitionError, TaskError
 
 __all__ = [
     "MISSING",
@@ -24,24 +24,6 @@ __all__ = [
     "TaskError",
     "validate_inputs",
 ]
-
-
-class TaskError(PyresqueError):
-    """Root of the task layer's errors."""
-
-
-class TaskDefinitionError(TaskError, ValueError):
-    """A task class that cannot be loaded (missing name, bad queue, duplicate ...)."""
-
-
-class InputValidationError(TaskError, ValueError):
-    """Inputs a task refuses; nothing was enqueued. ``inputs`` are the offending inputs."""
-
-    def __init__(self, message: str, *, task: str, key: str, inputs: Mapping[str, Any]) -> None:
-        super().__init__(message)
-        self.task = task
-        self.key = key
-        self.inputs = dict(inputs)
 
 
 class _Missing:

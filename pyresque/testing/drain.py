@@ -21,18 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pyresque.errors import PyresqueError
+from pyresque.errors import ConfigurationError, DrainLimitError, PyresqueError
 from pyresque.queue import Queue
 from pyresque.scheduler import Scheduler
 from pyresque.tasks.tasks import Tasks
 from pyresque.worker.worker import Worker
 
 __all__ = ["DrainLimitError", "Drained", "Ran", "drain", "drain_tasks"]
-
-
-class DrainLimitError(PyresqueError):
-    """Jobs kept coming past ``max_jobs`` runs or ``max_rounds`` rounds (a chain that
-    never ends)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +89,9 @@ async def drain(
     ``scheduler_jobs`` (default: ``jobs``), as a :class:`Scheduler` given jobs does.
     """
     if max_rounds < 1 or max_jobs < 1:
-        raise ValueError(f"max_jobs and max_rounds must be >= 1, not {max_jobs}, {max_rounds}")
+        raise ConfigurationError(
+            f"max_jobs and max_rounds must be >= 1, not {max_jobs}, {max_rounds}"
+        )
     job_map = queue.jobs if jobs is None else jobs
     report = Drained()
     for _ in range(max_rounds):

@@ -111,7 +111,7 @@ def parse_event_levels(text: str) -> dict[str, str]:
     mapping; ValueError when it is not ``EVENT=LEVEL`` pairs separated by commas."""
     pairs = [item.partition("=") for item in text.split(",") if item.strip()]
     if not all(sep and key.strip() for key, sep, _ in pairs):
-        raise ValueError(f"expected EVENT=LEVEL pairs separated by commas, not {text!r}")
+        raise ConfigurationError(f"expected EVENT=LEVEL pairs separated by commas, not {text!r}")
     return {key.strip(): value.strip() for key, _, value in pairs}
 
 
@@ -137,7 +137,7 @@ class Events:
     def on(self, event: str, listener: Listener) -> Listener:
         """Call ``listener(*args)`` on every ``event``; returns it (usable as a decorator)."""
         if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; events are {', '.join(EVENTS)}")
+            raise ConfigurationError(f"unknown event {event!r}; events are {', '.join(EVENTS)}")
         self._listeners.setdefault(event, []).append((listener, False))
         return listener
 

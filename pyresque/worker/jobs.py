@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyresque.definitions import JobDefinition, job_definitions
-from pyresque.errors import PyresqueError
+from pyresque.errors import JobTimeoutError, UnknownJobError
 
 __all__ = [
     "CurrentJob",
@@ -28,14 +28,6 @@ __all__ = [
     "current_job",
     "job_definitions",
 ]
-
-
-class UnknownJobError(PyresqueError, LookupError):
-    """A payload names a class that is not in the worker's ``jobs``."""
-
-
-class JobTimeoutError(PyresqueError, TimeoutError):
-    """A job ran longer than the worker's ``job_timeout``."""
 
 
 @dataclass(slots=True)

@@ -70,7 +70,7 @@ from typing import Any, Unpack
 import redis.asyncio
 
 from pyresque.connection import AsyncDriver, Settings, open_async_driver
-from pyresque.errors import ConfigurationError
+from pyresque.errors import ConfigurationError, StateError
 from pyresque.protocol import times
 from pyresque.protocol.workers import pool_worker_name
 from pyresque.worker.events import EVENTS, Events, Listener
@@ -209,7 +209,7 @@ class MultiWorker:
     async def start(self) -> None:
         """Start supervising; the first child starts after the first lag sample."""
         if self.running:
-            raise RuntimeError(f"{self!r} is already started")
+            raise StateError(f"{self!r} is already started")
         self.running = True
         self.event_loop_blocked, self.event_loop_delay = True, math.inf
         self._wake.clear()

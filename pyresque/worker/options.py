@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
-from pyresque.errors import ConfigurationError
+from pyresque.errors import ArgumentError, ConfigurationError
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import Dialect
 from pyresque.protocol.workers import worker_name
@@ -82,7 +82,7 @@ def options_with(
     if options is None:
         return kind(**keywords)
     if not isinstance(options, kind):
-        raise TypeError(f"options must be a {kind.__name__}, not {type(options).__name__}")
+        raise ArgumentError(f"options must be a {kind.__name__}, not {type(options).__name__}")
     return dataclasses.replace(options, **keywords) if keywords else options
 
 

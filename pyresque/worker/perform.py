@@ -20,6 +20,7 @@ from pyresque.errors import (
     PayloadDecodeError,
     PayloadEncodeError,
     RedisReplyError,
+    StateError,
 )
 from pyresque.plugins.base import Hook, Outcome, run_plugins
 from pyresque.protocol.context import Context
@@ -251,7 +252,7 @@ class Performer:
         Raises what the job raises; refused on a started worker.
         """
         if self.running:
-            raise RuntimeError("perform_inline cannot be used on a started worker")
+            raise StateError("perform_inline cannot be used on a started worker")
         definition = self.jobs.get(job_class)
         if definition is None:
             raise UnknownJobError(f"No job defined for class {job_class!r}")

@@ -34,6 +34,7 @@ from pyresque.errors import (
     ConnectionFailedError,
     ConnectionSetupError,
     PayloadDecodeError,
+    StateError,
     WrongTypeError,
 )
 from pyresque.protocol import recovery, times
@@ -198,7 +199,7 @@ class Worker(Performer):
         meanwhile it returns without starting.
         """
         if self.running:
-            raise RuntimeError(f"{self!r} is already started")
+            raise StateError(f"{self!r} is already started")
         self._burst = burst
         self._stop.clear()
         self._abandon.clear()

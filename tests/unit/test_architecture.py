@@ -266,3 +266,54 @@ def test_every_error_derives_from_the_root() -> None:
 
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.PyresqueError)
+
+
+def _raised_names(path: Path) -> list[tuple[int, str]]:
+    """``(line, name)`` of every ``raise Name(...)`` / ``raise Name`` / ``raise a.Name(...)``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Raise) or node.exc is None:
+            continue
+        target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if isinstance(target, ast.Name):
+            found.append((node.lineno, target.id))
+        elif isinstance(target, ast.Attribute):
+            found.append((node.lineno, ast.unparse(target)))
+    return found
+
+
+# Raised on purpose and never meant to reach a user as an error: abstract methods, and
+# argparse's own signal from a type converter (argparse turns it into a usage line).
+# Private exceptions (a leading underscore) are raised and caught by their own module.
+NOT_ERRORS = {"NotImplementedError", "StopIteration", "argparse.ArgumentTypeError"}
+IMPORTABLE = [p for p in MODULES if p.name != "__main__.py"]  # that one runs the CLI
+
+
+@pytest.mark.parametrize("path", IMPORTABLE, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_exception_pyresque_raises_derives_from_the_root(path: Path) -> None:
+    from pyresque.errors import PyresqueError
+
+    module = importlib.import_module(_module_name(path))
+    for line, name in _raised_names(path):
+        if name in NOT_ERRORS or name.split(".")[-1].startswith("_"):
+            continue
+        found: object = module
+        for part in name.split("."):
+            found = getattr(found, part, None)
+        if not isinstance(found, type):
+            continue  # re-raising a caught exception (a variable)
+        assert issubclass(found, PyresqueError), f"{path.name}:{line} raises {name}"
+
+
+def test_every_exception_class_is_defined_in_the_errors_module() -> None:
+    from pyresque import errors
+
+    for path in IMPORTABLE:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                module = importlib.import_module(_module_name(path))
+                cls = getattr(module, node.name, None)
+                if isinstance(cls, type) and issubclass(cls, BaseException):
+                    assert cls.__module__ == "pyresque.errors", f"{path.name}: {node.name}"
+                    assert node.name in errors.__all__

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from pyresque.errors import DuplicateJobError
+from pyresque.errors import ArgumentError, DuplicateJobError
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import job_args
 from pyresque.protocol.jsjson import JSONValue
@@ -72,10 +72,10 @@ def to_ms(when: float | datetime) -> float:
     """Unix milliseconds from a number of milliseconds or an aware datetime."""
     if isinstance(when, datetime):
         if when.tzinfo is None:
-            raise TypeError("a naive datetime is ambiguous: give it a tzinfo")
+            raise ArgumentError("a naive datetime is ambiguous: give it a tzinfo")
         return when.timestamp() * 1000
     if not isinstance(when, int | float) or isinstance(when, bool) or not math.isfinite(when):
-        raise TypeError(f"expected a finite number of milliseconds, not {when!r}")
+        raise ArgumentError(f"expected a finite number of milliseconds, not {when!r}")
     return float(when) if isinstance(when, float) else when
 
 
