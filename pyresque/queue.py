@@ -74,6 +74,7 @@ class Queue:
 
     @property
     def dialect(self) -> Dialect:
+        """Whose bytes this queue writes (it reads both peers')."""
         return self.context.dialect
 
     @property
@@ -83,6 +84,7 @@ class Queue:
 
     @property
     def namespace(self) -> str | tuple[str, ...]:
+        """The key namespace (``resque`` unless given)."""
         return self.context.keys.namespace
 
     def __repr__(self) -> str:
@@ -97,6 +99,7 @@ class Queue:
         await self._run(_ping())
 
     async def aclose(self) -> None:
+        """Close the connection, if this queue opened it (a client you gave stays open)."""
         if self._owns_driver:
             await self._driver.aclose()
 
@@ -148,26 +151,39 @@ class Queue:
         }
 
     async def queues(self) -> list[str]:
+        """Every known queue name (the ``queues`` set), sorted."""
         return await self._run(jobs.queues(self.context))
 
     async def delete_queue(self, queue: str) -> None:
+        """Delete a queue's jobs and its name (node-resque's ``delQueue``, Ruby's
+        ``remove_queue``)."""
         await self._run(jobs.delete_queue(self.context, queue))
 
     async def length(self, queue: str) -> int:
+        """How many jobs wait in ``queue``."""
         return await self._run(jobs.length(self.context, queue))
 
     async def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[Job]:
+        """The jobs waiting in ``queue`` from ``start`` to ``stop`` (inclusive, Redis
+        ``LRANGE`` indexes), decoded; either peer's payloads."""
         return await self._run(jobs.queued(self.context, queue, start, stop))
 
     async def delete(self, queue: str, job_class: str, args: object = None, count: int = 0) -> int:
+        """Remove jobs equal to (``job_class``, ``args``) from ``queue``, whichever peer
+        wrote them: every one (``count`` 0), the first ``count``, or the last ``-count``.
+        Returns how many were removed (node-resque's ``del``)."""
         return await self._run(jobs.delete(self.context, queue, job_class, args, count))
 
     async def delete_by_function(
         self, queue: str, job_class: str, start: int = 0, stop: int = -1
     ) -> int:
+        """Remove every job of ``job_class`` in ``queue`` between ``start`` and
+        ``stop``; how many matched (node-resque's ``delByFunction``)."""
         return await self._run(jobs.delete_by_function(self.context, queue, job_class, start, stop))
 
     async def dequeue(self, queue: str, job_class: str, args: object = None) -> int:
+        """Ruby's ``Resque.dequeue``: every job of ``job_class`` in ``queue``, or only
+        those with ``args``; how many were removed."""
         return await self._run(jobs.dequeue(self.context, queue, job_class, args))
 
     # -- delayed jobs ----------------------------------------------------------------------
@@ -180,6 +196,10 @@ class Queue:
         *,
         suppress_duplicate: bool = False,
     ) -> bool | None:
+        """Delay a job until ``at`` (unix ms, or an aware datetime); a scheduler moves
+        it to ``queue`` then. node dialect: an identical job already due that second raises
+        :class:`~pyresque.errors.DuplicateJobError` (None with ``suppress_duplicate``); ruby
+        dialect: duplicates are kept and a due time not in the future enqueues at once."""
         return await self._run(
             delayed.enqueue_at(
                 self.context, at, queue, job_class, args, suppress_duplicate=suppress_duplicate
@@ -195,6 +215,8 @@ class Queue:
         *,
         suppress_duplicate: bool = False,
     ) -> bool | None:
+        """Delay a job by ``delay`` (ms, or a timedelta): :meth:`enqueue_at` of now
+        plus the delay."""
         return await self._run(
             delayed.enqueue_in(
                 self.context, delay, queue, job_class, args, suppress_duplicate=suppress_duplicate
@@ -202,90 +224,134 @@ class Queue:
         )
 
     async def scheduled_at(self, queue: str, job_class: str, args: object = None) -> list[int]:
+        """The seconds (unix) at which this exact job is delayed."""
         return await self._run(delayed.scheduled_at(self.context, queue, job_class, args))
 
     async def delete_delayed(self, queue: str, job_class: str, args: object = None) -> list[int]:
+        """Remove every delayed copy of this job; the seconds (unix) they were due
+        at (node-resque's ``delDelayed``)."""
         return await self._run(delayed.delete_delayed(self.context, queue, job_class, args))
 
     async def remove_delayed(self, queue: str, job_class: str, args: object = None) -> int:
+        """resque-scheduler's ``remove_delayed``: how many delayed copies of this job
+        were removed."""
         return await self._run(delayed.remove_delayed(self.context, queue, job_class, args))
 
     async def timestamps(self) -> list[int]:
+        """The due times (unix ms) that hold delayed jobs, earliest first."""
         return await self._run(delayed.timestamps(self.context))
 
     async def delayed_at(self, at: float | datetime) -> DelayedAt:
+        """The jobs due in the second of ``at`` and that second (node-resque's
+        ``delayedAt``)."""
         return await self._run(delayed.delayed_at(self.context, at))
 
     async def all_delayed(self) -> dict[str, list[Job]]:
+        """Every delayed job, keyed by its due time in ms (as a string), earliest
+        first."""
         return await self._run(delayed.all_delayed(self.context))
 
     async def delayed_queue_peek(self, start: int, count: int) -> list[int]:
+        """resque-scheduler's ``delayed_queue_peek``: ``count`` due seconds from
+        index ``start`` of the schedule."""
         return await self._run(delayed.delayed_queue_peek(self.context, start, count))
 
     async def delayed_queue_schedule_size(self) -> int:
+        """How many seconds hold delayed jobs (resque-scheduler's
+        ``delayed_queue_schedule_size``)."""
         return await self._run(delayed.delayed_queue_schedule_size(self.context))
 
     async def delayed_timestamp_size(self, timestamp: int) -> int:
+        """How many jobs are due at ``timestamp`` (unix seconds)."""
         return await self._run(delayed.delayed_timestamp_size(self.context, timestamp))
 
     async def delayed_timestamp_peek(self, timestamp: int, start: int, count: int) -> list[Job]:
+        """``count`` jobs due at ``timestamp`` (unix seconds) from index
+        ``start``."""
         return await self._run(
             delayed.delayed_timestamp_peek(self.context, timestamp, start, count)
         )
 
     async def count_all_scheduled_jobs(self) -> int:
+        """How many jobs are delayed in all."""
         return await self._run(delayed.count_all_scheduled_jobs(self.context))
 
     # -- locks -----------------------------------------------------------------------------
     async def locks(self) -> dict[str, str | None]:
+        """Plugin locks (QueueLock's ``lock:*`` and JobLock's ``workerslock:*``), name
+        without the namespace -> value."""
         return await self._run(stats_plans.locks(self.context))
 
     async def delete_lock(self, key: str) -> int:
+        """Delete a lock by its name as :meth:`locks` gives it; 1 when it existed."""
         return await self._run(stats_plans.delete_lock(self.context, key))
 
     # -- workers ---------------------------------------------------------------------------
     async def workers(self) -> dict[str, str | None]:
+        """Every registered worker, node or Ruby: ``{name: queues}``."""
         return await self._run(worker_plans.workers(self.context))
 
     async def working_on(self, worker_name: str, queues: str) -> WorkingOn | None:
+        """The job ``worker_name`` on ``queues`` holds, or None."""
         return await self._run(worker_plans.working_on(self.context, worker_name, queues))
 
     async def all_working_on(self) -> dict[str, WorkingOn | str]:
+        """``{worker name: its working-on record, or "started"}`` for every
+        registered worker."""
         return await self._run(worker_plans.all_working_on(self.context))
 
     async def force_clean_worker(self, worker_name: str) -> dict[str, Any] | None:
+        """Unregister a worker (dead or stuck) and write the job it held to the
+        failed list, as node-resque's ``forceCleanWorker`` does; the failure entry, or None
+        when it held no job."""
         return await self._run(worker_plans.force_clean_worker(self.context, worker_name))
 
     async def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
+        """Force-clean every worker whose current job started more than
+        ``age_ms`` ago; ``{worker name: failure entry}``."""
         return await self._run(worker_plans.clean_old_workers(self.context, age_ms))
 
     # -- failed jobs -----------------------------------------------------------------------
     async def failed_count(self) -> int:
+        """How many entries the failed list holds."""
         return await self._run(failed_plans.failed_count(self.context))
 
     async def failed(self, start: int = 0, stop: int = -1) -> list[FailedJob]:
+        """Failed entries from ``start`` to ``stop`` (inclusive), decoded."""
         return await self._run(failed_plans.failed(self.context, start, stop))
 
     async def remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> int:
+        """Remove one failed entry equal to ``failed_job``; 1 when found."""
         return await self._run(failed_plans.remove_failed(self.context, failed_job))
 
     async def retry_and_remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> bool:
+        """Take ``failed_job`` off the failed list and enqueue its job again, in
+        one step; :class:`~pyresque.errors.JobNotFoundError` when it is not there."""
         return await self._run(failed_plans.retry_and_remove_failed(self.context, failed_job))
 
     async def retry_stuck_jobs(self, upper_limit: int | None = None) -> int:
+        """Re-enqueue the jobs of dead workers (node's force-clean entries,
+        Ruby's DirtyExit) among the first ``upper_limit`` failed entries; how many."""
         return await self._run(failed_plans.retry_stuck_jobs(self.context, upper_limit))
 
     async def requeue_failed(self, index: int, queue: str | None = None) -> bool:
+        """resque's ``Failure.requeue``: stamp ``retried_at`` on the entry at
+        ``index`` and enqueue its job (to ``queue`` if given)."""
         return await self._run(failed_plans.requeue_failed(self.context, index, queue))
 
     async def remove_failed_at(self, index: int) -> bool:
+        """resque's ``Failure.remove``: delete the failed entry at ``index``."""
         return await self._run(failed_plans.remove_failed_at(self.context, index))
 
     # -- leader and stats ------------------------------------------------------------------
     async def leader(self) -> str | None:
+        """The scheduler holding the leader lock (the dialect's, else the other
+        peer's), or None."""
         return await self._run(stats_plans.leader(self.context))
 
     async def stats(self) -> dict[str, str | None]:
+        """The ``stat:*`` counters as node-resque reports them:
+        ``{"processed": "12", "failed:host:pid": "1", ...}``."""
         return await self._run(stats_plans.stats(self.context))
 
     async def info(self) -> dict[str, Any]:

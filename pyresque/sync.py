@@ -103,10 +103,12 @@ class Queue:
 
     @property
     def dialect(self) -> Dialect:
+        """Whose bytes this queue writes (it reads both peers')."""
         return self.context.dialect
 
     @property
     def namespace(self) -> str | tuple[str, ...]:
+        """The key namespace (``resque`` unless given)."""
         return self.context.keys.namespace
 
     def __repr__(self) -> str:
@@ -121,6 +123,7 @@ class Queue:
         self._run(_ping())
 
     def close(self) -> None:
+        """Close the connections this queue opened (a client you gave stays open)."""
         self._driver.close()
 
     def __enter__(self) -> Queue:
@@ -314,3 +317,18 @@ class Queue:
 
     def status(self) -> Status:
         return self._run(overview_plans.status(self.context))
+
+
+def _documented_as_their_twins() -> None:
+    """Each blocking method says what its async twin says (one text for both)."""
+    from pyresque.queue import Queue as Twin
+
+    for name, member in vars(Queue).items():
+        twin = getattr(Twin, name, None)
+        if name.startswith("_") or twin is None or getattr(member, "__doc__", None):
+            continue
+        if callable(member):
+            member.__doc__ = twin.__doc__
+
+
+_documented_as_their_twins()

@@ -116,22 +116,28 @@ class Scheduler:
     # -- the options under their former attribute names (read-only) ------------------------
     @property
     def timeout(self) -> float:
+        """Poll interval, ms."""
         return self.options.timeout
 
     @property
     def leader_lock_timeout(self) -> int:
+        """Seconds the leader lock lives unless refreshed."""
         return self.options.leader_lock_timeout
 
     @property
     def stuck_worker_timeout(self) -> float | None:
+        """Workers silent longer than this (ms) are cleaned up; None/0: never."""
         return self.options.stuck_worker_timeout
 
     @property
     def retry_stuck_jobs(self) -> bool:
+        """Whether dead workers' jobs are re-enqueued after each clean-up."""
         return self.options.retry_stuck_jobs
 
     @property
     def both_locks(self) -> bool:
+        """Whether it leads only while holding node-resque's and resque-scheduler's
+        locks both."""
         return self.options.both_locks
 
     def __repr__(self) -> str:

@@ -137,9 +137,12 @@ class TaskAdmin:
             await self._release_queue_locks(queue, names)
 
     async def delete_delayed(self, queue: str, name: str, inputs: Any = None) -> list[int]:
+        """Remove every delayed copy of the task ``name`` with these inputs; the
+        seconds (unix) they were due at."""
         return await self.queue.delete_delayed(queue, name, [inputs])
 
     async def scheduled_at(self, queue: str, name: str, inputs: Any = None) -> list[int]:
+        """The seconds (unix) at which the task ``name`` with these inputs is delayed."""
         return await self.queue.scheduled_at(queue, name, [inputs])
 
     # -- failed jobs ---------------------------------------------------------------------------
@@ -177,12 +180,15 @@ class TaskAdmin:
         return True
 
     async def failed_count(self) -> int:
+        """How many entries the failed list holds."""
         return await self.queue.failed_count()
 
     async def failed(self, start: int = 0, stop: int = -1) -> list[FailedJob]:
+        """Failed entries from ``start`` to ``stop`` (inclusive), decoded."""
         return await self.queue.failed(start, stop)
 
     async def remove_failed(self, failed_job: FailedJob | dict[str, Any]) -> int:
+        """Remove one failed entry equal to ``failed_job``; 1 when found."""
         return await self.queue.remove_failed(failed_job)
 
     # -- workers -------------------------------------------------------------------------------
@@ -196,25 +202,34 @@ class TaskAdmin:
         return "started" if worker_name in workers and workers[worker_name] == queues else None
 
     async def all_working_on(self) -> dict[str, WorkingOn | str]:
+        """``{worker name: its working-on record, or "started"}`` (Actionhero's
+        ``allWorkingOn``)."""
         return await self.queue.all_working_on()
 
     async def workers(self) -> dict[str, str | None]:
+        """Every registered worker, node or Ruby: ``{name: queues}``."""
         return await self.queue.workers()
 
     async def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
+        """Force-clean every worker whose current job started more than
+        ``age_ms`` ago; ``{worker name: failure entry}``."""
         return await self.queue.clean_old_workers(age_ms)
 
     # -- the rest of task.* is the Queue's API unchanged ---------------------------------------
     async def stats(self) -> dict[str, str | None]:
+        """The ``stat:*`` counters as Actionhero's ``task.stats`` reports them."""
         return await self.queue.stats()
 
     async def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[Job]:
+        """The tasks waiting in ``queue`` from ``start`` to ``stop``, decoded."""
         return await self.queue.queued(queue, start, stop)
 
     async def locks(self) -> dict[str, str | None]:
+        """Plugin locks: name without the namespace -> value."""
         return await self.queue.locks()
 
     async def delete_lock(self, key: str) -> int:
+        """Delete a lock by its name as :meth:`locks` gives it; 1 when it existed."""
         return await self.queue.delete_lock(key)
 
     async def timestamps(self) -> list[int]:
@@ -222,7 +237,9 @@ class TaskAdmin:
         return await self.queue.timestamps()
 
     async def delayed_at(self, at: float | datetime) -> DelayedAt:
+        """The tasks due in the second of ``at`` and that second."""
         return await self.queue.delayed_at(at)
 
     async def all_delayed(self) -> dict[str, list[Job]]:
+        """Every delayed task, keyed by its due time in ms, earliest first."""
         return await self.queue.all_delayed()

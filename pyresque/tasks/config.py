@@ -118,6 +118,7 @@ class TasksConfig:
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
+        """The time zone cron schedules are read in (``cron_zone``, else local)."""
         return zoneinfo.ZoneInfo(self.cron_timezone)
 
     def worker_options(self, name: str | None = None) -> WorkerOptions:

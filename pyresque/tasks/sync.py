@@ -156,6 +156,12 @@ class Tasks:
     def task(self, name: str) -> Task:
         return self.registry.task(name)
 
+    # The registry's own texts: these do exactly what the async registry's do.
+    add.__doc__ = AsyncTasks.add.__doc__
+    load.__doc__ = AsyncTasks.load.__doc__
+    add_middleware.__doc__ = AsyncTasks.add_middleware.__doc__
+    task.__doc__ = AsyncTasks.task.__doc__
+
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         """Close the connection and stop the loop thread (a later call starts them again)."""

@@ -150,10 +150,12 @@ class Task:
 
     @property
     def periodic(self) -> bool:
+        """True when the task re-enqueues itself every ``frequency`` ms."""
         return self.frequency > 0
 
     @property
     def is_async(self) -> bool:
+        """True when ``run`` is a coroutine function (run on the loop, not a thread)."""
         return inspect.iscoroutinefunction(self.run)
 
     @classmethod
@@ -197,4 +199,5 @@ class Task:
 
     @property
     def summary(self) -> str:
+        """One line about the task for listings: name, queue, frequency, inputs."""
         return self.description or self.name

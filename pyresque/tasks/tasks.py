@@ -87,6 +87,7 @@ class Tasks(TaskAdmin):
         self.jobs: dict[str, JobDefinition] = {}
 
     async def aclose(self) -> None:
+        """Close the queue's connection (if this registry opened it)."""
         await self.queue.aclose()
 
     @contextlib.contextmanager
@@ -148,6 +149,7 @@ class Tasks(TaskAdmin):
             self.jobs[name] = self._job(task)
 
     def task(self, name: str) -> Task:
+        """The registered task ``name``; :class:`~pyresque.errors.TaskError` if none."""
         try:
             return self.tasks[name]
         except KeyError:
@@ -246,6 +248,8 @@ class Tasks(TaskAdmin):
         queue: str | None = None,
         suppress_duplicate_task_error: bool = False,
     ) -> bool | None:
+        """Validate and delay by ``delay`` (ms, or a timedelta): :meth:`enqueue_at`
+        of now plus the delay."""
         ms = delay.total_seconds() * 1000 if isinstance(delay, timedelta) else int(delay)
         return await self.enqueue_at(
             self.queue.context.now_ms() + ms, name, inputs, queue, suppress_duplicate_task_error

@@ -149,22 +149,27 @@ class Worker(Performer):
     # -- the options under their former attribute names (read-only) ------------------------
     @property
     def timeout(self) -> float:
+        """Idle poll and ping interval, ms (``options.timeout``)."""
         return self.options.timeout
 
     @property
     def job_timeout(self) -> float | None:
+        """A job running longer (ms) fails; None: no limit."""
         return self.options.job_timeout
 
     @property
     def shutdown_grace(self) -> float:
+        """Seconds a running job may take to finish once the worker stops."""
         return self.options.shutdown_grace
 
     @property
     def unfinished(self) -> Unfinished:
+        """What a job cut off by a stop becomes: ``fail`` or ``requeue``."""
         return self.options.unfinished
 
     @property
     def heartbeat_interval(self) -> float:
+        """Seconds between Ruby heartbeats (ruby dialect)."""
         return self.options.heartbeat_interval
 
     # -- names ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import re
 from pathlib import Path
 
@@ -317,3 +318,40 @@ def test_every_exception_class_is_defined_in_the_errors_module() -> None:
                 if isinstance(cls, type) and issubclass(cls, BaseException):
                     assert cls.__module__ == "pyresque.errors", f"{path.name}: {node.name}"
                     assert node.name in errors.__all__
+
+
+PUBLIC_MODULES = [
+    "pyresque", "pyresque.sync", "pyresque.errors", "pyresque.connection", "pyresque.testing",
+    "pyresque.activejob", "pyresque.tasks", "pyresque.tasks.sync", "pyresque.worker",
+    "pyresque.scheduler", "pyresque.plugins",
+]  # fmt: skip
+
+
+def _undocumented(module: str) -> list[str]:
+    """Exported classes and functions, and their public methods and properties, with no
+    docstring (an override inherits its base's)."""
+    missing = []
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue
+        if not inspect.getdoc(obj):
+            missing.append(name)
+        if not inspect.isclass(obj):
+            continue
+        for attr in dir(obj):
+            raw = inspect.getattr_static(obj, attr)
+            public = not attr.startswith("_")
+            routine = inspect.isfunction(raw) or isinstance(raw, property | classmethod)
+            documented = inspect.getdoc(getattr(obj, attr)) or (
+                isinstance(raw, property) and raw.__doc__
+            )
+            if public and routine and not documented:
+                missing.append(f"{name}.{attr}")
+    return missing
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_every_public_name_has_a_docstring(module: str) -> None:
+    assert _undocumented(module) == []
