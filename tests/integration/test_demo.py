@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import pyresque.demo
 from pyresque.cli import main
 from pyresque.errors import PyresqueError
 from pyresque.testing import wait_until
+from tests.wheel import install_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 # "pyresque demo: writing in namespaces <part 1> (part 1) and <part 2> (part 2), ..."
@@ -244,29 +244,8 @@ def test_an_installed_wheel_runs_both_parts_with_the_app_it_ships(
     """Build the wheel, install it (without its dependencies) into a fresh venv that
     borrows this one's site-packages for them, and run the demo from a folder with no
     checkout in sight (about 6 s, most of it pip building the wheel)."""
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", tmp_path],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if built.returncode != 0 and "No matching distribution found for hatchling" in built.stderr:
-        pytest.skip("building the wheel needs hatchling from PyPI (offline?)")
-    assert built.returncode == 0, built.stderr
-    (wheel,) = tmp_path.glob("pyresque-*.whl")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-    python = venv / "bin" / "python"
-    installed = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "-q", wheel],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    # redis, hiredis, setproctitle from this venv; after the venv's own site-packages, and
-    # its .pth files (this checkout's editable install) are not read from there.
-    (Path(site) / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    installed = install_wheel(tmp_path)
+    python, site = installed.python, installed.site
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REDIS_URL")}
@@ -275,7 +254,7 @@ def test_an_installed_wheel_runs_both_parts_with_the_app_it_ships(
         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    app = Path(site).resolve() / "pyresque" / "demo_app"
+    app = site / "pyresque" / "demo_app"
     assert f"Part 2: an Actionhero-style app ({app})" in done.stdout
     assert_demo_worked_its_jobs(done.stdout)
     assert_demo_ran_the_example_app(done.stdout)
