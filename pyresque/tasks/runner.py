@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import setproctitle
 
 from pyresque._version import __version__
-from pyresque.signals import STOP_SIGNALS, install, restore
+from pyresque.signals import STOP_SIGNALS, StopSignals
 from pyresque.worker.runner import process_title
 
 if TYPE_CHECKING:
@@ -29,47 +29,40 @@ async def run_app_until_signalled(
 ) -> int:
     """Start ``app`` and run it until a signal: the first stops it gracefully (running jobs
     may finish within the workers' grace), a second cuts running jobs off. Returns 0."""
-    loop = asyncio.get_running_loop()
-    count = 0
-    changed = asyncio.Event()
-
-    def on_signal(signum: int) -> None:
-        nonlocal count
-        count += 1
-        name = signal.Signals(signum).name
-        if count == 1:
-            log.info("%s: stopping (a second signal cuts running jobs off)", name)
-        else:
-            log.warning("%s again: cutting running jobs off", name)
-        changed.set()
-
-    previous = install(loop, signals, on_signal, "app")
     previous_title = setproctitle.getproctitle()
-    try:
-        await app.start()
-        title = f"pyresque-{__version__}: {'+'.join(app.roles)}"
-        if app.multi_worker is not None:
-            title = process_title([app.multi_worker])  # Ruby's pruning looks for this
-        setproctitle.setproctitle(title)
-        log.info("pyresque %s: %r running; SIGTERM or SIGINT stops it", __version__, app)
-        await changed.wait()
-        stopping = asyncio.ensure_future(app.stop())
-        while not stopping.done():
-            changed.clear()
-            if count >= 2:
-                app.cut_off()  # on a beat: a job taken just before may start after it
-            woken = asyncio.ensure_future(changed.wait())
-            await asyncio.wait(
-                {stopping, woken},
-                timeout=_CUT_OFF_BEAT if count >= 2 else None,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            woken.cancel()
-        await stopping
-    finally:
-        if app.running:
-            await app.stop()
-        restore(loop, previous)
-        setproctitle.setproctitle(previous_title)
+    stop_signals = StopSignals(
+        log,
+        "app",
+        stop="stopping (a second signal cuts running jobs off)",
+        cut_off="cutting running jobs off",
+        signals=signals,
+    )
+    changed = stop_signals.changed
+    with stop_signals:
+        try:
+            await app.start()
+            title = f"pyresque-{__version__}: {'+'.join(app.roles)}"
+            if app.multi_worker is not None:
+                title = process_title([app.multi_worker])  # Ruby's pruning looks for this
+            setproctitle.setproctitle(title)
+            log.info("pyresque %s: %r running; SIGTERM or SIGINT stops it", __version__, app)
+            await changed.wait()
+            stopping = asyncio.ensure_future(app.stop())
+            while not stopping.done():
+                changed.clear()
+                if stop_signals.cutting_off:
+                    app.cut_off()  # on a beat: a job taken just before may start after it
+                woken = asyncio.ensure_future(changed.wait())
+                await asyncio.wait(
+                    {stopping, woken},
+                    timeout=_CUT_OFF_BEAT if stop_signals.cutting_off else None,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                woken.cancel()
+            await stopping
+        finally:
+            if app.running:
+                await app.stop()
+            setproctitle.setproctitle(previous_title)
     log.info("stopped")
     return 0
