@@ -15,6 +15,7 @@ from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
 from pyresque.cli.when import when
 from pyresque.cli.worker import log_to_stderr
 from pyresque.errors import ConfigurationError, PyresqueError, UsageError
+from pyresque.plugins import last_veto
 from pyresque.protocol.status import is_unreadable
 from pyresque.tasks import Tasks
 from pyresque.tasks.app import App
@@ -81,7 +82,8 @@ async def _task_enqueue(options: argparse.Namespace, inputs: Mapping[str, object
     finally:
         await app.stop()
     if not result:
-        raise PyresqueError(f"{options.name} was not enqueued: a plugin or middleware vetoed it")
+        veto = last_veto()
+        raise PyresqueError(f"{options.name} was not enqueued: {veto or 'it was vetoed'}")
     return f"{options.name} {what} on queue {queue!r}"
 
 

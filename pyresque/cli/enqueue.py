@@ -9,6 +9,7 @@ import time
 
 from pyresque.cli.when import when
 from pyresque.errors import PyresqueError, UsageError
+from pyresque.plugins import last_veto
 from pyresque.protocol.jsjson import JSONValue, loads
 from pyresque.queue import Queue
 
@@ -50,5 +51,5 @@ async def _enqueue(options: argparse.Namespace, args: JSONValue) -> str:
             result = await q.enqueue(options.queue, options.job_class, args)
             what = "enqueued"
     if not result:
-        raise PyresqueError("the job was not enqueued")
+        raise PyresqueError(f"the job was not enqueued: {last_veto() or 'it was vetoed'}")
     return f"{options.job_class} {what} on queue {options.queue!r}"
