@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from pyresque.cli.enqueue import parse_json
+from pyresque.cli.options import usage_error
 from pyresque.cli.status import format_status, to_json, where
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
 from pyresque.cli.when import when
@@ -39,6 +40,13 @@ def start(options: argparse.Namespace) -> int:
     log_to_stderr(options.log_level)
     with _app_configuration():
         app = App.from_path(options.app)
+    if app.roles == ("enqueue",):
+        return usage_error(
+            f"the app in {options.app} gives this node nothing to run: its config has "
+            "max_task_processors = 0 and no scheduler. To work its tasks add "
+            "max_task_processors = 1 (and queues = [...], default every queue); to enqueue "
+            "periodic tasks and move delayed ones add scheduler = true"
+        )
 
     async def serve() -> int:
         # Blocking tasks run on the loop's default pool: name its threads, so the exit

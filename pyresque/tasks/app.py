@@ -151,6 +151,12 @@ class App:
             self._starting = False
         self.running = True
         log.info("%r started", self)
+        if self.roles == ("enqueue",):
+            log.warning(
+                "%r runs nothing: no workers (max_task_processors = 0) and no scheduler; "
+                "it only enqueues",
+                self,
+            )
 
     async def _start_scheduler(self) -> None:
         cfg = self.config

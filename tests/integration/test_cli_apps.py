@@ -65,3 +65,24 @@ def test_the_blocking_twin_reports_the_veto_in_the_callers_thread(
         assert last_veto() == Veto("DelayQueueLock", "the same job is already delayed")
     finally:
         tasks.close()
+
+
+@pytest.mark.usefixtures("app_env")
+def test_start_refuses_a_node_that_would_run_nothing_and_says_what_to_add(
+    tmp_path: Path, redis_url: str, resque_namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = str(write_app(tmp_path, connection(redis_url, resque_namespace), tick=TICK))
+    assert main(["start", "--app", folder]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pyresque: the app in {folder} gives this node nothing to run")
+    assert "add max_task_processors = 1" in err and "add scheduler = true" in err
+
+
+@pytest.mark.usefixtures("app_env")
+async def test_an_enqueue_only_app_started_in_code_warns_that_it_runs_nothing(
+    tmp_path: Path, redis_url: str, resque_namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = App.from_path(write_app(tmp_path, connection(redis_url, resque_namespace)))
+    async with app:
+        assert app.roles == ("enqueue",)
+    assert "runs nothing: no workers (max_task_processors = 0) and no scheduler" in caplog.text
