@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "task enqueue": ("pyresque.cli.apps", "task_enqueue"),
     "details": ("pyresque.cli.apps", "details"),
     "generate task": ("pyresque.cli.generate", "task"),
+    "generate app": ("pyresque.cli.generate", "app"),
     "demo": ("pyresque.cli.demo", "run"),
 }
 
@@ -385,7 +386,9 @@ def _app_parsers(sub: Any) -> None:
         generate,
         "task",
         "generate task",
-        help="write tasks/<name>.py and tests/test_<name>.py",
+        help="write tasks/<name>.py and tests/test_<name>.py, and its queue into the config",
+        description="Write a task and its test into the app, and make the app run it: a "
+        "new pyresque.toml when there is none, else the task's queue added to its queues.",
     )
     new.add_argument("--name", required=True, help="the task's name (letters, digits, _ and -)")
     new.add_argument("--queue", required=True, help="the queue it is enqueued on")
@@ -400,6 +403,13 @@ def _app_parsers(sub: Any) -> None:
         "--description", default=None, help="what it does, for its page (default: its name)"
     )
     _app(new)
+    app = _command(
+        generate,
+        "app",
+        "generate app",
+        help="write a new app: pyresque.toml, tasks/hello.py, its test and a README",
+    )
+    app.add_argument("dir", metavar="DIR", help="the app folder (made if missing)")
     details = _command(
         sub, "details", help="queues, workers, stats, leader; exit 1 when a queue is too long"
     )
