@@ -1,24 +1,29 @@
-"""The app commands: ``start``, ``task enqueue``, ``generate task``, ``details``."""
+"""The app commands: ``start``, ``task enqueue``, ``details``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
 
-from pyresque.cli.options import AT_HELP, DELAY_HELP, MS, Range, UsageError
+from pyresque.cli.enqueue import parse_json
+from pyresque.cli.options import usage_error
 from pyresque.cli.status import format_status, to_json, where
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
-from pyresque.errors import ConfigurationError, PyresqueError
-from pyresque.protocol.jsjson import loads
+from pyresque.cli.when import when
+from pyresque.cli.worker import log_to_stderr
+from pyresque.errors import ConfigurationError, PyresqueError, UsageError
+from pyresque.plugins import last_veto
 from pyresque.protocol.status import is_unreadable
+from pyresque.tasks import Tasks
+from pyresque.tasks.app import App
+from pyresque.tasks.config import load_config
+from pyresque.tasks.runner import run_app_until_signalled
 
-__all__ = ["APP_COMMANDS", "app_parsers"]
+__all__ = ["details", "start", "task_enqueue"]
 
 
 @contextmanager
@@ -30,70 +35,18 @@ def _app_configuration() -> Iterator[None]:
         raise UsageError(str(exc)) from None
 
 
-def app_parsers(sub: Any) -> None:
-    def app_option(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--app", default=".", metavar="PATH", help="the app folder (default: .)"
-        )
-
-    start = sub.add_parser(
-        "start",
-        help="run an app node (workers, scheduler: as its config says) until SIGTERM/SIGINT",
-        description="Boot the app in --app (pyresque.toml or [tool.pyresque], its tasks "
-        "folder). The first SIGTERM/SIGINT stops it gracefully, a second cuts jobs off. "
-        "The configuration is checked first (times in ms: timeout, check_timeout and "
-        "job_timeout more than 0; stuck_worker_timeout, queues_refresh, "
-        "max_event_loop_delay 0 or more; in s: shutdown_grace 0 or more, "
-        "heartbeat_interval more than 0, leader_lock_timeout a whole number more than 0; "
-        "min/max_task_processors whole numbers, 0 or more, min at most max; queues: at "
-        "least one name, '*' for every queue); one that cannot work exits with status 2.",
-    )
-    app_option(start)
-    start.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
-    task = sub.add_parser("task", help="an app's tasks").add_subparsers(
-        dest="task_command", required=True
-    )
-    enqueue = task.add_parser("enqueue", help="validate a task's inputs and enqueue it")
-    enqueue.add_argument("name", metavar="NAME")
-    enqueue.add_argument("--inputs", default="{}", metavar="JSON", help="a JSON object")
-    when = enqueue.add_mutually_exclusive_group()
-    when.add_argument("--at", type=MS, metavar="MS", help=AT_HELP)
-    when.add_argument("--in", dest="delay", type=MS, metavar="MS", help=DELAY_HELP)
-    app_option(enqueue)
-    generate = sub.add_parser("generate", help="write new app files").add_subparsers(
-        dest="generate_command", required=True
-    )
-    new = generate.add_parser("task", help="write tasks/<name>.py and tests/test_<name>.py")
-    new.add_argument("--name", required=True)
-    new.add_argument("--queue", required=True)
-    new.add_argument("--frequency", type=float, default=0, metavar="MS")
-    new.add_argument("--description", default=None)
-    app_option(new)
-    details = sub.add_parser(
-        "details", help="queues, workers, stats, leader; exit 1 when a queue is too long"
-    )
-    app_option(details)
-    details.add_argument("--json", action="store_true", help="print JSON")
-    jobs = Range("jobs", 0, whole=True)
-    details.add_argument(
-        "--max-queue-length",
-        type=jobs,
-        default=1000,
-        metavar="N",
-        help=f"exit 1 when a queue holds more jobs than this ({jobs}; default: 1000)",
-    )
-
-
-def _start_command(options: argparse.Namespace) -> int:
-    from pyresque.tasks.app import App, run_app_until_signalled
-
-    logging.basicConfig(
-        level=options.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def start(options: argparse.Namespace) -> int:
+    """``pyresque start``: run the app node until SIGTERM/SIGINT."""
+    log_to_stderr(options.log_level)
     with _app_configuration():
         app = App.from_path(options.app)
+    if app.roles == ("enqueue",):
+        return usage_error(
+            f"the app in {options.app} gives this node nothing to run: its config has "
+            "max_task_processors = 0 and no scheduler. To work its tasks add "
+            "max_task_processors = 1 (and queues = [...], default every queue); to enqueue "
+            "periodic tasks and move delayed ones add scheduler = true"
+        )
 
     async def serve() -> int:
         # Blocking tasks run on the loop's default pool: name its threads, so the exit
@@ -110,24 +63,26 @@ def _start_command(options: argparse.Namespace) -> int:
     return exit_past_cut_off_jobs(asyncio.run(serve()))
 
 
-async def _task_enqueue(options: argparse.Namespace) -> str:
-    from pyresque.tasks.app import App
-
-    try:
-        inputs = loads(options.inputs)
-    except PyresqueError as exc:
-        raise PyresqueError(f"--inputs is not valid JSON: {exc}") from None
+def task_enqueue(options: argparse.Namespace) -> int:
+    """``pyresque task enqueue``: validate the inputs, enqueue; print what was done."""
+    inputs = parse_json("--inputs", options.inputs)
     if not isinstance(inputs, dict):
-        raise PyresqueError(f"--inputs must be a JSON object, not {options.inputs}")
+        raise UsageError(f"--inputs must be a JSON object, not {options.inputs}")
+    print(asyncio.run(_task_enqueue(options, inputs)))
+    return 0
+
+
+async def _task_enqueue(options: argparse.Namespace, inputs: Mapping[str, object]) -> str:
     with _app_configuration():
         app = App.from_path(options.app)
     try:
         if options.at is not None:
             result = await app.tasks.enqueue_at(options.at, options.name, inputs)
-            what = f"delayed until {options.at:.0f} ms"
+            what = f"delayed {when(options.at)}"
         elif options.delay is not None:
+            now = app.tasks.queue.context.now_ms()
             result = await app.tasks.enqueue_in(options.delay, options.name, inputs)
-            what = f"delayed by {options.delay:.0f} ms"
+            what = f"delayed {when(now + options.delay, now)}"
         else:
             result = await app.tasks.enqueue(options.name, inputs)
             what = "enqueued"
@@ -135,23 +90,17 @@ async def _task_enqueue(options: argparse.Namespace) -> str:
     finally:
         await app.stop()
     if not result:
-        raise PyresqueError(f"{options.name} was not enqueued: a plugin or middleware vetoed it")
+        veto = last_veto()
+        raise PyresqueError(f"{options.name} was not enqueued: {veto or 'it was vetoed'}")
     return f"{options.name} {what} on queue {queue!r}"
 
 
-def _generate_task(options: argparse.Namespace) -> str:
-    from pyresque.tasks.app import generate_task
-
-    files = generate_task(
-        options.app, options.name, options.queue, options.frequency, options.description
-    )
-    return "wrote " + " and ".join(str(path) for path in files)
+def details(options: argparse.Namespace) -> int:
+    """``pyresque details``: the app's Redis, and exit 1 when a queue is too long."""
+    return asyncio.run(_details(options))
 
 
 async def _details(options: argparse.Namespace) -> int:
-    from pyresque.tasks import Tasks
-    from pyresque.tasks.config import load_config
-
     with _app_configuration():
         config = load_config(options.app)
     tasks = Tasks(config.redis, namespace=config.namespace, dialect=config.dialect)
@@ -168,11 +117,3 @@ async def _details(options: argparse.Namespace) -> int:
     for queue, length in over.items():
         print(f"pyresque: queue {queue!r} holds {length} jobs, over {limit}", file=sys.stderr)
     return 1 if over else 0
-
-
-APP_COMMANDS: dict[str, Any] = {
-    "start": _start_command,
-    "task": lambda options: print(asyncio.run(_task_enqueue(options))) or 0,
-    "generate": lambda options: print(_generate_task(options)) or 0,
-    "details": lambda options: asyncio.run(_details(options)),
-}

@@ -1,20 +1,19 @@
-"""The command line's parser: every refusal is one line and exit status 2, and numeric
-options are checked against their unit and range before anything runs."""
+"""The command line's parsing helpers: every refusal is one line and exit status 2, and
+numeric options are checked against their unit and range before anything runs.
+
+Light on purpose: the parser is built from this module for every command, ``--help``
+included, so it imports none of the machinery (no Redis client, no worker).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import math
-import os
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, NoReturn, TypeVar
-
-from pyresque.errors import ConfigurationError, UsageError
-from pyresque.protocol.workers import pool_worker_name
-from pyresque.worker.events import check_event_levels, parse_event_levels
-from pyresque.worker.options import WorkerOptions
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -22,16 +21,13 @@ if TYPE_CHECKING:
 OptionsT = TypeVar("OptionsT", bound="DataclassInstance")
 
 __all__ = [
-    "AT_HELP",
-    "DELAY_HELP",
     "MS",
     "MS_ABOVE_0",
     "Parser",
     "Range",
-    "UsageError",
-    "check_pool_name",
     "check_worker_queues",
     "event_levels",
+    "one_line",
     "options_from",
     "usage_error",
 ]
@@ -44,6 +40,7 @@ def usage_error(message: str) -> int:
 
 
 def one_line(message: str) -> str:
+    """``message`` with its whitespace runs (newlines too) as single spaces."""
     return " ".join(message.split())
 
 
@@ -84,8 +81,6 @@ class Range:
 
 MS = Range("ms", 0)
 MS_ABOVE_0 = Range("ms", 0, above=True)
-AT_HELP = f"run at this unix time ({MS})"
-DELAY_HELP = f"run after this delay ({MS})"
 
 
 def check_worker_queues(given: str) -> list[str] | str:
@@ -107,23 +102,18 @@ def options_from(kind: type[OptionsT], args: argparse.Namespace) -> OptionsT:
     return kind(**given)
 
 
-def event_levels(events: Collection[str]) -> Callable[[str], Mapping[str, int | None]]:
-    """An argparse ``type`` for ``--log-levels EVENT=LEVEL[,...]`` over ``events``."""
+def event_levels(events_module: str) -> Callable[[str], Mapping[str, int | None]]:
+    """An argparse ``type`` for ``--log-levels EVENT=LEVEL[,...]`` over the ``EVENTS`` of
+    ``events_module`` (imported when the option is given, not when the parser is built)."""
 
     def parse(given: str) -> Mapping[str, int | None]:
+        from pyresque.errors import ConfigurationError
+        from pyresque.worker.events import check_event_levels, parse_event_levels
+
+        events = importlib.import_module(events_module).EVENTS
         try:
             return check_event_levels("log levels", parse_event_levels(given), events)
         except (ValueError, ConfigurationError) as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
-
-
-def check_pool_name(options: WorkerOptions) -> str | None:
-    """Why ``--name`` cannot be a MultiWorker's (None when it can): it is the host part of
-    its workers' names (``pyresque.protocol.workers.pool_worker_name``)."""
-    try:
-        pool_worker_name(options.context(), options.name, os.getpid(), 1)
-    except ConfigurationError as exc:
-        return f"--name {options.name!r}: {exc}"
-    return None

@@ -5,6 +5,8 @@ shown as ``unreadable (<why, naming the key>)`` in the text and as an
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from pyresque.protocol.status import (
 )
 from pyresque.queue import Queue
 
-__all__ = ["collect_status", "format_status", "shown", "to_json", "where"]
+__all__ = ["collect_status", "format_status", "run", "shown", "to_json", "where"]
 
 
 async def collect_status(queue: Queue) -> Status:
@@ -147,3 +149,19 @@ def format_status(status: Status, at: str) -> str:
     leader = status.leader
     lines.append(f"leader: {'(none)' if leader is None else shown(leader)}")
     return "\n".join(lines)
+
+
+def run(options: argparse.Namespace) -> int:
+    """``pyresque status``: print the namespace's state."""
+    print(asyncio.run(_status(options)))
+    return 0
+
+
+async def _status(options: argparse.Namespace) -> str:
+    # Reports what is, now: no waiting for a Redis that is away (enqueue waits a little).
+    queue = Queue(options.redis, namespace=options.namespace, dialect=options.dialect, patience=0)
+    async with queue as q:
+        status = await collect_status(q)
+    if options.json:
+        return to_json(status)
+    return format_status(status, where(options.redis, options.namespace))

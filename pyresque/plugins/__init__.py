@@ -1,6 +1,15 @@
 """Plugins: hooks around enqueue and perform, with node-resque's five built in."""
 
-from pyresque.plugins.base import Hook, Outcome, Plugin, QueueLike, plugin_class, run_plugins
+from pyresque.plugins.base import (
+    Hook,
+    Outcome,
+    Plugin,
+    QueueLike,
+    Veto,
+    last_veto,
+    plugin_class,
+    run_plugins,
+)
 from pyresque.plugins.delayqueuelock import DelayQueueLock
 from pyresque.plugins.joblock import JobLock
 from pyresque.plugins.noop import Noop
@@ -27,6 +36,8 @@ __all__ = [
     "QueueLike",
     "QueueLock",
     "Retry",
+    "Veto",
+    "last_veto",
     "plugin_class",
     "run_plugins",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
@@ -23,7 +24,17 @@ from pyresque.errors import ConfigurationError
 from pyresque.protocol.context import Context
 from pyresque.protocol.plan import Plan
 
-__all__ = ["Hook", "Outcome", "Plugin", "QueueLike", "plugin_class", "run_plugins"]
+__all__ = [
+    "Hook",
+    "Outcome",
+    "Plugin",
+    "QueueLike",
+    "Veto",
+    "last_veto",
+    "plugin_class",
+    "record_veto",
+    "run_plugins",
+]
 
 T = TypeVar("T")
 Hook = Literal[
@@ -64,6 +75,34 @@ class Outcome:
     """Scratch space the hooks of one perform share (each hook gets a new plugin)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Veto:
+    """Who refused an enqueue: ``by``, the plugin's name (``middleware:<name>`` for a
+    task's middleware), and ``why``, its reason when it gives one."""
+
+    by: str
+    why: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.by} vetoed it" + (f" ({self.why})" if self.why else "")
+
+
+# Per task (and thread): the enqueue methods keep returning plain False on a veto, and two
+# enqueues running side by side each see their own.
+_LAST_VETO: ContextVar[Veto | None] = ContextVar("pyresque_last_veto", default=None)
+
+
+def last_veto() -> Veto | None:
+    """The veto of the latest enqueue this asyncio task (or thread) made, None when that
+    enqueue was not vetoed: what to say after ``enqueue`` returned False."""
+    return _LAST_VETO.get()
+
+
+def record_veto(veto: Veto | None) -> None:
+    """Set what :func:`last_veto` returns here (an enqueue run elsewhere, reported here)."""
+    _LAST_VETO.set(veto)
+
+
 class Plugin:
     """Base class of plugins; override the hooks you need.
 
@@ -77,6 +116,8 @@ class Plugin:
 
     plugin_name: ClassVar[str] = ""
     """The name options are looked up by; the class name unless set."""
+    veto_reason: ClassVar[str] = ""
+    """Why its ``before_enqueue`` refuses, for :class:`Veto` (empty: it does not say)."""
 
     def __init__(
         self,
@@ -173,6 +214,8 @@ async def run_plugins(
     """Run ``hook`` of each plugin in order; False as soon as one returns False. A vetoed
     ``before_enqueue`` calls ``enqueue_vetoed`` of the plugins that had allowed it."""
     passed: list[Plugin] = []
+    if hook == "before_enqueue":
+        _LAST_VETO.set(None)
     for reference in plugins:
         cls = plugin_class(reference)
         plugin = cls(
@@ -190,6 +233,7 @@ async def run_plugins(
         )
         if await getattr(plugin, hook)() is False:
             if hook == "before_enqueue":
+                _LAST_VETO.set(Veto(cls.name_for_options(), cls.veto_reason))
                 for earlier in reversed(passed):
                     await earlier.enqueue_vetoed()
             return False

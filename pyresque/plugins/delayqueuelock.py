@@ -23,6 +23,8 @@ __all__ = ["DelayQueueLock"]
 class DelayQueueLock(Plugin):
     """Refuse a job while a copy of it is delayed."""
 
+    veto_reason = "the same job is already delayed"
+
     async def before_enqueue(self) -> bool:
         found = await self.run(
             locks.delayed_copy_exists(

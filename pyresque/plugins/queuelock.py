@@ -22,6 +22,8 @@ __all__ = ["QueueLock"]
 class QueueLock(Plugin):
     """Refuse duplicates of a queued job; see the module docstring."""
 
+    veto_reason = "the same job is queued already: its lock is held"
+
     def key(self) -> str:
         """The lock key: the ``key`` option, else ``lock:<class>:<queue>:<args JSON>``."""
         found = custom_key(self)

@@ -4,14 +4,13 @@ and releases its lock(s), so a follower takes over within one poll."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 from collections.abc import Sequence
 
 from pyresque._version import __version__
 from pyresque.scheduler.scheduler import Scheduler
-from pyresque.signals import STOP_SIGNALS, install, restore
+from pyresque.signals import STOP_SIGNALS, StopSignals
 
 __all__ = ["STOP_SIGNALS", "run_scheduler_until_signalled"]
 
@@ -26,26 +25,27 @@ async def run_scheduler_until_signalled(
     A second signal stops it at once, without waiting for a Redis that does not answer.
     Signal handlers are restored on return.
     """
-    loop = asyncio.get_running_loop()
-    stopped = asyncio.Event()
 
-    def on_signal(signum: int) -> None:
-        name = signal.Signals(signum).name
-        if stopped.is_set():
-            log.warning("%s again: stopping at once", name)
+    def on_signal(count: int) -> None:
+        if count == 1:
+            scheduler.request_stop()
+        else:
             scheduler.cut_off()
-            return
-        log.info("%s: stopping the scheduler (a second signal stops at once)", name)
-        scheduler.request_stop()
-        stopped.set()
 
-    previous = install(loop, signals, on_signal, "scheduler")
-    try:
-        await scheduler.start()
-        log.info("pyresque %s: %r started", __version__, scheduler)
-        await stopped.wait()
-    finally:
-        await scheduler.stop()
-        restore(loop, previous)
+    stop_signals = StopSignals(
+        log,
+        "scheduler",
+        stop="stopping the scheduler (a second signal stops at once)",
+        cut_off="stopping at once",
+        signals=signals,
+        on_signal=on_signal,
+    )
+    with stop_signals:
+        try:
+            await scheduler.start()
+            log.info("pyresque %s: %r started", __version__, scheduler)
+            await stop_signals.changed.wait()
+        finally:
+            await scheduler.stop()
     log.info("stopped")
     return 0

@@ -17,30 +17,24 @@ import asyncio
 import contextlib
 import importlib.util
 import inspect
-import json
 import logging
-import math
 import re
-import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import setproctitle
-
-from pyresque._version import __version__
 from pyresque.connection import AsyncDriver, open_async_driver
 from pyresque.errors import ConfigurationError, StateError
 from pyresque.scheduler import Scheduler
-from pyresque.signals import STOP_SIGNALS, install, restore
 from pyresque.tasks.config import TasksConfig, load_config, log_level
 from pyresque.tasks.cron import CronTicker, schedules_of
+from pyresque.tasks.generate import generate_task, render_task  # re-exported: they lived here
 from pyresque.tasks.middleware import TaskMiddleware
+from pyresque.tasks.runner import run_app_until_signalled  # re-exported: documented here
 from pyresque.tasks.tasks import Tasks
 from pyresque.worker.multi import MultiWorker
-from pyresque.worker.runner import process_title
 
 __all__ = ["App", "generate_task", "render_task", "run_app_until_signalled"]
 
@@ -157,6 +151,12 @@ class App:
             self._starting = False
         self.running = True
         log.info("%r started", self)
+        if self.roles == ("enqueue",):
+            log.warning(
+                "%r runs nothing: no workers (max_task_processors = 0) and no scheduler; "
+                "it only enqueues",
+                self,
+            )
 
     async def _start_scheduler(self) -> None:
         cfg = self.config
@@ -284,7 +284,7 @@ def _middleware_of(folder: Path) -> list[TaskMiddleware]:
     path = folder / "middleware.py"
     if not path.is_file():
         return []
-    module_name = "pyresque_app_middleware." + _identifier(str(folder))
+    module_name = "pyresque_app_middleware." + re.sub(r"\W", "_", str(folder)).lower()
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
         raise ConfigurationError(f"cannot load {path}")
@@ -295,155 +295,3 @@ def _middleware_of(folder: Path) -> list[TaskMiddleware]:
     if not isinstance(found, list | tuple) or not all(isinstance(m, TaskMiddleware) for m in found):
         raise ConfigurationError(f"{path}: MIDDLEWARE must be a list of TaskMiddleware")
     return list(found)
-
-
-# -- running in the foreground ---------------------------------------------------------------
-
-_CUT_OFF_BEAT = 0.05
-
-
-async def run_app_until_signalled(
-    app: App, *, signals: Sequence[signal.Signals] = STOP_SIGNALS
-) -> int:
-    """Start ``app`` and run it until a signal: the first stops it gracefully (running jobs
-    may finish within the workers' grace), a second cuts running jobs off. Returns 0."""
-    loop = asyncio.get_running_loop()
-    count = 0
-    changed = asyncio.Event()
-
-    def on_signal(signum: int) -> None:
-        nonlocal count
-        count += 1
-        name = signal.Signals(signum).name
-        if count == 1:
-            log.info("%s: stopping (a second signal cuts running jobs off)", name)
-        else:
-            log.warning("%s again: cutting running jobs off", name)
-        changed.set()
-
-    previous = install(loop, signals, on_signal, "app")
-    previous_title = setproctitle.getproctitle()
-    try:
-        await app.start()
-        title = f"pyresque-{__version__}: {'+'.join(app.roles)}"
-        if app.multi_worker is not None:
-            title = process_title([app.multi_worker])  # Ruby's pruning looks for this
-        setproctitle.setproctitle(title)
-        log.info("pyresque %s: %r running; SIGTERM or SIGINT stops it", __version__, app)
-        await changed.wait()
-        stopping = asyncio.ensure_future(app.stop())
-        while not stopping.done():
-            changed.clear()
-            if count >= 2:
-                app.cut_off()  # on a beat: a job taken just before may start after it
-            woken = asyncio.ensure_future(changed.wait())
-            await asyncio.wait(
-                {stopping, woken},
-                timeout=_CUT_OFF_BEAT if count >= 2 else None,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            woken.cancel()
-        await stopping
-    finally:
-        if app.running:
-            await app.stop()
-        restore(loop, previous)
-        setproctitle.setproctitle(previous_title)
-    log.info("stopped")
-    return 0
-
-
-# -- pyresque generate task ------------------------------------------------------------------
-
-
-def render_task(name: str, queue: str, frequency: float, description: str) -> tuple[str, str]:
-    """The source of a new task module and of its test (pytest, against the spec helpers
-    of :mod:`pyresque.testing.tasks` and the pyresque pytest plugin's Redis)."""
-    class_name = "".join(p[:1].upper() + p[1:] for p in name.replace("-", "_").split("_") if p)
-    if not class_name.isidentifier() or class_name[0].isdigit():
-        class_name = f"Task{class_name}"
-    number = int(frequency) if float(frequency).is_integer() else frequency
-    q = json.dumps  # a JSON string is a valid Python string literal
-    task = f'''"""The {name} task."""
-
-from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any, ClassVar
-
-from pyresque.tasks import Input, Task
-
-
-class {class_name}(Task):
-    name = {q(name)}
-    description = {q(description)}
-    queue = {q(queue)}
-    frequency = {number!r}  # ms between runs; 0: not periodic
-    inputs: ClassVar[Mapping[str, Input]] = {{}}  # e.g. {{"to": Input(required=True)}}
-
-    async def run(self, params: Mapping[str, Any], worker: Any) -> Any:
-        # params: the validated inputs (read-only); worker.job: the resque payload.
-        return {{"task": self.name}}
-'''
-    test = f'''"""Tests of the {name} task (Redis from the pyresque pytest plugin)."""
-
-from __future__ import annotations
-
-import asyncio
-from pathlib import Path
-
-from pyresque.tasks import Tasks
-from pyresque.testing.tasks import delete_enqueued_tasks, find_enqueued_tasks, run_task
-
-TASKS = Path(__file__).resolve().parents[1] / "tasks"
-
-
-def test_{_identifier(name)}_is_enqueued_and_runs(redis_url: str, resque_namespace: str) -> None:
-    async def scenario() -> None:
-        tasks = Tasks(redis_url, namespace=resque_namespace)
-        try:
-            tasks.load(TASKS)
-            assert await tasks.enqueue({q(name)}, {{}}) is True
-            found = await find_enqueued_tasks(tasks, {q(name)})
-            assert len(found) == 1
-            assert found[0]["queue"] == {q(queue)}
-            assert found[0]["timestamp"] is None
-            assert await run_task(tasks, {q(name)}, {{}}) == {{"task": {q(name)}}}
-            assert await delete_enqueued_tasks(tasks, {q(name)}, {{}}) == 1
-        finally:
-            await tasks.aclose()
-
-    asyncio.run(scenario())
-'''
-    return task, test
-
-
-def generate_task(
-    app_dir: str | Path,
-    name: str,
-    queue: str,
-    frequency: float = 0,
-    description: str | None = None,
-) -> list[Path]:
-    """Write ``<tasks_path>/<name>.py`` and ``tests/test_<name>.py`` in the app; the paths.
-    Refuses (ConfigurationError, nothing written) when either exists."""
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
-        raise ConfigurationError(f"--name {name!r}: letters, digits, _ and - only")
-    if not (0 <= frequency < math.inf):
-        raise ConfigurationError(f"--frequency must be a number of ms >= 0, not {frequency:g}")
-    folder = Path(app_dir)
-    files = [
-        folder / load_config(folder).tasks_path / f"{name}.py",
-        folder / "tests" / f"test_{_identifier(name)}.py",
-    ]
-    if taken := [str(path) for path in files if path.exists()]:
-        raise ConfigurationError(f"{' and '.join(taken)} already exist(s); nothing was written")
-    sources = render_task(name, queue, frequency, description or name)
-    for path, source in zip(files, sources, strict=True):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(source, encoding="utf-8")
-    return files
-
-
-def _identifier(name: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in name).lower()

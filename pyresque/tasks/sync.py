@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from pyresque.plugins.base import Veto, last_veto, record_veto
 from pyresque.protocol.dialect import Dialect
 from pyresque.tasks.app import App
 from pyresque.tasks.middleware import TaskMiddleware
@@ -55,8 +56,12 @@ class _LoopThread:
                 "the blocking Tasks client was called from its own event loop (a task's "
                 "run or a middleware?): use the async registry there, current_tasks()"
             )
-        future: Future[R] = asyncio.run_coroutine_threadsafe(coro, loop)
-        return future.result()
+        future: Future[tuple[R, Veto | None]] = asyncio.run_coroutine_threadsafe(
+            _with_veto(coro), loop
+        )
+        result, veto = future.result()
+        record_veto(veto)  # last_veto() here says what the loop thread's enqueue saw
+        return result
 
     def _start(self) -> asyncio.AbstractEventLoop:
         if self._pid != os.getpid():
@@ -88,6 +93,10 @@ class _LoopThread:
             thread.join()
             loop.close()
             self._loop = self._thread = None
+
+
+async def _with_veto(coro: Coroutine[Any, Any, R]) -> tuple[R, Veto | None]:
+    return await coro, last_veto()
 
 
 async def _awaited(make: Callable[[], Awaitable[None]]) -> None:

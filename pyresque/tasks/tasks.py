@@ -29,7 +29,7 @@ import redis.asyncio
 
 from pyresque.connection import AsyncDriver
 from pyresque.definitions import JobDefinition
-from pyresque.plugins.base import Plugin, plugin_class, run_plugins
+from pyresque.plugins.base import Plugin, Veto, plugin_class, record_veto, run_plugins
 from pyresque.plugins.joblock import custom_key, option, whole_seconds
 from pyresque.protocol.dialect import Dialect
 from pyresque.protocol.jsjson import js_dumps
@@ -319,6 +319,7 @@ class Tasks(TaskAdmin):
             )
         )
         if state != "enqueued":
+            record_veto(Veto("QueueLock", f"the task is {state} already"))
             given_back = tuple(reversed(hooks))
             await run_plugins("enqueue_vetoed", **self._hooks(name, queue, args, given_back))
             return False

@@ -28,7 +28,7 @@ import setproctitle
 
 from pyresque._version import __version__
 from pyresque.errors import ConfigurationError
-from pyresque.signals import STOP_SIGNALS, install, restore
+from pyresque.signals import STOP_SIGNALS, StopSignals
 from pyresque.worker.multi import MultiWorker
 from pyresque.worker.worker import Worker
 
@@ -113,33 +113,6 @@ class _Run:
         return True
 
 
-class _Signals:
-    """Counts stop signals; wakes the runner on each one."""
-
-    def __init__(self, workers: Sequence[Worker | MultiWorker]) -> None:
-        self.workers = workers
-        self.count = 0
-        self.changed = asyncio.Event()
-
-    def __call__(self, signum: int) -> None:
-        self.count += 1
-        for worker in self.workers:
-            if isinstance(worker, Worker):
-                worker.request_stop()  # also one still trying to reach Redis to start
-        name = signal.Signals(signum).name
-        if self.count == 1:
-            graces = "/".join(f"{g:g}" for g in sorted({_grace(w) for w in self.workers}))
-            log.info(
-                "%s: stopping; no new jobs, running ones have %s s to finish "
-                "(a second signal stops at once)",
-                name,
-                graces or "0",
-            )
-        else:
-            log.warning("%s again: stopping at once; running jobs are cut off", name)
-        self.changed.set()
-
-
 async def run_until_signalled(
     workers: Sequence[Worker | MultiWorker],
     *,
@@ -156,9 +129,33 @@ async def run_until_signalled(
     """
     if burst and any(isinstance(w, MultiWorker) for w in workers):
         raise ConfigurationError("burst needs Workers; a MultiWorker has no burst mode")
-    loop = asyncio.get_running_loop()
-    on_signal = _Signals(workers)
-    previous = install(loop, signals, on_signal, "workers")
+    graces = "/".join(f"{g:g}" for g in sorted({_grace(w) for w in workers}))
+
+    def request_stop(count: int) -> None:
+        for worker in workers:
+            if isinstance(worker, Worker):
+                worker.request_stop()  # also one still trying to reach Redis to start
+
+    stop_signals = StopSignals(
+        log,
+        "workers",
+        stop=f"stopping; no new jobs, running ones have {graces or '0'} s to finish "
+        "(a second signal stops at once)",
+        cut_off="stopping at once; running jobs are cut off",
+        signals=signals,
+        on_signal=request_stop,
+    )
+    with stop_signals:
+        return await _run(workers, stop_signals, burst=burst, title=title)
+
+
+async def _run(
+    workers: Sequence[Worker | MultiWorker],
+    stop_signals: StopSignals,
+    *,
+    burst: bool,
+    title: str | None,
+) -> int:
     previous_title = setproctitle.getproctitle()
     setproctitle.setproctitle(title or process_title(workers))
     runs = [_Run(worker) for worker in workers]
@@ -176,42 +173,41 @@ async def run_until_signalled(
             len(runs),
             " (burst: until the queues are empty)" if burst else "",
         )
-        await _supervise(runs, on_signal)
+        await _supervise(runs, stop_signals)
     finally:
         await _abandon(runs)
-        restore(loop, previous)
         setproctitle.setproctitle(previous_title)
     failed = [run for run in runs if run.failed]
     for run in failed:
         if isinstance(run.worker, Worker):
             await run.worker.stop(grace=0)  # its join raised before it unregistered
-    if on_signal.count or failed:
+    if stop_signals.stopping or failed:
         log.info("stopped")
     else:
         log.info("burst over: the queues are empty")
     return 1 if failed else 0
 
 
-async def _supervise(runs: list[_Run], on_signal: _Signals) -> None:
+async def _supervise(runs: list[_Run], stop_signals: StopSignals) -> None:
     stopping = False
     while True:
-        on_signal.changed.clear()  # the counts are read below; the event only wakes us
+        stop_signals.changed.clear()  # the counts are read below; the event only wakes us
         failed = [run for run in runs if run.check()]
         if all(run.done for run in runs):
             return
         now = time.monotonic()
-        if (on_signal.count or failed) and not stopping:
+        if (stop_signals.stopping or failed) and not stopping:
             stopping = True
             for run in runs:
                 run.stop(now)
         left = [run for run in runs if not run.done]
-        hard = on_signal.count >= 2
+        hard = stop_signals.cutting_off
         due = [run for run in left if hard or run.deadline <= now]
         for run in due:
             run.cut_off("stopping at once" if hard else "its shutdown grace is over")
         soonest = min((run.deadline for run in left), default=math.inf)
         timeout = _CUT_OFF_BEAT if due else None if math.isinf(soonest) else soonest - now
-        woken = asyncio.ensure_future(on_signal.changed.wait())
+        woken = asyncio.ensure_future(stop_signals.changed.wait())
         waits: set[asyncio.Future[Any]] = {run.task for run in left if run.task is not None}
         try:
             await asyncio.wait(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -30,7 +31,7 @@ def test_enqueue_now_later_and_in_the_ruby_dialect(
     code, out, _ = run(
         capsys, "enqueue", "math", "Add", '["x"]', "--in", "60000", "--dialect", "ruby", *common
     )
-    assert code == 0 and "delayed by 60000 ms" in out
+    assert code == 0 and re.search(r"Add delayed until \S+Z \(in 1m0s\) on queue 'math'", out)
     assert resque_redis.lrange(f"{resque_namespace}:queue:math", 0, -1) == [
         b'{"class":"add","queue":"math","args":[1,2]}'
     ]
@@ -48,8 +49,9 @@ def test_enqueue_rejects_invalid_json_args_without_writing(
     code, _, err = run(
         capsys, "enqueue", "q", "J", bad, "--redis", redis_url, "--namespace", resque_namespace
     )
-    assert code == 1
-    assert "ARGS_JSON is not valid JSON" in err
+    assert code == 2
+    assert err == f"pyresque: ARGS_JSON {bad!r} is not valid JSON: {err.split('JSON: ', 1)[1]}"
+    assert err.count("not valid JSON") == 1
     assert list(resque_redis.scan_iter(match=f"{resque_namespace}:*")) == []
 
 
@@ -148,3 +150,69 @@ def test_module_entry_point_runs_the_cli(redis_url: str, resque_namespace: str) 
     )
     assert done.returncode == 0, done.stderr
     assert "queues (0)" in done.stdout
+
+
+def test_enqueue_at_refuses_epoch_seconds_naming_the_date_and_the_value_meant(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit, match="2"):
+        main(["enqueue", "q", "J", "--at", "1765000000"])
+    err = capsys.readouterr().err
+    assert "1765000000 is 1970-01-21T10:16:40.000Z in milliseconds; did you mean seconds?" in err
+    assert "use --at 1765000000000 (2025-12-06T05:46:40.000Z)" in err
+
+
+@pytest.mark.parametrize("command", [["enqueue", "q", "J"], ["task", "enqueue", "t"]])
+def test_a_negative_delay_is_refused_and_zero_is_not(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    with pytest.raises(SystemExit, match="2"):
+        main([*command, "--in", "-5"])
+    assert "argument --in: -5 is negative: a delay is 0 or more ms" in capsys.readouterr().err
+    from pyresque.cli.parser import build_parser
+
+    assert build_parser().parse_args([*command, "--in", "0"]).delay == 0
+
+
+def test_enqueue_at_an_iso_time_says_when_in_utc_and_from_now(
+    capsys: pytest.CaptureFixture[str],
+    redis_url: str,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+) -> None:
+    common = ["--redis", redis_url, "--namespace", resque_namespace]
+    code, out, _ = run(
+        capsys, "enqueue", "q", "Hello", "--at", "2099-12-06T10:00:00+01:00", *common
+    )
+    assert code == 0
+    assert re.fullmatch(
+        r"Hello delayed until 2099-12-06T09:00:00\.000Z \(in \d+d\d+h\) on queue 'q'\n", out
+    )
+    assert resque_redis.zrange(f"{resque_namespace}:delayed_queue_schedule", 0, -1) == [
+        b"4100230800"
+    ]
+
+
+def test_enqueue_says_args_that_are_no_array_are_sent_as_one_argument(
+    capsys: pytest.CaptureFixture[str],
+    redis_url: str,
+    resque_namespace: str,
+    resque_redis: redis.Redis,
+) -> None:
+    common = ["--redis", redis_url, "--namespace", resque_namespace]
+    code, _, err = run(capsys, "enqueue", "q", "J", '{"a": 1}', *common)
+    assert code == 0
+    assert err == 'pyresque: note: ARGS_JSON is not a JSON array; the job gets [{"a": 1}]\n'
+    assert resque_redis.lrange(f"{resque_namespace}:queue:q", 0, -1) == [
+        b'{"class":"J","queue":"q","args":[{"a":1}]}'
+    ]
+
+
+def test_relative_times_show_their_two_largest_units() -> None:
+    from pyresque.cli.when import relative, when
+
+    assert [relative(ms) for ms in (450, 200_000, 7_500_000, 90_061_000)] == [
+        "450ms", "3m20s", "2h5m", "1d1h"
+    ]  # fmt: skip
+    assert when(1_796_551_200_000, 1_796_551_000_000) == "until 2026-12-06T10:00:00.000Z (in 3m20s)"
+    assert when(0, 12_000).endswith("(12s ago)")

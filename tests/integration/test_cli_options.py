@@ -47,7 +47,7 @@ REFUSED: list[tuple[list[str], str]] = [
     (["scheduler", "--leader-lock-timeout", "0"], "must be a whole number of s, 1 or more"),
     (["scheduler", "--stuck-worker-timeout", "-1"], "must be a number of ms, 0 or more, not '-1'"),
     (["enqueue", "q", "J", "--in", "nan"], "argument --in: must be a number of ms, 0 or more"),
-    (["enqueue", "q", "J", "--at", "-1"], "argument --at: must be a number of ms, 0 or more"),
+    (["enqueue", "q", "J", "--at", "-1"], "argument --at: '-1' is no time"),
     (["details", "--max-queue-length", "-1"], "must be a whole number of jobs, 0 or more"),
     (["task", "enqueue", "t", "--in", "inf"], "argument --in: must be a number of ms, 0 or more"),
     (["start", "--app", "{timeout_0}"], "timeout: expected a number of ms > 0, got 0"),

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import redis
 
-import pyresque.cli
+import pyresque.cli.worker
 import pyresque.scheduler
 from pyresque import ConfigurationError, MultiWorker, Scheduler, Worker
 from pyresque.cli import main
@@ -203,7 +203,7 @@ def test_every_worker_option_but_the_clock_has_a_flag_on_pyresque_worker(
         built.extend(workers)
         return 0
 
-    monkeypatch.setattr(pyresque.cli, "run_until_signalled", run)
+    monkeypatch.setattr(pyresque.cli.worker, "run_until_signalled", run)
     samples = worker_samples(resque_namespace)
     argv = ["worker", "--redis", redis_url, "--queues", "q", "--jobs", f"{__name__}:JOBS"]
     assert main([*argv, *flags(samples), *(["--max", "2"] if pool else [])]) == 0

@@ -620,16 +620,16 @@ def test_task_enqueue_validates_inputs_and_says_what_it_did(
     ]
     assert main(["task", "enqueue", "echo", "--inputs", '{"id": 8}', "--in", "60000",
                  "--app", folder]) == 0  # fmt: skip
-    assert "echo delayed by 60000 ms" in capsys.readouterr().out
+    assert "echo delayed until " in capsys.readouterr().out
     refusals = [
-        (["nope"], "pyresque: task nope not found"),
-        (["echo"], "pyresque: id is a required input for task echo"),
-        (["echo", "--inputs", '{"id": "x"}'], "x is not a valid value for id in task echo"),
-        (["echo", "--inputs", "{id"], "--inputs is not valid JSON"),
-        (["echo", "--inputs", "[1]"], "--inputs must be a JSON object"),
+        (["nope"], 1, "pyresque: task nope not found"),
+        (["echo"], 1, "pyresque: id is a required input for task echo"),
+        (["echo", "--inputs", '{"id": "x"}'], 1, "x is not a valid value for id in task echo"),
+        (["echo", "--inputs", "{id"], 2, "pyresque: --inputs '{id' is not valid JSON: Expecting"),
+        (["echo", "--inputs", "[1]"], 2, "--inputs must be a JSON object"),
     ]
-    for args, message in refusals:
-        assert main(["task", "enqueue", *args, "--app", folder]) == 1
+    for args, status, message in refusals:
+        assert main(["task", "enqueue", *args, "--app", folder]) == status
         assert message in capsys.readouterr().err
     assert resque_redis.llen(f"{resque_namespace}:queue:default") == 1
 
@@ -679,14 +679,14 @@ def test_generate_task_writes_a_task_and_a_passing_test_and_never_overwrites(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
     task.write_text("# mine\n")
-    assert main(args) == 1
+    assert main(args) == 2
     assert "already exist(s); nothing was written" in capsys.readouterr().err
     assert task.read_text() == "# mine\n"
-    for bad, message in (("../x", "--name '../x'"), ("ok", "--frequency must be")):
-        extra = ["--frequency", "-1"] if bad == "ok" else []
-        assert main(["generate", "task", "--name", bad, "--queue", "q", *extra,
-                     "--app", str(folder)]) == 1  # fmt: skip
-        assert message in capsys.readouterr().err
+    assert main(["generate", "task", "--name", "../x", "--queue", "q", "--app", str(folder)]) == 2
+    assert "--name '../x'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["generate", "task", "--name", "ok", "--queue", "q", "--frequency", "-1"])
+    assert "argument --frequency: must be a number of ms" in capsys.readouterr().err
 
 
 def app_process(folder: Path, redis_url: str) -> LoggedProcess:

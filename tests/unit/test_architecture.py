@@ -284,9 +284,15 @@ def _raised_names(path: Path) -> list[tuple[int, str]]:
 
 
 # Raised on purpose and never meant to reach a user as an error: abstract methods, and
-# argparse's own signal from a type converter (argparse turns it into a usage line).
+# argparse's own signal from a type converter (argparse turns it into a usage line), and a
+# module __getattr__'s "no such name" (what getattr and hasattr expect).
 # Private exceptions (a leading underscore) are raised and caught by their own module.
-NOT_ERRORS = {"NotImplementedError", "StopIteration", "argparse.ArgumentTypeError"}
+NOT_ERRORS = {
+    "NotImplementedError",
+    "StopIteration",
+    "argparse.ArgumentTypeError",
+    "AttributeError",
+}
 IMPORTABLE = [p for p in MODULES if p.name != "__main__.py"]  # that one runs the CLI
 
 

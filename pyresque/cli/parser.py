@@ -1,0 +1,467 @@
+"""The ``pyresque`` command's parser, and the one table of what runs each command.
+
+Building it imports no machinery (no Redis client, no worker, no tasks): ``--help`` and a
+command line that is refused answer at once. A command's module is imported when it runs,
+through :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pyresque._version import __version__
+from pyresque.cli.options import MS, MS_ABOVE_0, Parser, Range, event_levels
+from pyresque.cli.when import at_ms, delay_ms
+
+__all__ = [
+    "COMMANDS",
+    "SCHEDULER_DEFAULTS",
+    "WORKER_DEFAULTS",
+    "build_parser",
+    "command_of",
+    "option_table",
+]
+
+# What runs each command: (module, function), imported only when that command runs. The
+# function takes the parsed options and returns the exit status.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "enqueue": ("pyresque.cli.enqueue", "run"),
+    "status": ("pyresque.cli.status", "run"),
+    "worker": ("pyresque.cli.worker", "run"),
+    "scheduler": ("pyresque.cli.scheduler", "run"),
+    "start": ("pyresque.cli.apps", "start"),
+    "task enqueue": ("pyresque.cli.apps", "task_enqueue"),
+    "details": ("pyresque.cli.apps", "details"),
+    "generate task": ("pyresque.cli.generate", "task"),
+    "generate app": ("pyresque.cli.generate", "app"),
+    "demo": ("pyresque.cli.demo", "run"),
+}
+
+# WorkerOptions()' and SchedulerOptions()' defaults, for the help: importing those classes
+# would import the Redis client. tests/unit/test_cli_parser.py checks they are the same.
+WORKER_DEFAULTS: dict[str, Any] = {
+    "timeout": 5000.0,
+    "shutdown_grace": 30.0,
+    "unfinished": "fail",
+    "heartbeat_interval": 60.0,
+}
+SCHEDULER_DEFAULTS: dict[str, Any] = {
+    "timeout": 5000.0,
+    "leader_lock_timeout": 180,
+    "stuck_worker_timeout": 3_600_000.0,
+}
+
+_SECONDS = Range("s", 0)
+_SECONDS_ABOVE_0 = Range("s", 0, above=True)
+_WHOLE_SECONDS = Range("s", 1, whole=True)
+_LOG_LEVEL_HELP = "stderr logging level (default: info)"
+AT_HELP = (
+    "run at this time: unix epoch milliseconds (e.g. 1796551200000), or an ISO-8601 date "
+    "and time (e.g. 2026-12-06T10:00:00Z; without an offset it is this machine's local "
+    "time). A number below 10^11 (epoch seconds, by the look of it) is refused"
+)
+DELAY_HELP = f"run after this delay ({MS})"
+
+
+def command_of(name: str) -> Callable[[argparse.Namespace], int]:
+    """The function that runs command ``name`` (a key of :data:`COMMANDS`), imported now."""
+    module, function = COMMANDS[name]
+    found: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), function)
+    return found
+
+
+def _command(sub: Any, name: str, path: str | None = None, **kwargs: Any) -> Parser:
+    parser: Parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(command=path or name)
+    return parser
+
+
+def _connection(parser: argparse.ArgumentParser, dialect: str) -> None:
+    parser.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379/0)",
+    )
+    parser.add_argument("--namespace", default="resque", help="key namespace (default: resque)")
+    parser.add_argument("--dialect", choices=("node", "ruby"), default="node", help=dialect)
+
+
+def _log_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help=_LOG_LEVEL_HELP,
+    )
+
+
+def _app(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--app",
+        default=".",
+        metavar="PATH",
+        help="the app folder: its pyresque.toml (or pyproject.toml's [tool.pyresque]) and "
+        "tasks folder (default: .)",
+    )
+
+
+def _when(parser: argparse.ArgumentParser) -> None:
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--at", type=at_ms, metavar="MS|ISO", help=AT_HELP)
+    when.add_argument("--in", dest="delay", type=delay_ms, metavar="MS", help=DELAY_HELP)
+
+
+def _option(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
+    """A flag for a field of the worker's or scheduler's options: its ``dest`` is the
+    field's name, and left out it leaves the field's default (see ``options_from``)."""
+    parser.add_argument(flag, default=argparse.SUPPRESS, **kwargs)
+
+
+def build_parser() -> Parser:
+    """The whole command line; each command's parser sets ``command`` (a COMMANDS key)."""
+    parser = Parser(
+        prog="pyresque",
+        description="Work with resque queues shared with node-resque and Ruby resque.",
+    )
+    parser.add_argument("--version", action="version", version=f"pyresque {__version__}")
+    sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
+    _enqueue_parser(sub)
+    status = _command(sub, "status", help="queues, delayed jobs, workers")
+    _connection(
+        status,
+        "whose scheduler lock to name as the leader when both are held: node-resque's "
+        "leader lock (node, the default) or resque-scheduler's master lock (ruby); "
+        "queues, jobs and both peers' workers read the same either way",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+    _worker_parser(sub)
+    _scheduler_parser(sub)
+    _app_parsers(sub)
+    demo = _command(
+        sub,
+        "demo",
+        help="enqueue demo jobs and print the state as node-resque and Ruby resque see it, "
+        "then run the example app of tasks for a few seconds",
+    )
+    demo.add_argument("--redis", default=None, metavar="URL", help="Redis URL (default: find one)")
+    return parser
+
+
+def _enqueue_parser(sub: Any) -> None:
+    enqueue = _command(
+        sub,
+        "enqueue",
+        help="put a job on a queue, now or later",
+        description="Put a job on QUEUE. ARGS_JSON is the job's argument list, a JSON array "
+        "(node-resque and Ruby resque call perform with its items); any other JSON value is "
+        "one argument, as if in an array of one.",
+    )
+    enqueue.add_argument("queue", metavar="QUEUE", help="the queue's name")
+    enqueue.add_argument("job_class", metavar="CLASS", help="the job's class name")
+    enqueue.add_argument(
+        "args",
+        nargs="?",
+        default="[]",
+        metavar="ARGS_JSON",
+        help="JSON array of arguments (default: [])",
+    )
+    _connection(
+        enqueue,
+        "whose bytes to write: node-resque's payload (node, the default) or Ruby "
+        "resque's (ruby); either peer reads both",
+    )
+    _when(enqueue)
+
+
+def _worker_parser(sub: Any) -> None:
+    worker = _command(
+        sub,
+        "worker",
+        help="work queues until SIGTERM/SIGINT (or, with --burst, until they are empty)",
+        description="Work queues with the jobs named by --jobs. The first SIGTERM or SIGINT "
+        "stops taking jobs and lets running ones finish within --grace; a second cuts them "
+        "off at once. Either way unfinished jobs are settled per --unfinished.",
+    )
+    _connection(
+        worker,
+        "whose worker records to write: node-resque's (node, the default: its name "
+        "format, pings, failure entries) or Ruby resque's (ruby: heartbeats, its failure "
+        "entries); jobs of either peer are run",
+    )
+    worker.add_argument(
+        "--queues",
+        required=True,
+        metavar="Q[,Q...]",
+        help="queues in priority order, comma-separated; '*' for every queue",
+    )
+    worker.add_argument(
+        "--jobs",
+        required=True,
+        metavar="MODULE:ATTR",
+        help="an importable mapping of job class name -> callable or JobDefinition "
+        "(the current directory is importable)",
+    )
+    least, most = Range("workers", 0, whole=True), Range("workers", 1, whole=True)
+    worker.add_argument(
+        "--min",
+        type=least,
+        metavar="N",
+        help=f"run a MultiWorker of at least N workers ({least}; default 1)",
+    )
+    worker.add_argument(
+        "--max",
+        type=most,
+        metavar="N",
+        help=f"run a MultiWorker of at most N workers ({most}; default 10 or --min)",
+    )
+    worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    defaults = WORKER_DEFAULTS
+    _option(
+        worker,
+        "--timeout",
+        type=MS_ABOVE_0,
+        metavar="MS",
+        help=f"idle poll and ping interval ({MS_ABOVE_0}; default: {defaults['timeout']:g})",
+    )
+    _option(
+        worker,
+        "--job-timeout",
+        type=MS_ABOVE_0,
+        metavar="MS",
+        help=f"fail a job running longer than this ({MS_ABOVE_0}; default: no limit)",
+    )
+    _option(
+        worker,
+        "--grace",
+        dest="shutdown_grace",
+        type=_SECONDS,
+        metavar="S",
+        help="on stop, how long a running job may take to finish "
+        f"({_SECONDS}; default: {defaults['shutdown_grace']:g})",
+    )
+    _option(
+        worker,
+        "--unfinished",
+        choices=("fail", "requeue"),
+        help="a job still running after the grace: record it as failed (fail), or put it "
+        f"back at the head of its queue (requeue); default: {defaults['unfinished']}",
+    )
+    _option(
+        worker,
+        "--heartbeat-interval",
+        type=_SECONDS_ABOVE_0,
+        metavar="S",
+        help="how often a ruby-dialect worker beats Ruby resque's heartbeat "
+        f"({_SECONDS_ABOVE_0}; default: {defaults['heartbeat_interval']:g})",
+    )
+    _option(
+        worker,
+        "--name",
+        help="worker name (default: host:pid). node: at most one colon; ruby: a host (its "
+        "pid is added) or host:pid. A MultiWorker's workers are NAME:pid+N, so there NAME "
+        "is a host (default: this one)",
+    )
+    _option(
+        worker,
+        "--log-levels",
+        type=event_levels("pyresque.worker.events"),
+        metavar="EVENT=LEVEL[,...]",
+        help="log level per worker event, e.g. poll=info,success=off (default: "
+        "Actionhero's workerLogging)",
+    )
+    _log_level(worker)
+    worker.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="event loop: uvloop when installed (auto, the default), or insist on one",
+    )
+
+
+def _scheduler_parser(sub: Any) -> None:
+    scheduler = _command(
+        sub,
+        "scheduler",
+        help="move due delayed jobs and clean up dead workers while leader, until SIGTERM/SIGINT",
+        description="Run a scheduler: while it holds the leader lock (node-resque's, or with "
+        "--dialect ruby resque-scheduler's; both with --both-locks) it moves due delayed "
+        "jobs to their queues and cleans up workers whose ping or heartbeat is stale. "
+        "SIGTERM or SIGINT stops it and releases the lock.",
+    )
+    _connection(
+        scheduler,
+        "whose leader lock to take: node-resque's (node, the default) or "
+        "resque-scheduler's (ruby), and the lock value's format",
+    )
+    defaults = SCHEDULER_DEFAULTS
+    _option(
+        scheduler,
+        "--timeout",
+        type=MS_ABOVE_0,
+        metavar="MS",
+        help=f"poll interval ({MS_ABOVE_0}; default: {defaults['timeout']:g})",
+    )
+    _option(
+        scheduler,
+        "--leader-lock-timeout",
+        type=_WHOLE_SECONDS,
+        metavar="S",
+        help="how long the leader lock lives unless refreshed "
+        f"({_WHOLE_SECONDS}; default: {defaults['leader_lock_timeout']})",
+    )
+    _option(
+        scheduler,
+        "--stuck-worker-timeout",
+        type=MS,
+        metavar="MS",
+        help=f"clean up workers silent for longer than this ({MS}, 0 for never; "
+        f"default: {defaults['stuck_worker_timeout']:.0f})",
+    )
+    _option(
+        scheduler,
+        "--retry-stuck-jobs",
+        action="store_true",
+        help="re-enqueue the jobs of dead workers after each clean-up",
+    )
+    _option(
+        scheduler,
+        "--both-locks",
+        action="store_true",
+        help="lead only while holding node-resque's and resque-scheduler's locks both",
+    )
+    _option(scheduler, "--name", help="lock value (default: host:pid, as the dialect's peer)")
+    _option(
+        scheduler,
+        "--log-levels",
+        type=event_levels("pyresque.scheduler.events"),
+        metavar="EVENT=LEVEL[,...]",
+        help="log level per scheduler event, e.g. poll=info,leader=off (default: "
+        "Actionhero's schedulerLogging)",
+    )
+    _log_level(scheduler)
+
+
+def _app_parsers(sub: Any) -> None:
+    start = _command(
+        sub,
+        "start",
+        help="run an app node (workers, scheduler: as its config says) until SIGTERM/SIGINT",
+        description="Boot the app in --app (pyresque.toml or [tool.pyresque], its tasks "
+        "folder). The first SIGTERM/SIGINT stops it gracefully, a second cuts jobs off. "
+        "The configuration is checked first (times in ms: timeout, check_timeout and "
+        "job_timeout more than 0; stuck_worker_timeout, queues_refresh, "
+        "max_event_loop_delay 0 or more; in s: shutdown_grace 0 or more, "
+        "heartbeat_interval more than 0, leader_lock_timeout a whole number more than 0; "
+        "min/max_task_processors whole numbers, 0 or more, min at most max; queues: at "
+        "least one name, '*' for every queue); one that cannot work exits with status 2, "
+        "and so does one that gives the node nothing to run.",
+    )
+    _app(start)
+    _log_level(start)
+    task = sub.add_parser("task", help="an app's tasks").add_subparsers(
+        dest="task_command", required=True, metavar="COMMAND"
+    )
+    enqueue = _command(
+        task,
+        "enqueue",
+        "task enqueue",
+        help="validate a task's inputs and enqueue it",
+        description="Validate NAME's inputs, run its enqueue middleware and plugins, and "
+        "put it on its queue (the app's connection, namespace and dialect).",
+    )
+    enqueue.add_argument("name", metavar="NAME", help="the task's name")
+    enqueue.add_argument(
+        "--inputs", default="{}", metavar="JSON", help="the task's inputs, a JSON object"
+    )
+    _when(enqueue)
+    _app(enqueue)
+    generate = sub.add_parser("generate", help="write new app files").add_subparsers(
+        dest="generate_command", required=True, metavar="WHAT"
+    )
+    new = _command(
+        generate,
+        "task",
+        "generate task",
+        help="write tasks/<name>.py and tests/test_<name>.py, and its queue into the config",
+        description="Write a task and its test into the app, and make the app run it: a "
+        "new pyresque.toml when there is none, else the task's queue added to its queues.",
+    )
+    new.add_argument("--name", required=True, help="the task's name (letters, digits, _ and -)")
+    new.add_argument("--queue", required=True, help="the queue it is enqueued on")
+    new.add_argument(
+        "--frequency",
+        type=MS,
+        default=0,
+        metavar="MS",
+        help="run it every MS ms, enqueued by the app's scheduler (0, the default: not periodic)",
+    )
+    new.add_argument(
+        "--description", default=None, help="what it does, for its page (default: its name)"
+    )
+    _app(new)
+    app = _command(
+        generate,
+        "app",
+        "generate app",
+        help="write a new app: pyresque.toml, tasks/hello.py, its test and a README",
+    )
+    app.add_argument("dir", metavar="DIR", help="the app folder (made if missing)")
+    details = _command(
+        sub, "details", help="queues, workers, stats, leader; exit 1 when a queue is too long"
+    )
+    _app(details)
+    details.add_argument("--json", action="store_true", help="print JSON")
+    jobs = Range("jobs", 0, whole=True)
+    details.add_argument(
+        "--max-queue-length",
+        type=jobs,
+        default=1000,
+        metavar="N",
+        help=f"exit 1 when a queue holds more jobs than this ({jobs}; default: 1000)",
+    )
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: str = ""
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Every command's parser, with its words (``task enqueue``), depth first."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+    for action in subs:
+        for name, child in action.choices.items():
+            yield from _commands(child, f"{path} {name}".strip())
+
+
+def option_table(parser: argparse.ArgumentParser | None = None) -> str:
+    """Every command's options as Markdown tables, from the parser itself (CLI-OPTIONS.md)."""
+    parser = parser or build_parser()
+    lines = ["# pyresque command-line options", ""]
+    lines.append("Generated from the parser (`pyresque.cli.parser.option_table()`); a test keeps")
+    lines.append("it current. Run `pyresque COMMAND --help` for the same texts.")
+    for path, command in _commands(parser):
+        lines += ["", f"## pyresque {path}", "", "| option | help |", "| --- | --- |"]
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            lines.append(f"| `{_spelling(action)}` | {_cell(action.help or '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _spelling(action: argparse.Action) -> str:
+    metavar = action.metavar or (
+        "{" + ",".join(action.choices) + "}" if action.choices else action.dest.upper()
+    )
+    if not action.option_strings:
+        return str(metavar)
+    flags = ", ".join(action.option_strings)
+    takes_value = action.nargs != 0
+    return f"{flags} {metavar}" if takes_value else flags
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
