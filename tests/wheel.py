@@ -66,7 +66,7 @@ def install_wheel(folder: Path) -> Installed:
     venv = folder / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
     installed = Installed(wheel, venv)
-    pip = [sys.executable, "-m", "pip", "--python", installed.python]
+    pip = [sys.executable, "-m", "pip", "--python", str(installed.python)]
     done = subprocess.run(
         [*pip, "install", "--no-deps", "-q", wheel],
         capture_output=True, text=True, check=False,

@@ -438,18 +438,17 @@ def _commands(
 
 
 def option_table(parser: argparse.ArgumentParser | None = None) -> str:
-    """Every command's options as Markdown tables, from the parser itself (CLI-OPTIONS.md)."""
+    """Every command's options as Markdown tables, from the parser itself: the README's
+    command-line reference (a test keeps it equal)."""
     parser = parser or build_parser()
-    lines = ["# pyresque command-line options", ""]
-    lines.append("Generated from the parser (`pyresque.cli.parser.option_table()`); a test keeps")
-    lines.append("it current. Run `pyresque COMMAND --help` for the same texts.")
+    lines: list[str] = []
     for path, command in _commands(parser):
-        lines += ["", f"## pyresque {path}", "", "| option | help |", "| --- | --- |"]
+        lines += ["", f"#### pyresque {path}", "", "| option | help |", "| --- | --- |"]
         for action in command._actions:
             if isinstance(action, argparse._HelpAction):
                 continue
             lines.append(f"| `{_spelling(action)}` | {_cell(action.help or '')} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines[1:]) + "\n"
 
 
 def _spelling(action: argparse.Action) -> str:
@@ -465,3 +464,7 @@ def _spelling(action: argparse.Action) -> str:
 
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
+
+
+if __name__ == "__main__":  # python -m pyresque.cli.parser: the README's option tables
+    print(option_table(), end="")
