@@ -35,13 +35,22 @@ end
 -- Positions first (LSET), value removals next: removing by value before every tombstone
 -- is set would shift the indexes still to be set.
 local acted = {}
+local length = redis.call('LLEN', KEYS[1])
+local tombs, lowest, highest = 0, length, -1
 for i = 1, n do
   local base = 4 * i + 1
   if here[i] then
+    local index = tonumber(ARGV[base])
     if action == 'requeue' then
-      redis.call('LSET', KEYS[1], tonumber(ARGV[base]), ARGV[4 * n + 4 + i])
+      redis.call('LSET', KEYS[1], index, ARGV[4 * n + 4 + i])
     else
-      redis.call('LSET', KEYS[1], tonumber(ARGV[base]), ARGV[3])
+      redis.call('LSET', KEYS[1], index, ARGV[3])
+      if index < 0 then
+        index = length + index
+      end
+      tombs = tombs + 1
+      lowest = math.min(lowest, index)
+      highest = math.max(highest, index)
     end
     acted[i] = 1
   elseif action ~= 'requeue' then
@@ -50,7 +59,15 @@ for i = 1, n do
     acted[i] = 0
   end
 end
-redis.call('LREM', KEYS[1], 0, ARGV[3])
+-- One LREM for the tombstones, from the nearer end: it stops at the last one (a chunk near
+-- either end of a long list is not a walk over all of it).
+if tombs > 0 then
+  if highest < length - lowest then
+    redis.call('LREM', KEYS[1], tombs, ARGV[3])
+  else
+    redis.call('LREM', KEYS[1], -tombs, ARGV[3])
+  end
+end
 local done = 0
 for i = 1, n do
   if acted[i] == 1 then

@@ -434,44 +434,42 @@ def act_matching(
     ctx: Context, where: FailedFilter, action: FailedAction, *, chunk: int = CHUNK
 ) -> Plan[int]:
     """``action`` on every entry ``where`` matches (every entry for an empty filter: see
-    :func:`clear` to remove them all at once), a window at a time, in atomic chunks; an
-    entry that moved meanwhile is acted on by value, one gone meanwhile is skipped.
-    Unreadable entries are skipped by ``retry``/``requeue`` (nothing to enqueue). Returns
-    how many entries were acted on."""
+    :func:`clear` to remove them all at once), in atomic chunks; an entry that moved
+    meanwhile is acted on by value, one gone meanwhile is skipped. Unreadable entries are
+    skipped by ``retry``/``requeue`` (nothing to enqueue). Returns how many entries were
+    acted on.
+
+    The list is walked from its end, a window at a time, and matches are gathered into
+    chunks: removing entries never moves the ones still to be read, and each chunk is one
+    script whatever the windows it came from. Entries appended meanwhile are left alone."""
     key = ctx.keys.failed()
     needles = where.needles()
-    done = start = 0
-    while True:
-        length, found = yield from _scan_one(ctx, key, start, needles)
-        if start >= length:
-            return done
-        hits = [e for e in (FailedEntry.decode(i, r, key) for i, r in found) if where.matches(e)]
-        if action != "remove":
-            hits = [e for e in hits if e.entry is not None]
-        removed = 0
-        hits.sort(key=lambda e: e.index, reverse=True)
-        for first in range(0, len(hits), max(1, chunk)):
-            part = hits[first : first + max(1, chunk)]
-            acted = sum((yield from _act_chunk(ctx, part, action, "value")))
-            done += acted
-            if action != "requeue":
-                removed += acted
-        start += WINDOW - removed  # the entries after a removed one moved down
+    size = max(1, chunk)
+    done = 0
+    pending: list[FailedEntry] = []
+    high = as_int((yield Call("LLEN", key)))
+    while high > 0 or pending:
+        if high > 0:
+            low = max(0, high - WINDOW)
+            found = yield from _scan_one(ctx, key, low, high - 1, needles)
+            hits = [FailedEntry.decode(i, r, key) for i, r in reversed(found)]
+            pending.extend(e for e in hits if where.matches(e))
+            if action != "remove":
+                pending = [e for e in pending if e.entry is not None]
+            high = low
+        while len(pending) >= size or (pending and high == 0):
+            part, pending = pending[:size], pending[size:]
+            done += sum((yield from _act_chunk(ctx, part, action, "value")))
+    return done
 
 
 def _scan_one(
-    ctx: Context, key: str, start: int, needles: Sequence[bytes]
-) -> Plan[tuple[int, list[tuple[int, bytes]]]]:
-    values = as_list(
-        (
-            yield Eval(
-                load_script("failed_search"), (key,), (start, start + WINDOW - 1, "1", *needles)
-            )
-        )
-    )
+    ctx: Context, key: str, start: int, stop: int, needles: Sequence[bytes]
+) -> Plan[list[tuple[int, bytes]]]:
+    window: tuple[Arg, ...] = (start, stop, "1", *needles)
+    values = as_list((yield Eval(load_script("failed_search"), (key,), window)))
     rest = values[1:]
-    found = [(as_int(rest[i]), as_bytes(rest[i + 1]) or b"") for i in range(0, len(rest), 2)]
-    return as_int(values[0]), found
+    return [(as_int(rest[i]), as_bytes(rest[i + 1]) or b"") for i in range(0, len(rest), 2)]
 
 
 def clear(ctx: Context) -> Plan[int]:
