@@ -103,7 +103,7 @@ def main() -> None:
     namespace = f"bench-admin-{uuid.uuid4().hex[:8]}"
     ctx = Context.create(namespace)
     driver = open_sync_driver(url)
-    config: dict[str, Any] = client.config_get("slowlog-*")
+    config = {str(k): str(v) for k, v in client.config_get("slowlog-*").items()}
     try:
         client.config_set("slowlog-log-slower-than", 0)
         client.config_set("slowlog-max-len", 100_000)
