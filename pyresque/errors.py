@@ -22,6 +22,7 @@
     ├── QueueError               a queue operation refused
     │   ├── DuplicateJobError    enqueue_at of a job already delayed at that second (node)
     │   └── JobNotFoundError     the failed entry / worker named is not in Redis
+    │       └── FailedEntryMovedError  a failed entry is no longer at the index read
     ├── UnknownJobError          a payload names a class the worker has no job for
     ├── JobTimeoutError          a job ran longer than the worker's job_timeout
     ├── TaskError                the task layer's errors
@@ -63,6 +64,7 @@ __all__ = [
     "CronSyntaxError",
     "DrainLimitError",
     "DuplicateJobError",
+    "FailedEntryMovedError",
     "InputValidationError",
     "JobNotFoundError",
     "JobTimeoutError",
@@ -214,6 +216,19 @@ class DuplicateJobError(QueueError):
 
 class JobNotFoundError(QueueError, LookupError):
     """The job, failed entry or worker named is not in Redis."""
+
+
+class FailedEntryMovedError(JobNotFoundError):
+    """The failed entry at ``index`` of ``key`` is no longer the one read (the list changed
+    meanwhile): nothing was written. Read the entries again and act on what they are now."""
+
+    def __init__(self, key: str, index: int) -> None:
+        super().__init__(
+            f"{key}[{index}] no longer holds the entry read there (the failed list changed "
+            "meanwhile): nothing was done; read it again"
+        )
+        self.key = key
+        self.index = index
 
 
 class UnknownJobError(PyresqueError, LookupError):

@@ -145,6 +145,13 @@ class KeySpace:
     def worker_started(self, name: str, queues: str = "") -> str:
         return self.key("worker", name, queues, "started")
 
+    def worker_runtime(self, member: str) -> str:
+        """``worker:<member>:runtime``: ``pyresque/<version>`` while a pyresque worker runs
+        (pyresque only; no peer reads it). It expires unless refreshed with the worker's
+        ping or heartbeat, so a peer's cleanup that does not know it leaves it for a
+        short while only."""
+        return self.key("worker", member, "runtime")
+
     def worker_ping(self, name: str) -> str:
         """node-resque's liveness key."""
         return self.key("worker", "ping", name)

@@ -99,7 +99,8 @@ class WorkerStatus:
     holds (``queue``, ``run_at``, ``payload`` ... as the peer wrote it; its ``payload`` a
     marker when the job cannot be read), None when idle. ``working_since``: that record's
     ``run_at`` in ms. ``skipping``: the queues it names whose key cannot be read, which it
-    skips. ``stats``: its own counters."""
+    skips. ``stats``: its own counters. ``runtime``: ``"pyresque/<version>"`` for a pyresque
+    worker (its ``worker:<id>:runtime`` mark), None for a peer's worker."""
 
     id: str
     queues: tuple[str, ...]
@@ -110,6 +111,7 @@ class WorkerStatus:
     working_since: int | Unreadable | None
     skipping: tuple[str, ...]
     stats: Counts
+    runtime: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,14 @@ member and names every key; liveness is the ``workers:heartbeat`` hash.
 
 from __future__ import annotations
 
+import math
 import os
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pyresque._version import __version__
 from pyresque.errors import ConfigurationError
 from pyresque.protocol import times
 from pyresque.protocol.context import Context
@@ -21,6 +23,8 @@ from pyresque.protocol.failures import failure_entry
 from pyresque.protocol.jsjson import JSONValue, js_dumps
 
 __all__ = [
+    "RUNTIME",
+    "RUNTIME_PREFIX",
     "Identity",
     "backtrace_lines",
     "exception_entry",
@@ -28,9 +32,25 @@ __all__ = [
     "pool_worker_name",
     "ruby_record",
     "run_at",
+    "runtime_ttl",
     "worker_name",
     "worker_queues",
 ]
+
+
+RUNTIME_PREFIX = "pyresque/"
+"""What the value of a ``worker:<member>:runtime`` key starts with."""
+
+RUNTIME = f"{RUNTIME_PREFIX}{__version__}"
+"""The value a pyresque worker keeps in its ``worker:<member>:runtime`` key, so that
+listings can tell it from the peer whose bytes it writes (no peer reads the key)."""
+
+
+def runtime_ttl(interval: float) -> int:
+    """Seconds the runtime key lives between refreshes every ``interval`` seconds (the ping
+    or heartbeat interval): three intervals, and at least a minute, so a live worker never
+    loses it while a dead one's (a peer's cleanup does not know the key) soon goes."""
+    return max(60, math.ceil(3 * interval))
 
 
 def worker_name(ctx: Context, name: str | None, pid: int) -> str:

@@ -42,7 +42,7 @@ from pyresque.protocol.keys import text
 from pyresque.protocol.payloads import decode_job
 from pyresque.protocol.plans import work as plans
 from pyresque.protocol.plans.work import Settle, Stepped, Taken
-from pyresque.protocol.workers import Identity, run_at, worker_name, worker_queues
+from pyresque.protocol.workers import Identity, run_at, runtime_ttl, worker_name, worker_queues
 from pyresque.queue import Queue
 from pyresque.worker.events import Events, Listener
 from pyresque.worker.jobs import job_definitions
@@ -215,7 +215,7 @@ class Worker(Performer):
             try:
                 if self._dynamic:
                     await self._refresh_queues(register=False)
-                await self._run(plans.register(self.context, self.identity))
+                await self._run(plans.register(self.context, self.identity, self._runtime_ttl))
                 self._registered = True
                 self._known = await self._run(recovery.worker_state(self.context, self.identity))
                 break
@@ -546,6 +546,13 @@ class Worker(Performer):
             self.identity = moved
         self._work_spec = None
 
+    @property
+    def _runtime_ttl(self) -> int:
+        """Seconds pyresque's runtime mark lives between two pings or heartbeats."""
+        node = self.context.dialect.is_node
+        interval = self.options.timeout / 1000 if node else self.options.heartbeat_interval
+        return runtime_ttl(interval)
+
     async def _tick(self) -> None:
         """Liveness: node's ping every ``timeout`` ms, Ruby's heartbeat every interval."""
         node = self.context.dialect.is_node
@@ -554,9 +561,9 @@ class Worker(Performer):
             await asyncio.sleep(interval)
             try:
                 if node:
-                    await self._run(plans.ping(self.context, self.identity))
+                    await self._run(plans.ping(self.context, self.identity, self._runtime_ttl))
                     self.events.emit("ping", times.js_bucket(self.context.now_ms()))
                 else:
-                    await self._run(plans.heartbeat(self.context, self.identity))
+                    await self._run(plans.heartbeat(self.context, self.identity, self._runtime_ttl))
             except Exception as exc:
                 self._report(exc, "tick")

@@ -80,6 +80,33 @@ def calls(k: KeySpace) -> list[Call]:
         Call("delete_job", [(k.queue("q"), "1")], [0, "tomb", job], queued),
         Call("delete_queue", [(k.queues(), "1"), (k.queue("q"), "2")], ["q"], queued),
         Call(
+            "failed_act",
+            [(k.failed(), "1"), (k.queues(), "2"), (k.queue("q"), "3.."), (k.queue("r"), "3..")],
+            ["retry", "index", "tomb", 2, 0, entry, "q", job, 1, entry, "r", job],
+            [("RPUSH", k.failed(), entry, entry)],
+            "retry",
+        ),
+        Call(
+            "failed_act",
+            [(k.failed(), "1"), (k.queues(), "2"), (k.queue("q"), "3..")],
+            ["requeue", "value", "tomb", 1, 0, entry, "q", job, entry + b" "],
+            [("RPUSH", k.failed(), entry)],
+            "requeue",
+        ),
+        Call(
+            "failed_act",
+            [(k.failed(), "1")],
+            ["remove", "value", "tomb", 1, 0, entry, "", ""],
+            [("RPUSH", k.failed(), entry)],
+            "remove",
+        ),
+        Call(
+            "failed_search",
+            [(k.failed(), "1")],
+            [0, 99, "1", "add"],
+            [("RPUSH", k.failed(), entry, b"other")],
+        ),
+        Call(
             "failed_at_index",
             [(k.failed(), "1"), (k.queues(), "2"), (k.queue("q"), "3")],
             [0, entry, "requeue", entry + b" ", "q", job],
@@ -130,6 +157,23 @@ def calls(k: KeySpace) -> list[Call]:
             [("SADD", k.workers(), "host:1:q"), ("SET", k.worker_started("host:1:q"), "1")],
         ),
         Call(
+            "move_registration",
+            [
+                (k.workers(), "1"),
+                (k.worker_started("host:1:q"), "2"),
+                (k.worker_started("host:1:q,r"), "3"),
+                (k.worker_runtime("host:1:q"), "4"),
+                (k.worker_runtime("host:1:q,r"), "5"),
+            ],
+            ["host:1:q", "host:1:q,r"],
+            [
+                ("SADD", k.workers(), "host:1:q"),
+                ("SET", k.worker_started("host:1:q"), "1"),
+                ("SET", k.worker_runtime("host:1:q"), "pyresque/0"),
+            ],
+            "runtime",
+        ),
+        Call(
             "promote_delayed",
             [
                 (k.delayed(100), "1"),
@@ -162,6 +206,17 @@ def calls(k: KeySpace) -> list[Call]:
         ),
         Call(
             "register_worker",
+            [
+                (k.workers(), "1"),
+                (k.worker_started(member), "2"),
+                (k.worker_ping("h:1"), "3"),
+                (k.worker_runtime(member), "4"),
+            ],
+            [member, "1", "ping", "{}", "pyresque/0", 60],
+            name="node-runtime",
+        ),
+        Call(
+            "register_worker",
             [(k.workers(), "1"), (k.worker_started(member), "2"), (k.heartbeats(), "3")],
             [member, "1", "heartbeat", "2026-01-01T00:00:00+00:00"],
             name="ruby",
@@ -184,6 +239,22 @@ def calls(k: KeySpace) -> list[Call]:
             [(k.failed(), "1"), (k.queues(), "2"), (k.queue("q"), "3")],
             ["q", job, entry],
             [("RPUSH", k.failed(), entry)],
+        ),
+        Call(
+            "run_delayed_now",
+            [
+                (k.delayed(100), "1"),
+                (k.schedule(), "2"),
+                (k.queues(), "3"),
+                (k.timestamps(delayed), "4"),
+                (k.queue("q"), "5"),
+            ],
+            [delayed, "delayed:100", 100, "q", job],
+            [
+                ("RPUSH", k.delayed(100), delayed),
+                ("ZADD", k.schedule(), 100, 100),
+                ("SADD", k.timestamps(delayed), "delayed:100"),
+            ],
         ),
         Call(
             "scheduler_lock",

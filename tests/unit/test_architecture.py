@@ -214,7 +214,7 @@ def test_no_module_imports_itself_back_through_others() -> None:
 
 def test_layers_only_point_down() -> None:
     order = [
-        "protocol", "connection", "definitions", "plugins", "queue", "sync", "signals",
+        "protocol", "connection", "definitions", "plugins", "queue", "sync", "fleet", "signals",
         "worker", "scheduler", "activejob", "tasks", "cli", "demo", "testing",
     ]  # fmt: skip
     rank = {name: i for i, name in enumerate(order)}
@@ -242,6 +242,7 @@ def test_layers_only_point_down() -> None:
     [
         "pyresque",
         "pyresque.sync",
+        "pyresque.fleet",
         "pyresque.errors",
         "pyresque.connection",
         "pyresque.testing",

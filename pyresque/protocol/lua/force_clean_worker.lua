@@ -8,7 +8,8 @@
 -- KEYS[5]   hash    <ns>:workers:heartbeat           Ruby liveness
 -- KEYS[6]   list    <ns>:failed
 -- KEYS[7]   string  <ns>:stat:failed                 (not counted when unusable)
--- KEYS[8..] any     per-worker stat keys, and the job's stale JobLock key, to delete
+-- KEYS[8..] any     per-worker stat keys, the job's stale JobLock key and pyresque's runtime
+--                   mark, to delete
 -- ARGV[1]   the workers-set member ("" when the worker is not registered)
 -- ARGV[2]   the working-on record as read ("" for none)
 -- ARGV[3]   the failure entry to push ("" for none)

@@ -280,7 +280,12 @@ def _workers(
     steps = [
         Call("GET", key)
         for name, member in registered.items()
-        for key in (keys.worker(member), keys.worker_ping(name), keys.worker_started(member))
+        for key in (
+            keys.worker(member),
+            keys.worker_ping(name),
+            keys.worker_started(member),
+            keys.worker_runtime(member),
+        )
     ]
     # HGETALL, not HMGET: REQUIRED_COMMANDS (the ACL list) has it; one field per Ruby worker.
     replies = yield from read_each([*steps, Call("HGETALL", keys.heartbeats())])
@@ -289,7 +294,7 @@ def _workers(
         beats = {text(k): v for k, v in as_pairs(beats)}
     found: dict[str, WorkerStatus] = {}
     for i, (name, member) in enumerate(registered.items()):
-        record_reply, ping, started = replies[3 * i : 3 * i + 3]
+        record_reply, ping, started, runtime = replies[4 * i : 4 * i + 4]
         beat = beats if is_unreadable(beats) else beats.get(member)
         record = _record(keys.worker(member), record_reply)
         queues = split_member(member)[1]
@@ -301,10 +306,19 @@ def _workers(
             seen_at=_seen(keys.worker_ping(name), keys.heartbeats(), member, ping, beat),
             working_on=record,
             working_since=_since(keys.worker(member), record),
-            skipping=tuple(q for q in _literal_queues(queues) if is_unreadable(lengths[q])),
+            skipping=tuple(q for q in _literal_queues(queues) if is_unreadable(lengths.get(q))),
             stats=_counts(stats, member, name),  # Ruby's are the full id's, node's the name's
+            runtime=_runtime(runtime),
         )
     return found
+
+
+def _runtime(reply: Any) -> str | None:
+    """pyresque's runtime mark (``pyresque/<version>``); None for the peers' workers, which
+    write none (and for a mark that cannot be read: it is pyresque's own, never a peer's)."""
+    if reply is None or is_unreadable(reply):
+        return None
+    return _display(as_bytes(reply) or b"")
 
 
 def _kind(ping: Any, beat: Any, started: Any) -> WorkerKind | None:

@@ -13,6 +13,7 @@ from pyresque.protocol.jsjson import js_dumps
 from pyresque.protocol.keys import text
 from pyresque.protocol.plan import (
     Arg,
+    Batch,
     Call,
     Eval,
     Plan,
@@ -22,7 +23,7 @@ from pyresque.protocol.plan import (
     as_list,
     load_script,
 )
-from pyresque.protocol.workers import Identity, ping_value
+from pyresque.protocol.workers import RUNTIME, Identity, ping_value
 
 __all__ = [
     "Settle",
@@ -176,9 +177,10 @@ def work_step(
     return Stepped(taken, tuple(text(as_bytes(n) or b"") for n in notes))
 
 
-def register(ctx: Context, who: Identity) -> Plan[None]:
+def register(ctx: Context, who: Identity, runtime_ttl: int | None = None) -> Plan[None]:
     """Join the ``workers`` set with the dialect's ``started`` value and first liveness mark
-    (node's ping, Ruby's heartbeat: a worker is never registered without one), in one step."""
+    (node's ping, Ruby's heartbeat: a worker is never registered without one), in one step;
+    with ``runtime_ttl`` also pyresque's runtime mark, living that many seconds."""
     keys = ctx.keys
     if ctx.dialect.is_node:
         now = ctx.now_ms()
@@ -189,17 +191,27 @@ def register(ctx: Context, who: Identity) -> Plan[None]:
         liveness, mark = keys.heartbeats(), "heartbeat"
         value = (yield from _redis_now(ctx)).encode()
         started = times.ruby_time_to_s(ctx.clock())
-    yield Eval(
-        load_script("register_worker"),
-        (keys.workers(), keys.worker_started(who.member), liveness),
-        (who.member, started, mark, value),
-    )
+    keys_: tuple[str, ...] = (keys.workers(), keys.worker_started(who.member), liveness)
+    args: tuple[Arg, ...] = (who.member, started, mark, value)
+    if runtime_ttl is not None:
+        keys_ += (keys.worker_runtime(who.member),)
+        args += (RUNTIME, runtime_ttl)
+    yield Eval(load_script("register_worker"), keys_, args)
 
 
-def ping(ctx: Context, who: Identity) -> Plan[None]:
-    """node-resque's liveness: rewrite the ping key."""
+def _runtime(ctx: Context, who: Identity, runtime_ttl: int | None) -> list[Call]:
+    if runtime_ttl is None:
+        return []
+    return [Call("SET", ctx.keys.worker_runtime(who.member), RUNTIME, "EX", runtime_ttl)]
+
+
+def ping(ctx: Context, who: Identity, runtime_ttl: int | None = None) -> Plan[None]:
+    """node-resque's liveness: rewrite the ping key (and refresh the runtime mark, in the
+    same round trip)."""
     value = ping_value(who.name, who.queues, ctx.now_ms())
-    yield Call("SET", ctx.keys.worker_ping(who.name), value)
+    beat = Call("SET", ctx.keys.worker_ping(who.name), value)
+    refresh = _runtime(ctx, who, runtime_ttl)
+    yield Batch.of([beat, *refresh]) if refresh else beat
 
 
 def _redis_now(ctx: Context) -> Plan[str]:
@@ -208,14 +220,18 @@ def _redis_now(ctx: Context) -> Plan[str]:
     return times.ruby_iso8601(int(seconds))
 
 
-def heartbeat(ctx: Context, who: Identity) -> Plan[None]:
-    """Ruby's liveness: ``workers:heartbeat[id]`` = Redis' clock as local ISO-8601."""
+def heartbeat(ctx: Context, who: Identity, runtime_ttl: int | None = None) -> Plan[None]:
+    """Ruby's liveness: ``workers:heartbeat[id]`` = Redis' clock as local ISO-8601 (and the
+    runtime mark refreshed with it)."""
     stamp = yield from _redis_now(ctx)
-    yield Call("HSET", ctx.keys.heartbeats(), who.member, stamp)
+    beat = Call("HSET", ctx.keys.heartbeats(), who.member, stamp)
+    refresh = _runtime(ctx, who, runtime_ttl)
+    yield Batch.of([beat, *refresh]) if refresh else beat
 
 
 def unregister(ctx: Context, who: Identity) -> Plan[None]:
-    """Leave the ``workers`` set and delete every per-worker key, as the peer does."""
+    """Leave the ``workers`` set and delete every per-worker key, as the peer does (and
+    pyresque's runtime mark)."""
     keys = ctx.keys
     node = ctx.dialect.is_node
     yield Eval(
@@ -227,13 +243,15 @@ def unregister(ctx: Context, who: Identity) -> Plan[None]:
             keys.worker_started(who.member),
             keys.stat("failed", who.stats),
             keys.stat("processed", who.stats),
+            keys.worker_runtime(who.member),
         ),
         (who.member, "ping" if node else "heartbeat"),
     )
 
 
 def move_registration(ctx: Context, old: Identity, new: Identity) -> Plan[None]:
-    """A wildcard worker's queue list changed: move its set member and ``started`` key.
+    """A wildcard worker's queue list changed: move its set member, ``started`` key and
+    runtime mark.
 
     node-resque untracks and re-tracks itself instead, deleting its own ping, ``started``
     and per-worker stats every idle cycle; this keeps them.
@@ -245,6 +263,8 @@ def move_registration(ctx: Context, old: Identity, new: Identity) -> Plan[None]:
             keys.workers(),
             keys.worker_started(old.member),
             keys.worker_started(new.member),
+            keys.worker_runtime(old.member),
+            keys.worker_runtime(new.member),
         ),
         (old.member, new.member),
     )

@@ -140,6 +140,7 @@ def _force_clean(
             return (yield from _clean_member(ctx, "", worker_name, style, guard))
         yield Call(
             "DEL",
+            ctx.keys.worker_runtime(worker_name),
             ctx.keys.worker_ping(worker_name),
             ctx.keys.stat("failed", worker_name),
             ctx.keys.stat("processed", worker_name),
@@ -190,6 +191,7 @@ def _clean_member(
             ctx.keys.failed(),
             ctx.keys.stat("failed"),
             *sorted(stats),
+            *([ctx.keys.worker_runtime(member)] if member else []),
             *extra,
         )
         count = "1" if (found is not None and style == "node") else "0"

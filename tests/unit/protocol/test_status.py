@@ -52,7 +52,13 @@ def test_a_worker_is_read_in_one_batch_with_the_heartbeats_in_one_command() -> N
         7,  # LLEN q (one command: no batch)
         [b"0", [b"ns:stat:processed:h:1:q", b"ns:stat:processed"]],
         [b"12", b"4"],  # the stats in key order: processed, processed:h:1:q
-        [None, None, b"2026-12-05 09:00:00 +0000", {b"h:1:q": b"2026-12-05T10:04:10+00:00"}],
+        [
+            None,
+            None,
+            b"2026-12-05 09:00:00 +0000",
+            None,
+            {b"h:1:q": b"2026-12-05T10:04:10+00:00"},
+        ],  # fmt: skip
     ]
     found, steps = drive(status(CTX), replies)
     assert steps[-1] == Batch.of(
@@ -60,6 +66,7 @@ def test_a_worker_is_read_in_one_batch_with_the_heartbeats_in_one_command() -> N
             Call("GET", "ns:worker:h:1:q"),
             Call("GET", "ns:worker:ping:h:1"),
             Call("GET", "ns:worker:h:1:q:started"),
+            Call("GET", "ns:worker:h:1:q:runtime"),
             Call("HGETALL", "ns:workers:heartbeat"),
         ]
     )
@@ -116,12 +123,23 @@ def test_a_ping_or_heartbeat_that_is_no_time_is_marked() -> None:
         [set(), {b"n:1:q", b"r:2:q"}, 0, [], 0, None, None],
         0,  # LLEN q (both workers name it)
         [b"0", []],
-        [None, b'{"time":1e400}', None, None, None, None, {b"r:2:q": b"soon"}],
+        [
+            None,
+            b'{"time":1e400}',
+            None,
+            None,
+            None,
+            None,
+            None,
+            b"pyresque/0.1.0",
+            {b"r:2:q": b"soon"},
+        ],  # fmt: skip
     ]
     found, _ = drive(status(CTX), replies)
     assert not is_unreadable(found.workers)
     node, ruby = found.workers["n:1"], found.workers["r:2"]
     assert (node.kind, ruby.kind) == ("node", "ruby")
+    assert (node.runtime, ruby.runtime) == (None, "pyresque/0.1.0")  # a pyresque worker
     assert node.seen_at == Unreadable(
         unreadable="""ns:worker:ping:n:1 holds '{"time":1e400}', not a ping""",
         key="ns:worker:ping:n:1",
