@@ -26,8 +26,9 @@ class RunSummary:
 
     def line(self) -> str:
         """``12 jobs done (10 succeeded, 2 failed) in 1.52 s``."""
+        jobs = f"{self.jobs} job{'' if self.jobs == 1 else 's'}"
         return (
-            f"{self.jobs} jobs done ({self.succeeded} succeeded, {self.failed} failed) "
+            f"{jobs} done ({self.succeeded} succeeded, {self.failed} failed) "
             f"in {self.elapsed:.2f} s"
         )
 
