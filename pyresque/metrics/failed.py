@@ -10,6 +10,11 @@ prefix are read and decoded; otherwise (an entry was removed, or the list was re
 the list is counted again from the start, in windows. A steady scrape costs one round
 trip: the length, the marks and the first window of the tail are read together.
 
+A scrape decodes at most ``budget`` entries (default 20,000, about 170 ms): a recount of a
+long list goes on over the next scrapes, which meanwhile report the last complete counts
+(before the first is complete, the counts so far); ``behind`` says how many entries are
+left to count.
+
 What this cannot see: an entry removed from the middle while as many identical entries
 were added, and the marks shifted onto equal bytes. Such a count stays off until the next
 recount (a removal anywhere else, or a restart).
@@ -69,13 +74,21 @@ def failed_labels(raw: bytes) -> Labels:
 class FailedCounts:
     """Failed entries by ``(queue, class)``, updated by :meth:`update` (a plan).
 
-    ``window``: entries per ``LRANGE``; ``per_trip``: ranges sent per round trip.
-    ``recounts`` and ``decoded`` say how much work the updates did (for the benchmark)."""
+    ``window``: entries per ``LRANGE``; ``per_trip``: ranges sent per round trip;
+    ``budget``: entries decoded per update at most (None: no limit). ``recounts`` and
+    ``decoded`` say how much work the updates did (for the benchmark)."""
 
-    def __init__(self, *, window: int = 1000, per_trip: int = 10) -> None:
+    def __init__(
+        self, *, window: int = 1000, per_trip: int = 10, budget: int | None = 20_000
+    ) -> None:
         self.window = window
         self.per_trip = per_trip
+        self.budget = budget
         self.counts: dict[Labels, int] = {}
+        """The counts of the prefix counted so far."""
+        self.behind = 0
+        """Entries of the list not counted yet (a recount going on over several updates)."""
+        self._complete: dict[Labels, int] | None = None
         self.length = 0
         """Entries counted (the prefix of the list the counts are of)."""
         self.recounts = 0
@@ -100,9 +113,11 @@ class FailedCounts:
         self._marks = [*head, *rest, (index, raw)]
 
     def update(self, ctx: Context) -> Plan[dict[Labels, int]]:
-        """Bring the counts up to date; returns them."""
+        """Bring the counts up to date, within the budget; returns the counts of the whole
+        list when they are, else the last complete counts (the counts so far if none)."""
         key = ctx.keys.failed()
         start = self.length
+        decoded = self.decoded
         reply = as_list(
             (
                 yield Batch.of(
@@ -123,8 +138,12 @@ class FailedCounts:
             tail = as_list(reply[-1])[: max(0, size - start)]
             if tail:
                 self._count(tail, start)
-        while self.length < size:
-            starts = list(range(self.length, size, self.window))[: self.per_trip]
+        while self.length < size and (self.budget is None or self.decoded - decoded < self.budget):
+            trips = self.per_trip
+            if self.budget is not None:
+                left = self.budget - (self.decoded - decoded)
+                trips = min(trips, -(-left // self.window))
+            starts = list(range(self.length, size, self.window))[:trips]
             ranges = [Call("LRANGE", key, at, min(at + self.window, size) - 1) for at in starts]
             chunks = as_list((yield Batch.of(ranges)))
             before = self.length
@@ -135,4 +154,7 @@ class FailedCounts:
                 self._count(items, at)
             if self.length == before:
                 break
-        return self.counts
+        self.behind = max(0, size - self.length)
+        if not self.behind:
+            self._complete = dict(self.counts)
+        return self._complete if self._complete is not None else dict(self.counts)

@@ -232,6 +232,12 @@ class FleetCollector:
         for (queue, job_class), count in sorted(counts.items()):
             family.add_metric([queue, job_class], count)
         yield family
+        yield _gauge(
+            "resque_failed_entries_uncounted",
+            "Failed entries not counted yet: a recount of a long failed list goes on over "
+            "several scrapes, which report the last complete counts meanwhile.",
+            self.failed.behind,
+        )
 
     def _workers(self, found: Status) -> Iterable[Metric]:
         workers = GaugeMetricFamily(

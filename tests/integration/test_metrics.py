@@ -18,7 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pyresque import MultiWorker, Queue, Worker
 from pyresque.activejob import ActiveJobs
-from pyresque.metrics import FleetCollector, WorkerMetrics, exposition, serve_metrics
+from pyresque.metrics import (
+    FailedCounts,
+    FleetCollector,
+    WorkerMetrics,
+    exposition,
+    serve_metrics,
+)
 from pyresque.protocol.keys import KeySpace
 from pyresque.testing import poll_until
 
@@ -196,6 +202,28 @@ async def test_failed_counts_read_only_the_new_tail_until_an_entry_is_removed(
         assert fleet.failed.recounts == 1
         resque_redis.delete(failed_key)
         assert series(await scrape(fleet), "resque_jobs_in_failed_queue") == {}
+
+
+async def test_a_long_failed_list_is_counted_over_several_scrapes_within_a_budget(
+    redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    failed_key = KeySpace(resque_namespace).failed()
+    for i in range(2500):
+        entry = {"queue": "q", "payload": {"class": "C", "args": [i]}}
+        resque_redis.rpush(failed_key, json.dumps(entry))
+    async with Queue(redis_url, namespace=resque_namespace) as queue:
+        fleet = FleetCollector(queue, failed=FailedCounts(budget=1000, window=500))
+        seen = []
+        for _ in range(3):
+            samples = await scrape(fleet)
+            seen.append(
+                (
+                    series(samples, "resque_jobs_in_failed_queue"),
+                    value(samples, "resque_failed_entries_uncounted"),
+                )
+            )
+    labels = frozenset({("queue", "q"), ("class", "C")})
+    assert seen == [({labels: 1000}, 1500), ({labels: 2000}, 500), ({labels: 2500}, 0)]
 
 
 async def test_a_scrape_says_down_when_redis_does_not_answer(resque_namespace: str) -> None:
