@@ -29,6 +29,7 @@
     │   ├── TaskDefinitionError  a task class that cannot be loaded
     │   └── InputValidationError inputs a task refuses
     ├── DrainLimitError          pyresque.testing.drain: jobs kept coming past its limits
+    ├── MissingExtraError        an optional dependency is not installed (names the extra)
     └── RedisReplyError          Redis answered an operation with an error (names op and key)
         ├── WrongTypeError       a key holds another type than the operation needs
         └── TransientReplyError  refused for now, nothing ran: wait and try again
@@ -69,6 +70,7 @@ __all__ = [
     "JobNotFoundError",
     "JobTimeoutError",
     "JobsSpecError",
+    "MissingExtraError",
     "NoReplyError",
     "PayloadDecodeError",
     "PayloadEncodeError",
@@ -260,6 +262,11 @@ class InputValidationError(TaskError, ValueError):
 class DrainLimitError(PyresqueError):
     """Jobs kept coming past ``max_jobs`` runs or ``max_rounds`` rounds (a chain that
     never ends)."""
+
+
+class MissingExtraError(PyresqueError, ImportError):
+    """An optional dependency is not installed: the message names the extra to install
+    (``pip install 'pyresque[metrics]'``)."""
 
 
 class RedisReplyError(PyresqueError, _redis.ResponseError):

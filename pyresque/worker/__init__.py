@@ -11,6 +11,7 @@ from pyresque.worker.jobs import (
 from pyresque.worker.multi import MultiWorker
 from pyresque.worker.options import WorkerOptions
 from pyresque.worker.runner import run_until_signalled
+from pyresque.worker.summary import RunSummary
 from pyresque.worker.waker import Waker
 from pyresque.worker.worker import Worker
 
@@ -21,6 +22,7 @@ __all__ = [
     "JobDefinition",
     "JobTimeoutError",
     "MultiWorker",
+    "RunSummary",
     "UnknownJobError",
     "Waker",
     "Worker",

@@ -116,7 +116,11 @@ def parse_event_levels(text: str) -> dict[str, str]:
 
 
 class Events:
-    """A small emitter: ``on``, ``once``, ``off``, ``emit``; logs every event it emits."""
+    """A small emitter: ``on``, ``once``, ``off``, ``emit``; logs every event it emits.
+
+    ``fields``: structured fields every line carries (a worker's ``worker`` name) beside
+    ``pyresque_event``, ``pyresque_source`` and the event's own; they are not repeated in
+    the message, which starts with ``source`` already."""
 
     def __init__(
         self,
@@ -124,8 +128,10 @@ class Events:
         *,
         logger: logging.Logger | None = None,
         log_levels: Mapping[str, int | str | None] | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> None:
         self.source = source
+        self.fields = dict(fields or {})
         self.logger = logger or logging.getLogger("pyresque.worker")
         levels: dict[str, int | None] = dict(DEFAULT_LOG_LEVELS)
         for name, level in (log_levels or {}).items():
@@ -169,7 +175,12 @@ class Events:
                 self.source,
                 event,
                 "".join(f" {k}={v!r}" for k, v in log_fields.items()),
-                extra={"pyresque_event": event, "pyresque_source": self.source, **log_fields},
+                extra={
+                    "pyresque_event": event,
+                    "pyresque_source": self.source,
+                    **self.fields,
+                    **log_fields,
+                },
             )
         if not listeners:
             return

@@ -22,6 +22,7 @@ from pyresque.errors import (
     RedisReplyError,
     StateError,
 )
+from pyresque.logs import where_raised
 from pyresque.plugins.base import Hook, Outcome, run_plugins
 from pyresque.protocol.context import Context
 from pyresque.protocol.failures import encode_failure
@@ -94,7 +95,7 @@ class Performer:
         args = payload.get("args", [])
         args = args if isinstance(args, list) else [args]
         self.job, self.working = payload, True
-        self.events.emit("job", taken.queue, payload, job=job_class)
+        self.events.emit("job", taken.queue, payload, queue=taken.queue, **{"class": job_class})
         current = CurrentJob(self, taken.queue, job_class, args, payload)
         outcome = Outcome()
         self._in_job = True
@@ -135,7 +136,14 @@ class Performer:
         if outcome.error is not None:
             return self._failed(taken, payload, outcome.error, began)
         duration = (time.monotonic() - began) * 1000
-        self.events.emit("success", taken.queue, payload, outcome.result, duration, job=job_class)
+        self.events.emit(
+            "success",
+            taken.queue,
+            payload,
+            outcome.result,
+            duration,
+            **_job_fields(taken.queue, job_class, duration, "success"),
+        )
         if outcome.counts_as_failure:
             # A retried failure (Retry plugin): counted in this step's one script, where
             # node-resque DECRs/INCRs the stats after counting a success.
@@ -198,7 +206,17 @@ class Performer:
         )
         duration = (time.monotonic() - began) * 1000
         self.failed += 1
-        self.events.emit("failure", taken.queue, payload, exc, duration, error=str(exc))
+        self.events.emit(
+            "failure",
+            taken.queue,
+            payload,
+            exc,
+            duration,
+            **_job_fields(taken.queue, _class_of(payload), duration, "failure"),
+            exception=type(exc).__name__,
+            where=where_raised(exc),
+            error=str(exc),
+        )
         # Ruby counts every job it ran as processed, failures included; node only successes.
         return Settle(
             "done",
@@ -211,12 +229,14 @@ class Performer:
         if self.options.unfinished == "requeue":
             self.events.emit("reEnqueue", taken.queue, payload, "stop", error="cut off by stop")
             return Settle("requeue", queue=taken.queue, payload=taken.raw)
+        duration = (time.monotonic() - began) * 1000
         self.events.emit(
             "failure",
             taken.queue,
             payload,
             None,
-            (time.monotonic() - began) * 1000,
+            duration,
+            **_job_fields(taken.queue, _class_of(payload), duration, "failure"),
             error="cut off by stop",
         )
         return self._stopped(taken, payload)
@@ -267,6 +287,21 @@ class Performer:
             executor=self.executor,
             timeout_ms=self.options.job_timeout,
         )
+
+
+def _class_of(payload: Any) -> str:
+    found = payload.get("class") if isinstance(payload, dict) else None
+    return found if isinstance(found, str) else ""
+
+
+def _job_fields(queue: str, job_class: str, duration_ms: float, outcome: str) -> dict[str, Any]:
+    """The fields of a job's success or failure line (``spec/logs.md``)."""
+    return {
+        "queue": queue,
+        "class": job_class,
+        "duration_ms": round(duration_ms, 3),
+        "outcome": outcome,
+    }
 
 
 def _set(key: str, value: bytes) -> Plan[None]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 import os
 import time
 from collections.abc import Awaitable, Mapping, Sequence
@@ -49,9 +50,10 @@ from pyresque.worker.jobs import job_definitions
 from pyresque.worker.options import Unfinished, WorkerKeywords, WorkerOptions, options_with
 from pyresque.worker.perform import Performer
 from pyresque.worker.retry import Throttle
+from pyresque.worker.summary import RunSummary
 from pyresque.worker.waker import Waker
 
-__all__ = ["Unfinished", "Worker"]
+__all__ = ["RunSummary", "Unfinished", "Worker"]
 
 T = TypeVar("T")
 
@@ -106,7 +108,9 @@ class Worker(Performer):
         self.name = worker_name(self.context, self.options.name, os.getpid())
         self.jobs = job_definitions(jobs)
         self.executor = executor
-        self.events = Events(f"worker {self.name}", log_levels=self.options.log_levels)
+        self.events = Events(
+            f"worker {self.name}", log_levels=self.options.log_levels, fields={"worker": self.name}
+        )
         if isinstance(redis, AsyncDriver):
             self._driver, self._owns_driver = redis, False
         else:
@@ -124,6 +128,11 @@ class Worker(Performer):
         self.failed = 0
         self.unreadable: dict[str, str] = {}
         """Queues skipped because their key cannot be read, and why (reported, retried)."""
+        self.last_reply_at: float | None = None
+        """When Redis last answered this worker (``time.monotonic()``; None: never)."""
+        self._run_counts = (0, 0)  # processed, failed when the run started
+        self._run_began: float | None = None
+        self._run_ended: float | None = None
         self._zone = times.local_zone_name()
         self._stop = asyncio.Event()
         self._abandon = asyncio.Event()
@@ -189,6 +198,15 @@ class Worker(Performer):
         """Listen to an event: start, end, poll, ping, job, success, failure, error, pause."""
         return self.events.on(event, listener)
 
+    def summary(self) -> RunSummary:
+        """Jobs finished since the last :meth:`start` (all zero before one), and for how
+        long the worker has run (or ran, once stopped)."""
+        if self._run_began is None:
+            return RunSummary()
+        ended = self._run_ended if self._run_ended is not None else time.monotonic()
+        succeeded, failed = self._run_counts
+        return RunSummary(self.processed - succeeded, self.failed - failed, ended - self._run_began)
+
     def _report(self, exc: BaseException, kind: str | None = None) -> None:
         """Emit ``error`` for ``exc``, once per interval for the same kind of trouble."""
         key = kind or f"{type(exc).__name__}:{getattr(exc, 'key', '')}"
@@ -210,6 +228,8 @@ class Worker(Performer):
         self._abandon.clear()
         self._owes_settle = False
         self._finishing = None
+        self._run_counts = (self.processed, self.failed)
+        self._run_began, self._run_ended = time.monotonic(), None
         backoff = Backoff(cap=self.options.timeout / 1000)
         while True:
             try:
@@ -218,6 +238,7 @@ class Worker(Performer):
                 await self._run(plans.register(self.context, self.identity, self._runtime_ttl))
                 self._registered = True
                 self._known = await self._run(recovery.worker_state(self.context, self.identity))
+                self.last_reply_at = time.monotonic()
                 break
             except ConnectionSetupError:
                 raise  # a wrong password, user or database: waiting will not help
@@ -315,12 +336,27 @@ class Worker(Performer):
                 self.events.emit("error", exc, None, None, error=str(exc))
         if self.running:
             self.running = False
+            self._run_ended = time.monotonic()
+            if self._burst:
+                self._log_summary()
             self.events.emit("end", datetime.now(UTC), worker=self.identity.member)
         if self._owns_waker:
             await self._waker.aclose()
             self._waker = Waker(self._driver.open_blocking)  # ready if started again
         if self._owns_driver:
             await self._driver.aclose()
+
+    def _log_summary(self) -> None:
+        """A burst run's one summary line (``spec/logs.md``)."""
+        summary = self.summary()
+        level = logging.WARNING if summary.failed else logging.INFO
+        self.events.logger.log(
+            level,
+            "%s burst over: %s",
+            self.events.source,
+            summary.line(),
+            extra={"pyresque_event": "summary", **self.events.fields, **summary.fields()},
+        )
 
     # -- the loop ----------------------------------------------------------------------------
     def _spec(self) -> plans.WorkSpec:
@@ -431,6 +467,7 @@ class Worker(Performer):
         if stepped is _Lost.CUT:
             return settle, True
         assert isinstance(stepped, Stepped)
+        self.last_reply_at = time.monotonic()
         self._count(settle)
         if stepped.notes or self.unreadable:
             self._noted(stepped)
@@ -565,5 +602,6 @@ class Worker(Performer):
                     self.events.emit("ping", times.js_bucket(self.context.now_ms()))
                 else:
                     await self._run(plans.heartbeat(self.context, self.identity, self._runtime_ttl))
+                self.last_reply_at = time.monotonic()
             except Exception as exc:
                 self._report(exc, "tick")

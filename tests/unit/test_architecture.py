@@ -215,7 +215,7 @@ def test_no_module_imports_itself_back_through_others() -> None:
 def test_layers_only_point_down() -> None:
     order = [
         "protocol", "connection", "definitions", "plugins", "queue", "sync", "fleet", "signals",
-        "worker", "scheduler", "activejob", "tasks", "cli", "demo", "testing",
+        "worker", "scheduler", "activejob", "metrics", "tasks", "web", "cli", "demo", "testing",
     ]  # fmt: skip
     rank = {name: i for i, name in enumerate(order)}
     for path in MODULES:
@@ -248,6 +248,8 @@ def test_layers_only_point_down() -> None:
         "pyresque.testing",
         "pyresque.activejob",
         "pyresque.tasks.sync",
+        "pyresque.metrics",
+        "pyresque.logs",
     ],
 )
 def test_public_modules_export_exactly_what_they_define(module: str) -> None:
@@ -330,7 +332,7 @@ def test_every_exception_class_is_defined_in_the_errors_module() -> None:
 PUBLIC_MODULES = [
     "pyresque", "pyresque.sync", "pyresque.errors", "pyresque.connection", "pyresque.testing",
     "pyresque.activejob", "pyresque.tasks", "pyresque.tasks.sync", "pyresque.worker",
-    "pyresque.scheduler", "pyresque.plugins",
+    "pyresque.scheduler", "pyresque.plugins", "pyresque.metrics", "pyresque.logs",
 ]  # fmt: skip
 
 
