@@ -89,6 +89,7 @@ __all__ = [
     "UnknownActiveJobError",
     "UnknownJobError",
     "UsageError",
+    "WebRefusal",
     "WrongTypeError",
 ]
 
@@ -245,6 +246,15 @@ class InputValidationError(TaskError, ValueError):
 class DrainLimitError(PyresqueError):
     """Jobs kept coming past ``max_jobs`` runs or ``max_rounds`` rounds (a chain that
     never ends)."""
+
+
+class WebRefusal(PyresqueError):
+    """A dashboard request refused: answered with HTTP ``status`` and the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class RedisReplyError(PyresqueError, _redis.ResponseError):
