@@ -14,6 +14,7 @@ from typing import Any
 
 from pyresque.errors import JobNotFoundError, PayloadDecodeError, WebRefusal
 from pyresque.protocol.payloads import decode_failed, decode_job
+from pyresque.protocol.status import is_unreadable
 from pyresque.queue import Queue
 from pyresque.web import data
 from pyresque.web.config import WebConfig
@@ -77,8 +78,7 @@ async def clean_worker(queue: Queue, config: WebConfig, fields: Mapping[str, Any
     clean-ups do); a live one is refused."""
     name = _field(fields, "worker")
     status = await queue.status()
-    workers = {} if not isinstance(status.workers, dict) else status.workers
-    worker = workers.get(name)
+    worker = None if is_unreadable(status.workers) else status.workers.get(name)
     if worker is None:
         raise WebRefusal(404, f"no worker {name} is registered")
     state = data.worker_state(worker, status.read_at, config)

@@ -131,7 +131,7 @@ async def _read(name: str, request: Request) -> dict[str, Any]:
         return await data.overview_page(queue, config)
     if name == "queue":
         offset, limit = _window(request, config)
-        return await data.queue_page(queue, request.path_params["queue"], offset, limit)
+        return await data.queue_page(queue, request.path_params["name"], offset, limit)
     if name == "workers":
         return await data.workers_page(queue, config)
     if name == "failed":
@@ -247,7 +247,9 @@ def _answer(request: Request, status: int, message: str) -> Response:
     if wants_json(request):
         return JSONResponse({"error": message}, status)
     if request.method == "POST" and "ns" in request.path_params and status not in (401, 403):
-        return RedirectResponse(_back(request, request.headers.get("referer"), problem=message), 303)
+        return RedirectResponse(
+            _back(request, request.headers.get("referer"), problem=message), 303
+        )
     return HTMLResponse(f"<!doctype html><title>pyresque</title><p>{_escape(message)}</p>", status)
 
 
@@ -268,7 +270,7 @@ def create_app(config: WebConfig | None = None) -> Starlette:
     ]
     for name, path in (
         ("overview", "/"),
-        ("queue", "/queues/{queue:path}"),
+        ("queue", "/queues/{name:path}"),
         ("workers", "/workers"),
         ("failed", "/failed"),
         ("delayed", "/delayed"),

@@ -95,9 +95,7 @@ class WebConfig:
         return next((f for f in self.fleets if f.namespace == namespace), None)
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> WebConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WebConfig:
         """The settings from ``PYRESQUE_WEB_TOKEN``, ``PYRESQUE_WEB_USERNAME``,
         ``PYRESQUE_WEB_PASSWORD``, ``PYRESQUE_WEB_READ_ONLY`` and
         ``PYRESQUE_WEB_NAMESPACES`` (comma-separated ``NAMESPACE[=DIALECT]``), then

@@ -134,8 +134,7 @@ async def overview_page(queue: Queue, config: WebConfig) -> dict[str, Any]:
         "namespace": document["namespace"],
         "read_at": status.read_at,
         "queues": [
-            {"name": name, "length": document["queues"][name]["length"]}
-            for name in sorted(queues)
+            {"name": name, "length": document["queues"][name]["length"]} for name in sorted(queues)
         ],
         "queues_unreadable": status.queues if is_unreadable(status.queues) else None,
         "delayed": document["delayed"],
@@ -273,9 +272,7 @@ def _failed(item: pages.Item) -> dict[str, Any]:
     }
 
 
-async def failed_page(
-    queue: Queue, where: FailedFilter, offset: int, limit: int
-) -> dict[str, Any]:
+async def failed_page(queue: Queue, where: FailedFilter, offset: int, limit: int) -> dict[str, Any]:
     """Failure entries matching ``where``, ``limit`` from the ``offset``-th match. Without
     a filter one window is read; with one the list is scanned in windows."""
     if where.empty:
