@@ -93,6 +93,7 @@ __all__ = [
     "UnknownActiveJobError",
     "UnknownJobError",
     "UsageError",
+    "WebRefusal",
     "WrongTypeError",
 ]
 
@@ -267,6 +268,15 @@ class DrainLimitError(PyresqueError):
 class MissingExtraError(PyresqueError, ImportError):
     """An optional dependency is not installed: the message names the extra to install
     (``pip install 'pyresque[metrics]'``)."""
+
+
+class WebRefusal(PyresqueError):
+    """A dashboard request refused: answered with HTTP ``status`` and the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class RedisReplyError(PyresqueError, _redis.ResponseError):

@@ -21,6 +21,8 @@ REQUIRED_COMMANDS: tuple[str, ...] = (
     "blmove",
     # the heartbeat's clock, and scans for workers' keys
     "time", "scan",
+    # the server's facts on the dashboard
+    "info",
     # strings, counters, keys
     "get", "mget", "set", "setnx", "incr", "del", "exists", "expire", "rename", "type",
     # lists
