@@ -224,6 +224,7 @@ async def test_the_dashboard_shows_every_peers_workers_and_repairs_the_fleet(
         page = await open_page(browser, f"{base}/workers")
         rows = page.locator("#workers tbody tr")
         await expect(page.locator('tr[data-worker="node-host:777"]')).to_contain_text("node")
+        await expect(page.locator('tr[data-worker="py-host:4242"]')).to_contain_text("python")
         await expect(page.locator('tr[data-worker="py-host:4242"]')).to_contain_text("idle")
         await expect(page.locator('tr[data-worker="gone-host:9"]')).to_contain_text("dead")
         if ruby_id is not None:
@@ -252,6 +253,17 @@ async def test_the_dashboard_shows_every_peers_workers_and_repairs_the_fleet(
         await until(lambda: resque_redis.lrange(key(ns, "done"), 0, -1) == [b"42"])
         await page.goto(f"{base}/failed")
         await expect(page.locator("#failed tbody tr")).to_have_count(2)
+
+        # A delayed job is run now with a click, though a scheduler holds the lock.
+        async with Queue(redis_url, namespace=ns) as queue:
+            await queue.enqueue_in(3_600_000, "py", "mark", [9])
+        resque_redis.set(key(ns, "resque_scheduler_leader_lock"), "elsewhere:1")
+        await page.goto(f"{base}/delayed")
+        await expect(page.locator("#delayed tbody tr")).to_contain_text("mark")
+        await page.locator('#delayed button[data-action="run-delayed-now"]').click()
+        await expect(page.locator(".notice")).to_contain_text("enqueued mark on py now")
+        await until(lambda: b"mark-9" in resque_redis.lrange(key(ns, "done"), 0, -1))
+        await expect(page.locator("#delayed tbody")).to_contain_text("nothing delayed")
 
         # A POST without the CSRF token (as another site would send it) is refused.
         refused = await page.request.post(

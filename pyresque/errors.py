@@ -93,7 +93,7 @@ __all__ = [
     "UnknownActiveJobError",
     "UnknownJobError",
     "UsageError",
-    "WebRefusal",
+    "WebRequestError",
     "WrongTypeError",
 ]
 
@@ -270,7 +270,7 @@ class MissingExtraError(PyresqueError, ImportError):
     (``pip install 'pyresque[metrics]'``)."""
 
 
-class WebRefusal(PyresqueError):
+class WebRequestError(PyresqueError):
     """A dashboard request refused: answered with HTTP ``status`` and the message."""
 
     def __init__(self, status: int, message: str) -> None:

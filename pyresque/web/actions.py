@@ -1,9 +1,10 @@
 """The dashboard's changes: what each POST does, given its fields. Each returns a short
-sentence saying what it did, or raises :class:`~pyresque.errors.WebRefusal`.
+sentence saying what it did, or raises :class:`~pyresque.errors.WebRequestError`.
 
-The fields name things as the pages show them (a queue's name, a job's or entry's text
-as read), and each change finds its target by value, never by a position that another
-client may have shifted since the page was read.
+A page names a stored item by a token holding its position and its exact bytes
+(:func:`~pyresque.web.data.token`); a change checks those bytes before it acts, so it
+never acts on something another client put in that position since the page was read.
+A failure entry that moved is found again by its bytes.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from pyresque.errors import JobNotFoundError, PayloadDecodeError, WebRefusal
-from pyresque.protocol.payloads import decode_failed, decode_job
-from pyresque.protocol.status import is_unreadable
+from pyresque.errors import FailedEntryMovedError, PayloadDecodeError, WebRequestError
+from pyresque.fleet import DelayedJob, FailedEntry, FailedFilter, Fleet
+from pyresque.protocol.payloads import decode_job
 from pyresque.queue import Queue
 from pyresque.web import data
 from pyresque.web.config import WebConfig
 
-__all__ = ["ACTIONS", "Action"]
+__all__ = ["ACTIONS", "Action", "describe"]
 
 Action = Callable[[Queue, WebConfig, Mapping[str, Any]], Awaitable[str]]
 
@@ -27,7 +28,7 @@ Action = Callable[[Queue, WebConfig, Mapping[str, Any]], Awaitable[str]]
 def _field(fields: Mapping[str, Any], name: str) -> str:
     value = fields.get(name)
     if not isinstance(value, str) or not value:
-        raise WebRefusal(400, f"the field {name!r} is missing")
+        raise WebRequestError(400, f"the field {name!r} is missing")
     return value
 
 
@@ -37,39 +38,29 @@ def _many(fields: Mapping[str, Any], name: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise WebRefusal(400, f"select at least one entry ({name!r} is empty)")
+        raise WebRequestError(400, f"select at least one entry ({name!r} is empty)")
     return value
-
-
-def _job(raw: str) -> dict[str, Any]:
-    try:
-        return dict(decode_job(raw))
-    except PayloadDecodeError as exc:
-        raise WebRefusal(400, f"not a job: {exc}") from None
-
-
-def _entry(raw: str) -> dict[str, Any]:
-    try:
-        return dict(decode_failed(raw))
-    except PayloadDecodeError as exc:
-        raise WebRefusal(400, f"not a failure entry: {exc}") from None
 
 
 async def clear_queue(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
     """Delete a queue and its jobs; ``confirm`` must repeat its name."""
     name = _field(fields, "queue")
     if fields.get("confirm") != name:
-        raise WebRefusal(400, f"type the queue's name ({name}) to confirm clearing it")
+        raise WebRequestError(400, f"type the queue's name ({name}) to confirm clearing it")
     await queue.delete_queue(name)
     return f"cleared queue {name}"
 
 
 async def delete_job(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
-    """Remove one job equal to ``job`` (its text) from ``queue``."""
-    name, job = _field(fields, "queue"), _job(_field(fields, "job"))
+    """Remove one job equal to ``job`` (its text) from ``queue``, whichever peer wrote it."""
+    name = _field(fields, "queue")
+    try:
+        job = dict(decode_job(_field(fields, "job")))
+    except PayloadDecodeError as exc:
+        raise WebRequestError(400, f"not a job: {exc}") from None
     removed = await queue.delete(name, str(job.get("class")), job.get("args"), count=1)
     if not removed:
-        raise WebRefusal(409, f"that job is no longer in {name}")
+        raise WebRequestError(409, f"that job is no longer in {name}")
     return f"removed a {job.get('class')} job from {name}"
 
 
@@ -77,77 +68,107 @@ async def clean_worker(queue: Queue, config: WebConfig, fields: Mapping[str, Any
     """Force-clean a worker that is stale or dead (its job goes to failed, as the peers'
     clean-ups do); a live one is refused."""
     name = _field(fields, "worker")
-    status = await queue.status()
-    worker = None if is_unreadable(status.workers) else status.workers.get(name)
-    if worker is None:
-        raise WebRefusal(404, f"no worker {name} is registered")
-    state = data.worker_state(worker, status.read_at, config)
+    fleet = Fleet(queue, stale_after_ms=config.stale_after_ms)
+    found = [w for w in await fleet.workers.list() if w.name == name]
+    if not found:
+        raise WebRequestError(404, f"no worker {name} is registered")
+    state = data.worker_state(found[0], int(queue.context.now_ms()), config)
     if state not in ("stale", "dead"):
-        raise WebRefusal(409, f"worker {name} is {state}: only a stale or dead one is cleaned")
-    await queue.force_clean_worker(name)
+        raise WebRequestError(409, f"worker {name} is {state}: only a stale or dead one is cleaned")
+    await fleet.workers.clean(found[0])
     return f"cleaned worker {name}"
 
 
+def _entries(queue: Queue, fields: Mapping[str, Any]) -> list[FailedEntry]:
+    key = queue.context.keys.failed()
+    return [FailedEntry.decode(*data.parse_token(t), key) for t in _many(fields, "selected")]
+
+
+async def _relocated(fleet: Fleet, entries: list[FailedEntry]) -> list[FailedEntry]:
+    """``entries`` where they are now (by their bytes); those gone are left out."""
+    found: list[FailedEntry] = []
+    for entry in entries:
+        text = entry.raw.decode("utf-8", "surrogateescape")
+        page = await fleet.failed.search(FailedFilter(text=text), limit=len(entries) + 10)
+        taken = {e.index for e in found}
+        now = [e for e in page.entries if e.raw == entry.raw and e.index not in taken]
+        found.extend(now[:1])
+    return found
+
+
+async def _on_entries(queue: Queue, fields: Mapping[str, Any], retry: bool) -> int:
+    fleet = Fleet(queue)
+    entries = _entries(queue, fields)
+    act = fleet.failed.retry if retry else fleet.failed.remove
+    try:
+        return await act(entries)
+    except FailedEntryMovedError:
+        # The list shifted since the page was read: find each entry again by its bytes.
+        return await act(await _relocated(fleet, entries))
+
+
 async def retry_failed(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
-    """Retry the selected failure entries (``selected``: their texts)."""
-    done = 0
-    for raw in _many(fields, "selected"):
-        try:
-            done += bool(await queue.retry_and_remove_failed(_entry(raw)))
-        except JobNotFoundError:
-            continue  # retried or removed by someone else meanwhile
-    return f"retried {done} failed job(s)"
+    """Retry the selected failure entries (``selected``, or one row's ``one``: tokens)."""
+    return f"retried {await _on_entries(queue, fields, True)} failed job(s)"
 
 
 async def remove_failed(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
     """Remove the selected failure entries."""
-    done = 0
-    for raw in _many(fields, "selected"):
-        done += bool(await queue.remove_failed(_entry(raw)))
-    return f"removed {done} failed job(s)"
+    return f"removed {await _on_entries(queue, fields, False)} failed job(s)"
 
 
-def _filter(fields: Mapping[str, Any]) -> data.FailedFilter:
+def _filter(fields: Mapping[str, Any]) -> FailedFilter:
     def get(name: str) -> str | None:
         value = fields.get(name)
         return value if isinstance(value, str) and value else None
 
-    return data.FailedFilter(get("queue"), get("class"), get("exception"), get("q"))
-
-
-async def _matching(queue: Queue, where: data.FailedFilter) -> list[str]:
-    found = await data.failed_page(queue, where, 0, 1 << 30)
-    return [entry["raw"] for entry in found["entries"] if entry["problem"] is None]
+    return FailedFilter(get("queue"), get("class"), get("exception"), get("q"))
 
 
 async def retry_all_failed(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
     """Retry every failure entry the filter fields match (all with no filter)."""
-    raws = await _matching(queue, _filter(fields))
-    return await retry_failed(queue, config, {"selected": raws}) if raws else "nothing matched"
+    done = await Fleet(queue).failed.retry_matching(_filter(fields))
+    return f"retried {done} failed job(s)"
 
 
 async def remove_all_failed(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
-    """Remove every failure entry the filter fields match."""
-    raws = await _matching(queue, _filter(fields))
-    return await remove_failed(queue, config, {"selected": raws}) if raws else "nothing matched"
+    """Remove every failure entry the filter fields match; with no filter, ``confirm``
+    must say ``clear`` (the whole list goes)."""
+    where = _filter(fields)
+    failed = Fleet(queue).failed
+    if where.empty:
+        if fields.get("confirm") != "clear":
+            raise WebRequestError(400, "type clear to confirm removing every failed job")
+        return f"removed {await failed.clear()} failed job(s)"
+    return f"removed {await failed.remove_matching(where)} failed job(s)"
+
+
+def _delayed(queue: Queue, fields: Mapping[str, Any]) -> DelayedJob:
+    second, raw = data.parse_token(_field(fields, "job"))
+    return DelayedJob.decode(second, raw, queue.context.keys.delayed(second))
+
+
+async def run_delayed_now(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
+    """Enqueue one delayed job now, atomically, whichever scheduler holds the lock."""
+    job = _delayed(queue, fields)
+    if not await Fleet(queue).delayed.run_now(job):
+        raise WebRequestError(409, "that job is no longer delayed at that time")
+    return f"enqueued {job.job_class} on {job.queue} now"
 
 
 async def remove_delayed(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
-    """Remove a delayed job (every copy of it, as resque-scheduler's remove does)."""
-    job = _job(_field(fields, "job"))
-    removed = await queue.delete_delayed(
-        str(job.get("queue")), str(job.get("class")), job.get("args")
-    )
-    if not removed:
-        raise WebRefusal(409, "that job is no longer delayed")
-    return f"removed delayed {job.get('class')} ({len(removed)} copy/copies)"
+    """Remove one delayed job from its due second."""
+    job = _delayed(queue, fields)
+    if not await Fleet(queue).delayed.remove(job):
+        raise WebRequestError(409, "that job is no longer delayed at that time")
+    return f"removed delayed {job.job_class}"
 
 
 async def delete_lock(queue: Queue, config: WebConfig, fields: Mapping[str, Any]) -> str:
     """Delete a plugin lock by the name the locks page shows."""
     name = _field(fields, "lock")
     if not await queue.delete_lock(name):
-        raise WebRefusal(409, f"lock {name} is already gone")
+        raise WebRequestError(409, f"lock {name} is already gone")
     return f"deleted lock {name}"
 
 
@@ -159,6 +180,7 @@ ACTIONS: dict[str, Action] = {
     "remove-failed": remove_failed,
     "retry-all-failed": retry_all_failed,
     "remove-all-failed": remove_all_failed,
+    "run-delayed-now": run_delayed_now,
     "remove-delayed": remove_delayed,
     "delete-lock": delete_lock,
 }

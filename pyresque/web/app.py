@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
@@ -27,7 +28,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pyresque._version import __version__
-from pyresque.errors import PyresqueError, WebRefusal
+from pyresque.errors import PyresqueError, WebRequestError
+from pyresque.fleet import FailedFilter
 from pyresque.queue import Queue
 from pyresque.web import data
 from pyresque.web.actions import ACTIONS, describe
@@ -74,7 +76,7 @@ class Dashboard:
         namespace = request.path_params["ns"]
         fleet = self.config.fleet(namespace)
         if fleet is None:
-            raise WebRefusal(404, f"this dashboard does not show namespace {namespace!r}")
+            raise WebRequestError(404, f"this dashboard does not show namespace {namespace!r}")
         return fleet, self.queues[namespace]
 
 
@@ -108,13 +110,13 @@ def _window(request: Request, config: WebConfig) -> tuple[int, int]:
         offset = max(0, int(request.query_params.get("offset", 0)))
         limit = int(request.query_params.get("limit", config.page_size))
     except ValueError:
-        raise WebRefusal(400, "offset and limit must be whole numbers") from None
+        raise WebRequestError(400, "offset and limit must be whole numbers") from None
     return offset, min(max(1, limit), _MAX_LIMIT)
 
 
-def _failed_filter(request: Request) -> data.FailedFilter:
+def _failed_filter(request: Request) -> FailedFilter:
     query = request.query_params
-    return data.FailedFilter(
+    return FailedFilter(
         query.get("queue") or None,
         query.get("class") or None,
         query.get("exception") or None,
@@ -142,7 +144,7 @@ async def _read(name: str, request: Request) -> dict[str, Any]:
         return await data.delayed_page(queue, offset, limit)
     if name == "locks":
         return await data.locks_page(queue)
-    raise WebRefusal(404, f"no page {name!r}")
+    raise WebRequestError(404, f"no page {name!r}")
 
 
 def _page(name: str) -> Any:
@@ -165,6 +167,7 @@ def _page(name: str) -> Any:
             "path": request.url.path,
             "version": __version__,
             "urlencode": urlencode,
+            "now_ms": int(time.time() * 1000),
         }
         body = board.templates.get_template(f"{name}.html").render(context, partial=partial)
         return HTMLResponse(body)
@@ -180,7 +183,7 @@ async def _act(request: Request) -> Response:
     _, queue = board.queue(request)
     action = ACTIONS.get(request.path_params["action"])
     if action is None:
-        raise WebRefusal(404, f"no action {request.path_params['action']!r}")
+        raise WebRequestError(404, f"no action {request.path_params['action']!r}")
     fields = await read_change(request, board.config)
     back = fields.pop("next", None)
     done = await action(queue, board.config, fields)
@@ -234,7 +237,7 @@ async def _login(request: Request) -> Response:
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, WebRefusal)
+    assert isinstance(exc, WebRequestError)
     return _answer(request, exc.status, exc.message)
 
 
@@ -290,7 +293,7 @@ def create_app(config: WebConfig | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(AuthMiddleware, config=config)],
-        exception_handlers={WebRefusal: _refused, PyresqueError: _failed},
+        exception_handlers={WebRequestError: _refused, PyresqueError: _failed},
         lifespan=lifespan,
     )
     app.state.dashboard = board

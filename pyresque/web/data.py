@@ -7,21 +7,26 @@ windows (``offset``/``limit``), so a page costs the same with ten entries or 200
 
 from __future__ import annotations
 
-import json
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
 from pyresque.connection.patience import run_patiently
+from pyresque.errors import WebRequestError
+from pyresque.fleet import FailedEntry, FailedFilter, Fleet, WorkerInfo
 from pyresque.protocol.plan import Plan
 from pyresque.protocol.plans import pages
-from pyresque.protocol.status import Status, WorkerStatus, is_unreadable
+from pyresque.protocol.status import is_unreadable
 from pyresque.queue import Queue
 from pyresque.web.config import WebConfig
 
 __all__ = [
-    "FailedFilter",
     "Page",
+    "entry_token",
     "failed_page",
+    "filter_query",
+    "parse_token",
     "delayed_page",
     "locks_page",
     "overview_page",
@@ -53,6 +58,26 @@ class Page:
         }
 
 
+def token(position: int, raw: bytes) -> str:
+    """How a page names one stored item for a change: its position (a list index, a due
+    second) and its exact bytes, which the change checks before it acts."""
+    return f"{position}:{base64.urlsafe_b64encode(raw).decode()}"
+
+
+def parse_token(value: str) -> tuple[int, bytes]:
+    """:func:`token` read back."""
+    position, _, encoded = value.partition(":")
+    try:
+        return int(position), base64.urlsafe_b64decode(encoded.encode())
+    except (ValueError, binascii.Error):
+        raise WebRequestError(400, "that item reference is damaged: reload the page") from None
+
+
+def entry_token(entry: FailedEntry) -> str:
+    """The token of a failure entry."""
+    return token(entry.index, entry.raw)
+
+
 async def _run(queue: Queue, plan: Plan[Any]) -> Any:
     return await run_patiently(plan, queue.driver, queue.patience)
 
@@ -61,68 +86,38 @@ def _count(value: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def worker_state(worker: WorkerStatus, read_at: int, config: WebConfig) -> str:
+def worker_state(worker: WorkerInfo, read_at: int, config: WebConfig) -> str:
     """``working``, ``idle``, ``stale`` (silent past ``stale_after_ms``) or ``dead`` (silent
-    past ``dead_after_ms``, or never seen: no ping or heartbeat at all)."""
+    past ``dead_after_ms``; one that never pinged is judged by its start, and with neither
+    it is dead)."""
     seen = worker.seen_at if isinstance(worker.seen_at, int) else None
-    if seen is None:
-        started = worker.started_at if isinstance(worker.started_at, int) else None
-        silent = None if started is None else read_at - started
-        # A worker that never pinged is judged by its start (a peer that pings late).
-        if silent is None or silent > config.dead_after_ms:
-            return "dead"
-    else:
-        silent = read_at - seen
-        if silent > config.dead_after_ms:
-            return "dead"
-    if silent is not None and silent > config.stale_after_ms:
+    started = worker.started_at if isinstance(worker.started_at, int) else None
+    last = seen if seen is not None else started
+    if last is None or read_at - last > config.dead_after_ms:
+        return "dead"
+    if read_at - last > config.stale_after_ms:
         return "stale"
-    return "working" if worker.working_on is not None else "idle"
+    return "working" if worker.job is not None else "idle"
 
 
-def _worker(name: str, worker: WorkerStatus, read_at: int, config: WebConfig) -> dict[str, Any]:
-    host, _, rest = name.partition(":")
-    pid = rest.split(":", 1)[0]
-    job = worker.working_on if isinstance(worker.working_on, dict) else None
-    payload = job.get("payload") if job else None
-    return {
-        "name": name,
-        "id": worker.id,
-        "kind": worker.kind,
-        "host": host,
-        "pid": int(pid) if pid.isdigit() else None,
-        "queues": list(worker.queues),
-        "state": worker_state(worker, read_at, config),
-        "started_at": _count(worker.started_at),
-        "seen_at": _count(worker.seen_at),
-        "job": None
-        if job is None
-        else {
-            "queue": job.get("queue"),
-            "class": payload.get("class") if isinstance(payload, dict) else None,
-            "args": payload.get("args") if isinstance(payload, dict) else None,
-            "since": _count(worker.working_since),
-        },
-        "unreadable": worker.working_on if is_unreadable(worker.working_on) else None,
-        "processed": _count(worker.stats.processed),
-        "failed": _count(worker.stats.failed),
-    }
+def _worker(worker: WorkerInfo, read_at: int, config: WebConfig) -> dict[str, Any]:
+    found = worker.as_dict()
+    found["state"] = worker_state(worker, read_at, config)
+    found["job_unreadable"] = worker.job if is_unreadable(worker.job) else None
+    return found
 
 
-def _workers(status: Status, config: WebConfig) -> list[dict[str, Any]]:
-    if is_unreadable(status.workers):
-        return []
-    return [
-        _worker(name, worker, status.read_at, config)
-        for name, worker in sorted(status.workers.items())
-    ]
+async def _workers(queue: Queue, config: WebConfig) -> tuple[int, list[dict[str, Any]]]:
+    read_at = int(queue.context.now_ms())
+    listed = await Fleet(queue).workers.list(stale_after_ms=config.stale_after_ms)
+    return read_at, [_worker(w, read_at, config) for w in sorted(listed, key=lambda w: w.name)]
 
 
 async def overview_page(queue: Queue, config: WebConfig) -> dict[str, Any]:
     """Queues with lengths, workers by kind and state, delayed, failed, counters, the
     leader and the Redis server."""
     status = await queue.status()
-    workers = _workers(status, config)
+    _, workers = await _workers(queue, config)
     by_kind: dict[str, int] = {}
     by_state: dict[str, int] = {}
     for worker in workers:
@@ -166,40 +161,34 @@ async def queue_page(queue: Queue, name: str, offset: int, limit: int) -> dict[s
 
 
 async def workers_page(queue: Queue, config: WebConfig) -> dict[str, Any]:
-    """Every registered worker of every peer, with its state."""
-    status = await queue.status()
+    """Every registered worker of every peer (kind node, ruby or python), with its state."""
+    read_at, workers = await _workers(queue, config)
     return {
-        "read_at": status.read_at,
-        "workers": _workers(status, config),
-        "unreadable": status.workers if is_unreadable(status.workers) else None,
+        "read_at": read_at,
+        "workers": workers,
         "stale_after_ms": config.stale_after_ms,
         "dead_after_ms": config.dead_after_ms,
     }
 
 
 async def delayed_page(queue: Queue, offset: int, limit: int) -> dict[str, Any]:
-    """Delayed jobs by due time: ``limit`` due times from ``offset``, each with its jobs."""
-    total = await queue.delayed_queue_schedule_size()
-    stamps = await queue.delayed_queue_peek(offset, limit)
-    due: list[dict[str, Any]] = []
-    for stamp in stamps:
-        found = await queue.delayed_at(stamp * 1000)
-        due.append(
+    """Delayed jobs by due second: ``limit`` seconds from ``offset``, each with its jobs."""
+    found = await Fleet(queue).delayed.page(offset, limit)
+    return {
+        "page": Page(offset, limit, found.total).as_dict(),
+        "due": [
             {
-                "timestamp": stamp,
-                "at": stamp * 1000,
+                "timestamp": slot.timestamp,
+                "at": slot.at,
+                "count": slot.count,
                 "jobs": [
-                    {
-                        "queue": job.get("queue"),
-                        "class": job.get("class"),
-                        "args": job.get("args"),
-                        "raw": json.dumps(job, ensure_ascii=False),
-                    }
-                    for job in found.tasks
+                    {**job.as_dict(), "token": token(job.timestamp, job.raw)} for job in slot.jobs
                 ],
             }
-        )
-    return {"page": Page(offset, limit, total).as_dict(), "due": due}
+            for slot in found.slots
+            if slot.count  # an emptied second stays scheduled until a scheduler passes it
+        ],
+    }
 
 
 async def locks_page(queue: Queue) -> dict[str, Any]:
@@ -211,89 +200,36 @@ async def locks_page(queue: Queue) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class FailedFilter:
-    """Which failure entries to show: each given field must match (``text`` anywhere in
-    the entry's text: message, backtrace, arguments, worker)."""
-
-    queue: str | None = None
-    job_class: str | None = None
-    exception: str | None = None
-    text: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        """Whether it lets every entry through."""
-        return not (self.queue or self.job_class or self.exception or self.text)
-
-    def matches(self, item: pages.Item) -> bool:
-        """Whether ``item`` passes."""
-        if self.text and self.text.lower() not in item.raw.lower():
-            return False
-        entry = item.value or {}
-        payload = entry.get("payload")
-        if self.queue and entry.get("queue") != self.queue:
-            return False
-        if self.job_class and not (
-            isinstance(payload, dict) and payload.get("class") == self.job_class
-        ):
-            return False
-        return not (self.exception and entry.get("exception") != self.exception)
-
-    def as_dict(self) -> dict[str, str | None]:
-        """The filter as the page's query names it."""
-        return {
-            "queue": self.queue,
-            "class": self.job_class,
-            "exception": self.exception,
-            "q": self.text,
-        }
-
-
-_SCAN_WINDOW = 2000
-
-
-def _failed(item: pages.Item) -> dict[str, Any]:
-    entry = item.value or {}
-    payload = entry.get("payload")
+def filter_query(where: FailedFilter) -> dict[str, str | None]:
+    """The filter as the failed page's query names it."""
     return {
-        "index": item.index,
-        "queue": entry.get("queue"),
-        "class": payload.get("class") if isinstance(payload, dict) else None,
-        "args": payload.get("args") if isinstance(payload, dict) else None,
-        "exception": entry.get("exception"),
-        "error": entry.get("error"),
-        "backtrace": entry.get("backtrace") if isinstance(entry.get("backtrace"), list) else [],
-        "worker": entry.get("worker"),
-        "failed_at": entry.get("failed_at"),
-        "retried_at": entry.get("retried_at"),
-        "raw": item.raw,
-        "problem": item.problem,
+        "queue": where.queue,
+        "class": where.job_class,
+        "exception": where.exception,
+        "q": where.text,
     }
 
 
+def _failed(entry: FailedEntry) -> dict[str, Any]:
+    found = entry.as_dict()
+    found["backtrace"] = entry.backtrace
+    found["token"] = entry_token(entry)
+    found["problem"] = entry.unreadable["unreadable"] if entry.unreadable else None
+    return found
+
+
 async def failed_page(queue: Queue, where: FailedFilter, offset: int, limit: int) -> dict[str, Any]:
-    """Failure entries matching ``where``, ``limit`` from the ``offset``-th match. Without
-    a filter one window is read; with one the list is scanned in windows."""
-    if where.empty:
-        window = await _run(queue, pages.failed_window(queue.context, offset, limit))
-        entries = [_failed(item) for item in window.items]
-        total = window.length
-    else:
-        entries, total = [], 0
-        start = 0
-        while True:
-            window = await _run(queue, pages.failed_window(queue.context, start, _SCAN_WINDOW))
-            for item in window.items:
-                if where.matches(item):
-                    if offset <= total < offset + limit:
-                        entries.append(_failed(item))
-                    total += 1
-            start += _SCAN_WINDOW
-            if start >= window.length or not window.items:
-                break
+    """Failure entries matching ``where``, ``limit`` from the ``offset``-th match: one
+    window without a filter; with one, a scan Redis runs in short steps."""
+    failed = Fleet(queue).failed
+    found = (
+        await failed.page(offset, limit)
+        if where.empty
+        else await failed.search(where, offset=offset, limit=limit)
+    )
     return {
-        "filter": where.as_dict(),
-        "page": Page(offset, limit, total).as_dict(),
-        "entries": entries,
+        "filter": filter_query(where),
+        "page": Page(offset, limit, found.matched).as_dict(),
+        "total": found.total,
+        "entries": [_failed(entry) for entry in found.entries],
     }

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pyresque.errors import WebRefusal
+from pyresque.errors import WebRequestError
 from pyresque.web.config import WebConfig
 
 __all__ = [
@@ -156,23 +156,23 @@ async def read_change(request: Request, config: WebConfig) -> dict[str, Any]:
     """The fields of a change (a form, or a JSON object), once it is allowed: not in
     read-only mode, and with the CSRF token unless the request came with a Bearer header."""
     if config.read_only:
-        raise WebRefusal(403, "the dashboard is read-only")
+        raise WebRequestError(403, "the dashboard is read-only")
     body = await _body(request)
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind == "application/json":
         try:
             fields = json.loads(body or b"{}")
         except ValueError:
-            raise WebRefusal(400, "the body is not JSON") from None
+            raise WebRequestError(400, "the body is not JSON") from None
         if not isinstance(fields, dict):
-            raise WebRefusal(400, "the body must be a JSON object")
+            raise WebRequestError(400, "the body must be a JSON object")
     else:
         parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         fields = {k: v if k == "selected" else v[-1] for k, v in parsed.items()}
     if request.scope["state"].get("auth") != "bearer":
         given = request.headers.get("x-csrf-token") or fields.get("csrf")
         if not _same(given if isinstance(given, str) else None, request.cookies.get(CSRF_COOKIE)):
-            raise WebRefusal(403, "missing or wrong CSRF token: reload the page and try again")
+            raise WebRequestError(403, "missing or wrong CSRF token: reload the page and try again")
     fields.pop("csrf", None)
     return fields
 
@@ -183,6 +183,6 @@ async def _body(request: Request) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > _MAX_BODY:
-            raise WebRefusal(413, "the request body is too large")
+            raise WebRequestError(413, "the request body is too large")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -131,7 +131,9 @@ async def test_retrying_a_failed_entry_finds_it_by_value_after_the_list_moved(
     await fail_jobs(redis_url, ns, "node", ("pay", "Charge", [1]), ("pay", "Charge", [2]))
     client = make_client()
     page = (await client.get(f"/n/{ns}/failed")).text
-    second = [raw for raw in hidden(page, "selected") if '"args":[2]' in raw]
+    listed = (await client.get(f"/api/n/{ns}/failed")).json()["entries"]
+    second = [e["token"] for e in listed if e["args"] == [2]]
+    assert second[0] in hidden(page, "selected")
     resque_redis.lpop(key(ns, "failed"))  # someone else removed the first entry meanwhile
     reply = await client.post(
         f"/n/{ns}/actions/retry-failed", data={"csrf": csrf_of(client), "one": second[0]}
@@ -285,7 +287,7 @@ async def test_only_a_stale_or_dead_worker_can_be_cleaned(
     listed = (await client.get(f"/api/n/{ns}/workers")).json()["workers"]
     states = {w["name"]: (w["state"], w["kind"]) for w in listed}
     assert states["gone-host:9"] == ("dead", "node")
-    assert states[live.name] == ("idle", "node")
+    assert states[live.name] == ("idle", "python")
     page = (await client.get(f"/n/{ns}/workers")).text
     assert hidden(page, "worker") == ["gone-host:9"]  # the only clean button
     csrf = {"X-CSRF-Token": csrf_of(client)}
@@ -350,3 +352,54 @@ async def test_mounted_under_a_prefix_links_and_redirects_keep_it(
         assert 'href="/ops/resque/static/style.css"' in page.text
         assert (await client.get("/ops/resque/static/app.js")).status_code == 200
     await dashboard.state.dashboard.aclose()
+
+
+async def test_a_delayed_job_runs_now_while_a_scheduler_holds_the_lock(
+    make_client: Any, make_queue: Any, resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    ns = resque_namespace
+    queue = make_queue()
+    await queue.enqueue_in(3_600_000, "mail", "Remind", ["ada"])
+    await queue.enqueue_in(3_600_000, "mail", "Remind", ["bob"])
+    resque_redis.set(key(ns, "resque_scheduler_leader_lock"), "elsewhere:1")
+    client = make_client()
+    listed = (await client.get(f"/api/n/{ns}/delayed")).json()
+    (slot,) = listed["due"]
+    ada = next(j for j in slot["jobs"] if j["args"] == ["ada"])
+    csrf = {"X-CSRF-Token": csrf_of(client)}
+    done = await client.post(
+        f"/api/n/{ns}/actions/run-delayed-now", json={"job": ada["token"]}, headers=csrf
+    )
+    assert done.json() == {"done": "enqueued Remind on mail now"}
+    assert resque_redis.lrange(key(ns, "queue", "mail"), 0, -1) == [
+        b'{"class":"Remind","queue":"mail","args":["ada"]}'
+    ]
+    again = await client.post(
+        f"/api/n/{ns}/actions/run-delayed-now", json={"job": ada["token"]}, headers=csrf
+    )
+    assert again.status_code == 409
+    left = (await client.get(f"/api/n/{ns}/delayed")).json()["due"][0]["jobs"]
+    assert [j["args"] for j in left] == [["bob"]]
+    removed = await client.post(
+        f"/api/n/{ns}/actions/remove-delayed", json={"job": left[0]["token"]}, headers=csrf
+    )
+    assert removed.status_code == 200
+    assert (await client.get(f"/api/n/{ns}/delayed")).json()["due"] == []
+
+
+async def test_clearing_the_failed_list_needs_clear_typed(
+    make_client: Any, redis_url: str, resque_namespace: str, resque_redis: redis.Redis
+) -> None:
+    ns = resque_namespace
+    await fail_jobs(redis_url, ns, "node", ("pay", "Charge", [1]), ("pay", "Charge", [2]))
+    client = make_client()
+    await client.get(f"/n/{ns}/failed")
+    csrf = {"X-CSRF-Token": csrf_of(client)}
+    refused = await client.post(f"/api/n/{ns}/actions/remove-all-failed", json={}, headers=csrf)
+    assert refused.status_code == 400
+    assert resque_redis.llen(key(ns, "failed")) == 2
+    done = await client.post(
+        f"/api/n/{ns}/actions/remove-all-failed", json={"confirm": "clear"}, headers=csrf
+    )
+    assert done.json() == {"done": "removed 2 failed job(s)"}
+    assert resque_redis.llen(key(ns, "failed")) == 0

@@ -9,10 +9,10 @@ from typing import Any
 
 from pyresque.errors import PayloadDecodeError
 from pyresque.protocol.context import Context
-from pyresque.protocol.payloads import decode_failed, decode_job
+from pyresque.protocol.payloads import decode_job
 from pyresque.protocol.plan import Batch, Call, Plan, as_bytes, as_int, as_list
 
-__all__ = ["INFO_FIELDS", "Item", "Window", "failed_window", "queue_window", "redis_info"]
+__all__ = ["INFO_FIELDS", "Item", "Window", "queue_window", "redis_info"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,20 +82,3 @@ def redis_info(ctx: Context) -> Plan[dict[str, str]]:
         if sep and name in INFO_FIELDS:
             found[name] = value.strip()
     return found
-
-
-def failed_window(ctx: Context, offset: int, limit: int) -> Plan[Window]:
-    """Entries ``offset`` to ``offset + limit - 1`` of the failed list and its length, in
-    one round trip; an entry that is no JSON object is there with its text and why."""
-    key = ctx.keys.failed()
-    length, items = as_list(
-        (yield Batch.of((Call("LLEN", key), Call("LRANGE", key, offset, offset + limit - 1))))
-    )
-    found = []
-    for index, item in enumerate(as_list(items), offset):
-        raw = as_bytes(item) or b""
-        try:
-            found.append(Item(index, _shown(raw), dict(decode_failed(raw, key=key))))
-        except PayloadDecodeError as exc:
-            found.append(Item(index, _shown(raw), None, str(exc)))
-    return Window(as_int(length), offset, found)
