@@ -66,6 +66,30 @@ class Dashboard:
         )
         self.templates.filters["ms"] = _iso_ms
         self.templates.filters["ago"] = _ago
+        self._app: Any = None
+        self._collectors: dict[str, Any] = {}
+
+    def app(self) -> Any:
+        """The task app of ``config.app_path`` (loaded once; None without one)."""
+        if self.config.app_path is None:
+            return None
+        if self._app is None:
+            from pyresque.tasks.app import App
+
+            self._app = App.from_path(self.config.app_path)
+        return self._app
+
+    def collector(self, namespace: str) -> Any:
+        """The namespace's metrics collector, kept so its failed counts stay incremental."""
+        if namespace not in self._collectors:
+            try:
+                from pyresque.metrics import FleetCollector
+            except ImportError:
+                raise WebRequestError(
+                    404, "metrics need prometheus-client: pip install 'pyresque[metrics]'"
+                ) from None
+            self._collectors[namespace] = FleetCollector(self.queues[namespace])
+        return self._collectors[namespace]
 
     async def aclose(self) -> None:
         """Close the namespaces' connections."""
@@ -144,6 +168,13 @@ async def _read(name: str, request: Request) -> dict[str, Any]:
         return await data.delayed_page(queue, offset, limit)
     if name == "locks":
         return await data.locks_page(queue)
+    if name == "tasks":
+        app = board.app()
+        if app is None:
+            raise WebRequestError(404, "no task app is configured (pyresque web --app PATH)")
+        from pyresque.web.tasks import tasks_page
+
+        return await tasks_page(queue, app)
     raise WebRequestError(404, f"no page {name!r}")
 
 
@@ -168,6 +199,7 @@ def _page(name: str) -> Any:
             "version": __version__,
             "urlencode": urlencode,
             "now_ms": int(time.time() * 1000),
+            "has_tasks": board.config.app_path is not None,
         }
         body = board.templates.get_template(f"{name}.html").render(context, partial=partial)
         return HTMLResponse(body)
@@ -200,6 +232,17 @@ def _back(request: Request, back: object, **query: str) -> str:
         path = f"{root}/n/{request.path_params['ns']}/"
     base, _, _ = path.partition("?")
     return f"{base}?{urlencode(query)}"
+
+
+async def _metrics(request: Request) -> Response:
+    """The namespace's fleet metrics, in Prometheus' text format (or OpenMetrics)."""
+    board: Dashboard = request.app.state.dashboard
+    board.queue(request)
+    from pyresque.metrics import exposition
+
+    collector = board.collector(request.path_params["ns"])
+    body, content_type = await exposition(collector, accept=request.headers.get("accept", ""))
+    return Response(body, media_type=content_type)
 
 
 async def _home(request: Request) -> Response:
@@ -278,10 +321,12 @@ def create_app(config: WebConfig | None = None) -> Starlette:
         ("failed", "/failed"),
         ("delayed", "/delayed"),
         ("locks", "/locks"),
+        ("tasks", "/tasks"),
     ):
         html, api = _page(name)
         routes.append(Route(f"/n/{{ns}}{path}", html, name=name))
         routes.append(Route(f"/api/n/{{ns}}{path}", api, name=f"api-{name}"))
+    routes.append(Route("/n/{ns}/metrics", _metrics))
     routes.append(Route("/n/{ns}/actions/{action}", _act, methods=["POST"]))
     routes.append(Route("/api/n/{ns}/actions/{action}", _act, methods=["POST"]))
 

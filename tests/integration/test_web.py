@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ import httpx
 from pyresque.web import Fleet, WebConfig, create_app
 
 TOKEN = "a-token-of-sixteen-chars"
+EXAMPLE_APP = Path(__file__).resolve().parents[2] / "examples" / "app"
 
 
 def boom(n: int) -> None:
@@ -403,3 +405,40 @@ async def test_clearing_the_failed_list_needs_clear_typed(
     )
     assert done.json() == {"done": "removed 2 failed job(s)"}
     assert resque_redis.llen(key(ns, "failed")) == 0
+
+
+async def test_the_tasks_page_shows_an_apps_periodic_and_cron_tasks(
+    make_client: Any, make_queue: Any, resque_namespace: str
+) -> None:
+    await make_queue().enqueue_in(60_000, "periodic", "heartbeat", [{}])
+    client = make_client(app_path=str(EXAMPLE_APP))
+    found = (await client.get(f"/api/n/{resque_namespace}/tasks")).json()
+    tasks = {t["name"]: t for t in found["tasks"]}
+    assert tasks["heartbeat"]["frequency"] == 1000
+    assert len(tasks["heartbeat"]["delayed_at"]) == 1
+    assert tasks["signup"]["inputs"]["email"] == {"required": True}
+    cron = [t for t in tasks.values() if t["schedule"]]
+    assert cron and all(t["next_cron_at"] for t in cron)
+    page = (await client.get(f"/n/{resque_namespace}/tasks")).text
+    assert 'data-task="heartbeat"' in page and "every 1.0 s" in page
+    assert (await make_client().get(f"/api/n/{resque_namespace}/tasks")).status_code == 404
+
+
+async def test_each_namespace_has_its_prometheus_metrics(
+    make_client: Any, make_queue: Any, resque_namespace: str
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    queue = make_queue()
+    for n in range(3):
+        await queue.enqueue("math", "add", [n])
+    client = make_client()
+    reply = await client.get(f"/n/{resque_namespace}/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, s.labels.get("queue")): s.value
+        for family in text_string_to_metric_families(reply.text)
+        for s in family.samples
+    }
+    assert samples[("resque_jobs_in_queue", "math")] == 3
+    assert samples[("resque_up", None)] == 1
