@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from admin import fill  # noqa: E402  (this folder is on sys.path when run)
 
-from benchmarks.admin import fill  # noqa: E402
 from pyresque import Queue  # noqa: E402
 from pyresque.connection import AsyncDriver, open_async_driver  # noqa: E402
 from pyresque.protocol.context import Context  # noqa: E402
