@@ -23,10 +23,15 @@ _SECONDS_PER_READ = 50  # due seconds read per round trip while walking the sche
 _PER_SECOND = 1000  # jobs of one second read at once
 
 
+def _second(ms: float) -> str:
+    """``ms`` as ISO 8601 UTC to the second: ``2026-12-06T10:00:00Z``."""
+    return iso(ms).replace(".000Z", "Z")
+
+
 def format_job(job: DelayedJob, now_ms: float) -> str:
     """One line: due time (ISO 8601 UTC, and from now), queue, class, args."""
     ago = relative(job.at - now_ms)
-    due = f"{iso(job.at)} ({'in ' + ago if job.at >= now_ms else ago + ' ago'})"
+    due = f"{_second(job.at)} ({'in ' + ago if job.at >= now_ms else ago + ' ago'})"
     if job.job is None:
         why = job.unreadable["unreadable"] if job.unreadable else "no JSON object"
         return f"{due}  unreadable ({one_line(why)})"
@@ -77,8 +82,8 @@ def list_delayed(options: argparse.Namespace) -> int:
     footer = f"{len(jobs)} job{'' if len(jobs) == 1 else 's'} shown"
     if options.offset:
         footer += f" (from {options.offset})"
-    print("\n".join([*(format_job(job, now) for job in jobs), f"{footer}; {seconds} due "
-                     f"second{'' if seconds == 1 else 's'} in the schedule"]))  # fmt: skip
+    print("\n".join([*(format_job(job, now) for job in jobs), f"{footer}; {seconds} "
+                     f"timestamp{'' if seconds == 1 else 's'} in the schedule"]))  # fmt: skip
     return 0
 
 
@@ -101,7 +106,7 @@ class Pick:
 
     def describe(self) -> str:
         """``add jobs due at <ISO>`` (with the queue and args when given)."""
-        found = f"{_name(self.job_class)} jobs due at {iso(self.second * 1000)}"
+        found = f"{_name(self.job_class)} jobs due at {_second(self.second * 1000)}"
         if self.queue is not None:
             found += f" on queue {_name(self.queue)!r}"
         if self.args is not None:
@@ -116,7 +121,7 @@ def pick(options: argparse.Namespace) -> Pick | None:
         given = [f for f, v in (("--class", options.job_class), ("--queue", options.queue),
                                 ("--args", options.args)) if v is not None]  # fmt: skip
         if given:
-            raise UsageError(f"{', '.join(given)} go with --at SECOND")
+            raise UsageError(f"{', '.join(given)}: only with --at SECOND (and --class)")
         return None
     if options.job_class is None:
         raise UsageError("--at needs --class: the class of the jobs to select at that second")

@@ -38,6 +38,8 @@ def format_entry(entry: FailedEntry) -> str:
         entry.failed_at or "?",
         _name(entry.worker or "?"),
     ]
+    if entry.retried_at is not None:
+        cells.append(f"(retried {entry.retried_at})")
     return "  ".join(cells)
 
 
