@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from pyresque.cli.enqueue import parse_json
-from pyresque.cli.options import usage_error
+from pyresque.cli.options import missing_extra, usage_error
 from pyresque.cli.status import format_status, to_json, where
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
 from pyresque.cli.when import when
@@ -18,6 +19,7 @@ from pyresque.cli.worker import log_to_stderr
 from pyresque.errors import ConfigurationError, PyresqueError, UsageError
 from pyresque.plugins import last_veto
 from pyresque.protocol.status import is_unreadable
+from pyresque.queue import Queue
 from pyresque.tasks import Tasks
 from pyresque.tasks.app import App
 from pyresque.tasks.config import load_config
@@ -37,7 +39,9 @@ def _app_configuration() -> Iterator[None]:
 
 def start(options: argparse.Namespace) -> int:
     """``pyresque start``: run the app node until SIGTERM/SIGINT."""
-    log_to_stderr(options.log_level)
+    if options.metrics_port is not None and (missing := missing_extra("metrics")):
+        return usage_error(missing)
+    log_to_stderr(options.log_level, options.log_format)
     with _app_configuration():
         app = App.from_path(options.app)
     if app.roles == ("enqueue",):
@@ -55,12 +59,36 @@ def start(options: argparse.Namespace) -> int:
         pool = ThreadPoolExecutor(thread_name_prefix=JOB_THREAD)
         loop.set_default_executor(pool)
         try:
-            return await run_app_until_signalled(app)
+            async with _metrics(options, app):
+                return await run_app_until_signalled(app)
         finally:
             loop.set_default_executor(ThreadPoolExecutor(1))  # asyncio.run waits for this one
             pool.shutdown(wait=False, cancel_futures=True)
 
     return exit_past_cut_off_jobs(asyncio.run(serve()))
+
+
+@contextlib.asynccontextmanager
+async def _metrics(options: argparse.Namespace, app: App) -> AsyncIterator[None]:
+    """With ``--metrics-port``: /metrics for the node's worker pools (each attached as it
+    is made, before it starts) and the app's namespace, until the node has stopped."""
+    if options.metrics_port is None:
+        yield
+        return
+    from pyresque.cli.serve import open_metrics
+    from pyresque.metrics import WorkerMetrics
+
+    measured = WorkerMetrics()
+    app.on_pool(measured.attach)
+    cfg = app.config
+    async with Queue(cfg.redis, namespace=cfg.namespace, dialect=cfg.dialect) as queue:
+        server = await open_metrics(
+            options.metrics_host, options.metrics_port, queue, worker_metrics=measured
+        )
+        try:
+            yield
+        finally:
+            await server.aclose()
 
 
 def task_enqueue(options: argparse.Namespace) -> int:

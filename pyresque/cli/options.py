@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import importlib.util
 import math
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -25,8 +26,11 @@ __all__ = [
     "MS_ABOVE_0",
     "Parser",
     "Range",
+    "add_command",
     "check_worker_queues",
+    "connection_options",
     "event_levels",
+    "missing_extra",
     "one_line",
     "options_from",
     "usage_error",
@@ -117,3 +121,50 @@ def event_levels(events_module: str) -> Callable[[str], Mapping[str, int | None]
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def add_command(sub: Any, name: str, path: str | None = None, **kwargs: Any) -> Parser:
+    """A command's parser under ``sub`` (a subparsers action), setting ``command`` to
+    ``path`` (its key in ``pyresque.cli.parser.COMMANDS``; default ``name``)."""
+    parser: Parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(command=path or name)
+    return parser
+
+
+def connection_options(
+    parser: argparse.ArgumentParser, dialect: str, *, inherited: bool = False
+) -> None:
+    """``--redis``, ``--namespace`` and ``--dialect`` (``dialect``: what it decides for
+    this command). ``inherited``: on a subcommand of a command that has them too; left
+    out, they leave the command's value alone (no default of their own)."""
+    defaults: dict[str, Any] = {"redis": None, "namespace": "resque", "dialect": "node"}
+    if inherited:
+        defaults = dict.fromkeys(defaults, argparse.SUPPRESS)
+    parser.add_argument(
+        "--redis",
+        default=defaults["redis"],
+        metavar="URL",
+        help="Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379/0)",
+    )
+    parser.add_argument(
+        "--namespace", default=defaults["namespace"], help="key namespace (default: resque)"
+    )
+    parser.add_argument(
+        "--dialect", choices=("node", "ruby"), default=defaults["dialect"], help=dialect
+    )
+
+
+# What each extra brings, as imported.
+_EXTRAS: dict[str, tuple[str, ...]] = {
+    "metrics": ("prometheus_client",),
+    "web": ("starlette", "jinja2", "uvicorn"),
+}
+
+
+def missing_extra(name: str) -> str | None:
+    """Why a command needs extra ``name`` that is not installed (naming the ``pip
+    install`` that brings it), None when it is installed; nothing is imported."""
+    missing = [module for module in _EXTRAS[name] if importlib.util.find_spec(module) is None]
+    if not missing:
+        return None
+    return f"this needs {', '.join(missing)}, of the {name} extra: pip install 'pyresque[{name}]'"

@@ -13,7 +13,24 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pyresque._version import __version__
-from pyresque.cli.options import MS, MS_ABOVE_0, Parser, Range, event_levels
+from pyresque.cli.opsparser import (
+    delayed_parsers,
+    failed_parsers,
+    log_format,
+    metrics_options,
+    metrics_parser,
+    web_parser,
+    workers_parsers,
+)
+from pyresque.cli.options import (
+    MS,
+    MS_ABOVE_0,
+    Parser,
+    Range,
+    add_command,
+    connection_options,
+    event_levels,
+)
 from pyresque.cli.when import at_ms, delay_ms
 
 __all__ = [
@@ -30,6 +47,15 @@ __all__ = [
 COMMANDS: dict[str, tuple[str, str]] = {
     "enqueue": ("pyresque.cli.enqueue", "run"),
     "status": ("pyresque.cli.status", "run"),
+    "failed list": ("pyresque.cli.failed", "list_failed"),
+    "failed retry": ("pyresque.cli.failed", "retry"),
+    "failed remove": ("pyresque.cli.failed", "remove"),
+    "failed clear": ("pyresque.cli.failed", "clear"),
+    "delayed list": ("pyresque.cli.delayed", "list_delayed"),
+    "delayed run-now": ("pyresque.cli.delayed", "run_now"),
+    "delayed remove": ("pyresque.cli.delayed", "remove"),
+    "workers": ("pyresque.cli.workers", "list_workers"),
+    "workers clean": ("pyresque.cli.workers", "clean"),
     "worker": ("pyresque.cli.worker", "run"),
     "scheduler": ("pyresque.cli.scheduler", "run"),
     "start": ("pyresque.cli.apps", "start"),
@@ -37,6 +63,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "details": ("pyresque.cli.apps", "details"),
     "generate task": ("pyresque.cli.generate", "task"),
     "generate app": ("pyresque.cli.generate", "app"),
+    "metrics": ("pyresque.cli.serve", "metrics"),
+    "web": ("pyresque.cli.serve", "web"),
     "demo": ("pyresque.cli.demo", "run"),
 }
 
@@ -71,23 +99,6 @@ def command_of(name: str) -> Callable[[argparse.Namespace], int]:
     module, function = COMMANDS[name]
     found: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), function)
     return found
-
-
-def _command(sub: Any, name: str, path: str | None = None, **kwargs: Any) -> Parser:
-    parser: Parser = sub.add_parser(name, **kwargs)
-    parser.set_defaults(command=path or name)
-    return parser
-
-
-def _connection(parser: argparse.ArgumentParser, dialect: str) -> None:
-    parser.add_argument(
-        "--redis",
-        default=None,
-        metavar="URL",
-        help="Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379/0)",
-    )
-    parser.add_argument("--namespace", default="resque", help="key namespace (default: resque)")
-    parser.add_argument("--dialect", choices=("node", "ruby"), default="node", help=dialect)
 
 
 def _log_level(parser: argparse.ArgumentParser) -> None:
@@ -130,18 +141,23 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"pyresque {__version__}")
     sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
     _enqueue_parser(sub)
-    status = _command(sub, "status", help="queues, delayed jobs, workers")
-    _connection(
+    status = add_command(sub, "status", help="queues, delayed jobs, workers")
+    connection_options(
         status,
         "whose scheduler lock to name as the leader when both are held: node-resque's "
         "leader lock (node, the default) or resque-scheduler's master lock (ruby); "
         "queues, jobs and both peers' workers read the same either way",
     )
     status.add_argument("--json", action="store_true", help="print JSON")
+    failed_parsers(sub)
+    delayed_parsers(sub)
+    workers_parsers(sub)
     _worker_parser(sub)
     _scheduler_parser(sub)
     _app_parsers(sub)
-    demo = _command(
+    metrics_parser(sub)
+    web_parser(sub)
+    demo = add_command(
         sub,
         "demo",
         help="enqueue demo jobs and print the state as node-resque and Ruby resque see it, "
@@ -152,7 +168,7 @@ def build_parser() -> Parser:
 
 
 def _enqueue_parser(sub: Any) -> None:
-    enqueue = _command(
+    enqueue = add_command(
         sub,
         "enqueue",
         help="put a job on a queue, now or later",
@@ -169,7 +185,7 @@ def _enqueue_parser(sub: Any) -> None:
         metavar="ARGS_JSON",
         help="JSON array of arguments (default: [])",
     )
-    _connection(
+    connection_options(
         enqueue,
         "whose bytes to write: node-resque's payload (node, the default) or Ruby "
         "resque's (ruby); either peer reads both",
@@ -178,7 +194,7 @@ def _enqueue_parser(sub: Any) -> None:
 
 
 def _worker_parser(sub: Any) -> None:
-    worker = _command(
+    worker = add_command(
         sub,
         "worker",
         help="work queues until SIGTERM/SIGINT (or, with --burst, until they are empty)",
@@ -186,7 +202,7 @@ def _worker_parser(sub: Any) -> None:
         "stops taking jobs and lets running ones finish within --grace; a second cuts them "
         "off at once. Either way unfinished jobs are settled per --unfinished.",
     )
-    _connection(
+    connection_options(
         worker,
         "whose worker records to write: node-resque's (node, the default: its name "
         "format, pings, failure entries) or Ruby resque's (ruby: heartbeats, its failure "
@@ -219,6 +235,11 @@ def _worker_parser(sub: Any) -> None:
         help=f"run a MultiWorker of at most N workers ({most}; default 10 or --min)",
     )
     worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    worker.add_argument(
+        "--fail-on-job-failure",
+        action="store_true",
+        help="with --burst: exit with status 1 when any job failed",
+    )
     defaults = WORKER_DEFAULTS
     _option(
         worker,
@@ -274,6 +295,8 @@ def _worker_parser(sub: Any) -> None:
         "Actionhero's workerLogging)",
     )
     _log_level(worker)
+    log_format(worker)
+    metrics_options(worker, "the jobs this process runs (resque_jobs_total ...)")
     worker.add_argument(
         "--loop",
         choices=("auto", "asyncio", "uvloop"),
@@ -283,7 +306,7 @@ def _worker_parser(sub: Any) -> None:
 
 
 def _scheduler_parser(sub: Any) -> None:
-    scheduler = _command(
+    scheduler = add_command(
         sub,
         "scheduler",
         help="move due delayed jobs and clean up dead workers while leader, until SIGTERM/SIGINT",
@@ -292,7 +315,7 @@ def _scheduler_parser(sub: Any) -> None:
         "jobs to their queues and cleans up workers whose ping or heartbeat is stale. "
         "SIGTERM or SIGINT stops it and releases the lock.",
     )
-    _connection(
+    connection_options(
         scheduler,
         "whose leader lock to take: node-resque's (node, the default) or "
         "resque-scheduler's (ruby), and the lock value's format",
@@ -343,10 +366,11 @@ def _scheduler_parser(sub: Any) -> None:
         "Actionhero's schedulerLogging)",
     )
     _log_level(scheduler)
+    log_format(scheduler)
 
 
 def _app_parsers(sub: Any) -> None:
-    start = _command(
+    start = add_command(
         sub,
         "start",
         help="run an app node (workers, scheduler: as its config says) until SIGTERM/SIGINT",
@@ -362,10 +386,12 @@ def _app_parsers(sub: Any) -> None:
     )
     _app(start)
     _log_level(start)
+    log_format(start)
+    metrics_options(start, "the jobs this node's workers run (resque_jobs_total ...)")
     task = sub.add_parser("task", help="an app's tasks").add_subparsers(
         dest="task_command", required=True, metavar="COMMAND"
     )
-    enqueue = _command(
+    enqueue = add_command(
         task,
         "enqueue",
         "task enqueue",
@@ -382,7 +408,7 @@ def _app_parsers(sub: Any) -> None:
     generate = sub.add_parser("generate", help="write new app files").add_subparsers(
         dest="generate_command", required=True, metavar="WHAT"
     )
-    new = _command(
+    new = add_command(
         generate,
         "task",
         "generate task",
@@ -403,14 +429,14 @@ def _app_parsers(sub: Any) -> None:
         "--description", default=None, help="what it does, for its page (default: its name)"
     )
     _app(new)
-    app = _command(
+    app = add_command(
         generate,
         "app",
         "generate app",
         help="write a new app: pyresque.toml, tasks/hello.py, its test and a README",
     )
     app.add_argument("dir", metavar="DIR", help="the app folder (made if missing)")
-    details = _command(
+    details = add_command(
         sub, "details", help="queues, workers, stats, leader; exit 1 when a queue is too long"
     )
     _app(details)
@@ -430,7 +456,7 @@ def _commands(
 ) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """Every command's parser, with its words (``task enqueue``), depth first."""
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
+    if not subs or not all(a.required for a in subs):  # ``workers``: a command too
         yield path, parser
     for action in subs:
         for name, child in action.choices.items():

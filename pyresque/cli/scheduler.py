@@ -20,6 +20,6 @@ def run(options: argparse.Namespace) -> int:
         scheduler = Scheduler(options.redis, options=options_from(SchedulerOptions, options))
     except ConfigurationError as exc:
         return usage_error(str(exc))
-    log_to_stderr(options.log_level)
+    log_to_stderr(options.log_level, options.log_format)
     # Looked up on the package at run time: tests replace it there.
     return asyncio.run(pyresque.scheduler.run_scheduler_until_signalled(scheduler))

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
-import logging
 import os
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pyresque.cli.options import check_worker_queues, options_from, usage_error
+from pyresque.cli.options import check_worker_queues, missing_extra, options_from, usage_error
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
 from pyresque.errors import ConfigurationError, JobsSpecError, PyresqueError, UsageError
+from pyresque.logs import configure_logging, where_raised
 from pyresque.protocol.workers import pool_worker_name
+from pyresque.queue import Queue
 from pyresque.worker import MultiWorker, Worker
 from pyresque.worker.jobs import job_definitions
 from pyresque.worker.options import WorkerOptions
@@ -41,9 +43,11 @@ def load_jobs(spec: str) -> Mapping[str, Any]:
                 f"--jobs {spec!r}: no module named {exc.name!r} (in {os.getcwd()} or on sys.path)"
             ) from None
         raise JobsSpecError(f"--jobs {spec!r}: importing {module_name!r} failed: {exc}") from exc
-    except Exception as exc:  # the module itself raised: say so, exit 2 like a bad spec
+    except Exception as exc:  # the module itself raised: say where, exit 2 like a bad spec
+        place = where_raised(exc)
         raise JobsSpecError(
-            f"--jobs {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+            f"--jobs {spec!r}: importing {module_name!r} failed"
+            f"{' at ' + place if place else ''}: {type(exc).__name__}: {exc}"
         ) from exc
     for part in attr.split("."):
         try:
@@ -68,13 +72,10 @@ def check_pool_name(options: WorkerOptions) -> str | None:
     return None
 
 
-def log_to_stderr(level: str) -> None:
-    """Log lines of ``level`` and above to stderr, with time, level and logger."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def log_to_stderr(level: str, fmt: str = "text") -> None:
+    """Log lines of ``level`` and above to stderr: text (time, level, logger, message) or
+    one JSON object a line (``--log-format``; see :func:`pyresque.logs.configure_logging`)."""
+    configure_logging(level, fmt)
 
 
 def _make_workers(
@@ -121,9 +122,34 @@ async def _work(
             workers = _make_workers(options, settings, jobs, executor)
         except ConfigurationError as exc:  # an option the checks above let through
             raise UsageError(str(exc)) from None
-        return await run_until_signalled(workers, burst=options.burst)
+        async with _metrics(options, workers):
+            return await run_until_signalled(
+                workers, burst=options.burst, fail_on_job_failure=options.fail_on_job_failure
+            )
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
+
+
+@contextlib.asynccontextmanager
+async def _metrics(
+    options: argparse.Namespace, workers: list[Worker | MultiWorker]
+) -> AsyncIterator[None]:
+    """With ``--metrics-port``: /metrics for ``workers`` and the namespace's fleet, served
+    from before they start until they have stopped."""
+    if options.metrics_port is None:
+        yield
+        return
+    from pyresque.cli.serve import open_metrics
+
+    queue = Queue(options.redis, namespace=options.namespace, dialect=options.dialect)
+    async with queue:
+        server = await open_metrics(
+            options.metrics_host, options.metrics_port, queue, workers=workers
+        )
+        try:
+            yield
+        finally:
+            await server.aclose()
 
 
 def _run_loop(main: Coroutine[Any, Any, int], loop: str) -> int:
@@ -149,6 +175,10 @@ def _worker_options(options: argparse.Namespace) -> WorkerOptions | str:
         return f"--min {least} exceeds --max {most}"
     if _multi(options) and options.burst:
         return "--burst runs one Worker; it cannot be combined with --min/--max"
+    if options.fail_on_job_failure and not options.burst:
+        return "--fail-on-job-failure goes with --burst (a run that ends when the queues are empty)"
+    if options.metrics_port is not None and (missing := missing_extra("metrics")):
+        return missing
     queues = check_worker_queues(options.queues)
     if isinstance(queues, str):
         return queues
@@ -174,5 +204,5 @@ def run(options: argparse.Namespace) -> int:
     if problem is not None:
         return usage_error(problem)
     assert isinstance(settings, WorkerOptions)
-    log_to_stderr(options.log_level)
+    log_to_stderr(options.log_level, options.log_format)
     return exit_past_cut_off_jobs(_run_loop(_work(options, settings, jobs), options.loop))

@@ -75,6 +75,7 @@ class App:
         self.name = name
         self._now = now
         self.multi_worker: MultiWorker | None = None
+        self._pool_listeners: list[Callable[[MultiWorker], object]] = []
         self.scheduler: Scheduler | None = None
         self.cron: CronTicker | None = None
         self.queues: list[str] = []
@@ -187,7 +188,18 @@ class App:
         if self.cron is not None:
             self.cron.start()
 
+    def on_pool(self, listener: Callable[[MultiWorker], object]) -> None:
+        """Call ``listener(pool)`` with each worker pool this node makes, before it starts:
+        the first, and each one a change of queues starts (e.g. ``WorkerMetrics().attach``)."""
+        self._pool_listeners.append(listener)
+
     def _pool(self, queues: Sequence[str]) -> MultiWorker:
+        pool = self._new_pool(queues)
+        for listener in self._pool_listeners:
+            listener(pool)
+        return pool
+
+    def _new_pool(self, queues: Sequence[str]) -> MultiWorker:
         cfg = self.config
         return MultiWorker(
             self._driver,

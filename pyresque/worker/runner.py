@@ -30,6 +30,7 @@ from pyresque._version import __version__
 from pyresque.errors import ConfigurationError
 from pyresque.signals import STOP_SIGNALS, StopSignals
 from pyresque.worker.multi import MultiWorker
+from pyresque.worker.summary import RunSummary
 from pyresque.worker.worker import Worker
 
 __all__ = ["STOP_SIGNALS", "process_title", "run_until_signalled"]
@@ -117,11 +118,17 @@ async def run_until_signalled(
     workers: Sequence[Worker | MultiWorker],
     *,
     burst: bool = False,
+    fail_on_job_failure: bool = False,
     title: str | None = None,
     signals: Sequence[signal.Signals] = STOP_SIGNALS,
 ) -> int:
     """Start ``workers`` and run them until stopped by a signal or, with ``burst``, until
-    their queues are empty. Returns an exit status: 0, or 1 if a worker failed.
+    their queues are empty. Returns an exit status: 0, or 1 if a worker failed (or, with
+    ``burst`` and ``fail_on_job_failure``, if a job failed).
+
+    A burst run ends with one line, the workers' :class:`RunSummary` together: ``burst
+    over: the queues are empty; 3 jobs done (2 succeeded, 1 failed) in 0.52 s`` (WARNING
+    when a job failed, with the summary's fields).
 
     ``burst`` needs plain Workers (a MultiWorker has no burst mode). ``title`` replaces the
     default process title (keep ``resque-<digit>`` in it; see the module docstring).
@@ -146,7 +153,14 @@ async def run_until_signalled(
         on_signal=request_stop,
     )
     with stop_signals:
-        return await _run(workers, stop_signals, burst=burst, title=title)
+        code = await _run(workers, stop_signals, burst=burst, title=title)
+    if burst and fail_on_job_failure and code == 0 and _summary(workers).failed:
+        return 1
+    return code
+
+
+def _summary(workers: Sequence[Worker | MultiWorker]) -> RunSummary:
+    return RunSummary.total(w.summary() for w in workers if isinstance(w, Worker))
 
 
 async def _run(
@@ -184,7 +198,13 @@ async def _run(
     if stop_signals.stopping or failed:
         log.info("stopped")
     else:
-        log.info("burst over: the queues are empty")
+        summary = _summary(workers)
+        log.log(
+            logging.WARNING if summary.failed else logging.INFO,
+            "burst over: the queues are empty; %s",
+            summary.line(),
+            extra={"pyresque_event": "summary", **summary.fields()},
+        )
     return 1 if failed else 0
 
 

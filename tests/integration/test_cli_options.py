@@ -5,13 +5,18 @@ Each case is a real ``python -m pyresque`` process; they run side by side to kee
 
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+
+from pyresque.cli import main
 
 # The worker cases' jobs module: importing it leaves a mark, so a refusal made before the
 # import (before anything runs) shows.
@@ -52,6 +57,17 @@ REFUSED: list[tuple[list[str], str]] = [
     (["task", "enqueue", "t", "--in", "inf"], "argument --in: must be a number of ms, 0 or more"),
     (["start", "--app", "{timeout_0}"], "timeout: expected a number of ms > 0, got 0"),
     (["start", "--app", "{no_queues}"], "queues: expected a list of queue names"),
+    (["worker", "--fail-on-job-failure"], "--fail-on-job-failure goes with --burst"),
+    (["worker", "--log-format", "xml"], "argument --log-format: invalid choice: 'xml'"),
+    (["worker", "--metrics-port", "-1"], "argument --metrics-port: must be a whole number of"),
+    (["failed", "clear", "--redis", NOWHERE], "failed clear removes every failed entry: add --yes"),
+    (["failed", "retry", "0", "--all", "--redis", NOWHERE], "not both"),
+    (["failed", "remove", "--redis", NOWHERE], "say which entries: INDEX..., --all, or filters"),
+    (["delayed", "run-now", "--redis", NOWHERE], "say which jobs, one way: --due, --all"),
+    (["delayed", "remove", "--all", "--redis", NOWHERE], "--all removes every delayed job"),
+    (["delayed", "remove", "--at", "x"], "argument --at: 'x' is neither unix epoch seconds"),
+    (["metrics"], "the following arguments are required: --port"),
+    (["web", "--host", "0.0.0.0", "--port", "0"], "serves the dashboard beyond this machine"),
 ]
 
 
@@ -128,3 +144,33 @@ def test_the_names_each_dialect_accepts_still_run(
         _, err = process.communicate(timeout=60)
         assert process.returncode == 0, err
         assert "burst over: the queues are empty" in err
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """The root logger's handlers and level, put back after the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_scheduler_log_format_json_writes_json_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str
+) -> None:
+    import pyresque.scheduler
+
+    async def run(scheduler: object, **_: object) -> int:
+        logging.getLogger("pyresque.scheduler").info("leading", extra={"pyresque_event": "x"})
+        return 0
+
+    monkeypatch.setattr(pyresque.scheduler, "run_scheduler_until_signalled", run)
+    assert main(["scheduler", "--redis", redis_url, "--log-format", "json"]) == 0
+    (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert (line["logger"], line["message"], line["event"]) == (
+        "pyresque.scheduler",
+        "leading",
+        "x",
+    )

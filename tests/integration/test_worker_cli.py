@@ -41,7 +41,11 @@ async def slow(seconds):
     return "slept"
 
 
-JOBS = {"add": add, "slow": slow}
+def fail():
+    raise ValueError("no")
+
+
+JOBS = {"add": add, "slow": slow, "fail": fail}
 NOT_A_MAPPING = [add]
 NOT_JOBS = {"add": 42}
 """
@@ -123,7 +127,62 @@ def test_burst_works_every_job_and_exits_0(
     assert stat(resque_redis, ns, "processed") == 3
     assert resque_redis.llen(key(ns, "failed")) == 0
     assert resque_redis.smembers(key(ns, "workers")) == set()
-    assert worker.logged("burst over: the queues are empty")
+    assert re.search(
+        r"INFO pyresque\.worker: burst over: the queues are empty; 3 jobs done "
+        r"\(3 succeeded, 0 failed\) in \d+\.\d\d s$",
+        worker.log,
+        re.M,
+    ), worker.log
+
+
+@pytest.mark.parametrize("fail_on_job_failure", [False, True])
+def test_burst_with_a_failed_job_warns_and_exits_1_only_when_asked(
+    spawn: Callable[..., WorkerProcess],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
+    fail_on_job_failure: bool,
+) -> None:
+    enqueue(resque_redis, resque_namespace, "add", 1, 1)
+    enqueue(resque_redis, resque_namespace, "fail")
+    flags = ["--fail-on-job-failure"] if fail_on_job_failure else []
+    worker = spawn("--burst", *flags)
+    assert worker.wait() == (1 if fail_on_job_failure else 0), worker.log
+    assert worker.logged(
+        "WARNING pyresque.worker: burst over: the queues are empty; 2 jobs done "
+        "(1 succeeded, 1 failed)"
+    )
+    assert resque_redis.llen(key(resque_namespace, "failed")) == 1
+
+
+def test_log_format_json_writes_one_document_a_line_with_the_summary_fields(
+    spawn: Callable[..., WorkerProcess], resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    enqueue(resque_redis, resque_namespace, "fail")
+    worker = spawn("--burst", "--log-format", "json")
+    assert worker.wait() == 0, worker.log
+    documents = [json.loads(line) for line in worker.lines]  # every line is JSON
+    failure = next(d for d in documents if d.get("event") == "failure")
+    assert failure["class"] == "fail" and failure["exception"] == "ValueError"
+    assert failure["where"] == "cli_jobs.py:15"
+    (summary,) = [d for d in documents if d["message"].startswith("burst over: the queues")]
+    assert summary["level"] == "WARNING" and summary["event"] == "summary"
+    assert (summary["jobs"], summary["succeeded"], summary["failed"]) == (1, 0, 1)
+
+
+def test_a_jobs_module_that_raises_on_import_is_named_by_file_and_line(jobs_dir: Path) -> None:
+    (jobs_dir / "broken_jobs.py").write_text(
+        "import os\n\nJOBS = {'a': os.environ['NO_SUCH_VAR_HERE']}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pyresque", "worker", "--queues", "q", "--jobs", "broken_jobs:JOBS",
+         "--redis", "redis://127.0.0.1:1/0"],
+        cwd=jobs_dir, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "pyresque: --jobs 'broken_jobs:JOBS': importing 'broken_jobs' failed at "
+        "broken_jobs.py:3: KeyError: 'NO_SUCH_VAR_HERE'\n"
+    )
 
 
 def test_sigterm_lets_the_running_job_finish_within_the_grace_period(
@@ -231,6 +290,7 @@ def test_sigkill_leaves_the_job_in_the_working_on_record(
         (["--jobs", "cli_jobs:NOT_JOBS"], "job 'add' is neither callable nor a JobDefinition"),
         (["--burst", "--min", "2"], "--burst runs one Worker"),
         (["--min", "3", "--max", "2"], "--min 3 exceeds --max 2"),
+        (["--fail-on-job-failure"], "--fail-on-job-failure goes with --burst"),
     ],
 )
 def test_a_bad_jobs_spec_or_pool_exits_2_with_a_message(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import re
 import subprocess
 import sys
@@ -96,3 +97,40 @@ def test_the_readmes_option_tables_are_the_parsers() -> None:
     assert found[1] == "\n" + option_table() + "\n", (
         "regenerate the README's tables: python -m pyresque.cli.parser"
     )
+
+
+def test_the_help_shows_the_fleets_own_stale_after_default() -> None:
+    from pyresque.cli.opsparser import FLEET_DEFAULTS
+    from pyresque.fleet import DEFAULT_STALE_AFTER_MS, Fleet
+
+    assert FLEET_DEFAULTS == {"stale_after_ms": DEFAULT_STALE_AFTER_MS}
+    assert build_parser().parse_args(["workers"]).stale_after == DEFAULT_STALE_AFTER_MS
+    assert inspect.signature(Fleet).parameters["stale_after_ms"].default == DEFAULT_STALE_AFTER_MS
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["workers", "--namespace", "a", "clean", "w:1"], "a"),
+        (["workers", "clean", "w:1", "--namespace", "b"], "b"),
+        (["workers", "clean", "w:1"], "resque"),
+    ],
+)
+def test_workers_clean_takes_the_connection_options_before_or_after_it(
+    argv: list[str], expected: str
+) -> None:
+    options = build_parser().parse_args(argv)
+    assert (options.command, options.worker, options.namespace) == (
+        "workers clean",
+        "w:1",
+        expected,
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["worker", "--queues", "q", "--jobs", "m:J"], ["scheduler"], ["start"]]
+)
+def test_the_long_running_commands_take_a_log_format(command: list[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args(command).log_format == "text"
+    assert parser.parse_args([*command, "--log-format", "json"]).log_format == "json"
