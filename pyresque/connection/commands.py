@@ -30,7 +30,7 @@ REQUIRED_COMMANDS: tuple[str, ...] = (
     # sets
     "sadd", "srem", "smembers", "sismember",
     # sorted sets
-    "zadd", "zrem", "zrange", "zrangebyscore", "zcard",
+    "zadd", "zrem", "zrange", "zrangebyscore", "zcard", "zcount",
     # hashes
     "hget", "hgetall", "hset", "hdel",
 )  # fmt: skip

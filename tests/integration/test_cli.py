@@ -102,6 +102,7 @@ def test_status_reports_queues_delayed_workers_failed_and_leader(
             "working_since": None,
             "skipping": [],
             "stats": {"processed": 0, "failed": 0},
+            "runtime": None,
         }
     }
     assert status["failed"] == 1

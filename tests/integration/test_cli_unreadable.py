@@ -154,7 +154,13 @@ def aged(lines: list[str]) -> list[str]:
 def expected_workers(ns: str) -> dict[str, object]:
     """The workers of :func:`spoil`'s namespace in the JSON document."""
     marks = expected_markers(ns)
-    idle = {"kind": None, "started_at": None, "seen_at": None, "working_since": None}
+    idle = {
+        "kind": None,
+        "started_at": None,
+        "seen_at": None,
+        "working_since": None,
+        "runtime": None,
+    }
     zero = {"processed": 0, "failed": 0}
     return {
         "vm:1": {
