@@ -242,3 +242,27 @@ async def test_a_vetoed_enqueue_never_reaches_the_wrappers(
     assert await queue.enqueue("q", "locked") is True
     assert await queue.enqueue("q", "locked") is False  # QueueLock: already queued
     assert log == [("q", "locked", [], None), "done"]
+
+
+async def test_a_job_cut_off_by_a_stop_is_told_to_the_wrapper_as_cancelled(
+    make_queue: Callable[..., Queue],
+    make_worker: Callable[..., Worker],
+    resque_redis: redis.Redis,
+    resque_namespace: str,
+) -> None:
+    queue = make_queue()
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    worker = make_worker(jobs={"forever": forever})
+    recorder = Recorder()
+    worker.around_perform.append(recorder)
+    await queue.enqueue("q", "forever")
+    await worker.start()
+    await poll_until(lambda: asyncio.sleep(0, started.is_set()))
+    await worker.stop(grace=0)
+    assert recorder.log == [("w", "enter", "forever"), ("w", "error", "CancelledError")]
+    assert len(failed_entries(resque_redis, resque_namespace)) == 1  # settled as before
