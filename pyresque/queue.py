@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -25,9 +29,39 @@ from pyresque.protocol.plans import workers as worker_plans
 from pyresque.protocol.plans.delayed import DelayedAt
 from pyresque.protocol.status import Status, Unreadable
 
-__all__ = ["DelayedAt", "Queue"]
+__all__ = ["DelayedAt", "EnqueueWrapper", "Enqueueing", "Queue", "exit_wrappers"]
 
 T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Enqueueing:
+    """One job being written, as a queue's ``around_enqueue`` wrappers see it."""
+
+    queue: str
+    job_class: str
+    args: list[Any]
+    at_ms: float | None
+    """Its due time (unix ms) for a delayed job; None for an immediate one."""
+    extra: dict[str, str] = field(default_factory=dict)
+    """Extra top-level string fields a wrapper adds to the payload (written after the
+    standard ones; ``spec/tracing.md``). Empty: the usual bytes."""
+
+
+EnqueueWrapper = Callable[[Enqueueing], AbstractContextManager[object]]
+"""An entry of a queue's ``around_enqueue`` list: called with each job the queue writes
+(after before_enqueue hooks allowed it), it returns a context manager entered before the
+write and exited after it, with the write's error if it failed (which it cannot
+swallow)."""
+
+
+def exit_wrappers(stack: contextlib.ExitStack[Any], error: BaseException | None) -> None:
+    """Close the wrappers entered on ``stack``, last first, telling them ``error`` as if
+    raised inside (None: success). What they return is ignored; what they raise is raised."""
+    if error is None:
+        stack.close()
+    else:
+        stack.__exit__(type(error), error, error.__traceback__)
 
 
 def _ping() -> Plan[None]:
@@ -67,6 +101,9 @@ class Queue:
         self.patience = patience
         # With ``jobs``, enqueue runs the jobs' plugins (before_enqueue may veto).
         self.jobs: JobDefinitions = job_definitions(jobs)
+        self.around_enqueue: list[EnqueueWrapper] = []
+        """Wrappers around each job this queue writes (:data:`EnqueueWrapper`); tracing
+        (:class:`pyresque.tracing.Tracing`) adds one."""
         if isinstance(redis, AsyncDriver):
             self._driver, self._owns_driver = redis, False
         else:
@@ -125,14 +162,35 @@ class Queue:
         """Push a job; False (nothing written) when a plugin's before_enqueue vetoes it."""
         definition = self.jobs.get(job_class)
         if definition is None or not definition.plugins:
-            return await self._run(jobs.enqueue(self.context, queue, job_class, args))
+            if not self.around_enqueue:
+                return await self._run(jobs.enqueue(self.context, queue, job_class, args))
+            return await self._push(queue, job_class, job_args(args))
         arguments = job_args(args)
         hooks = self._plugin_call(definition, queue, job_class, arguments)
         if not await run_plugins("before_enqueue", **hooks):
             return False
-        await self._run(jobs.enqueue(self.context, queue, job_class, arguments))
+        await self._push(queue, job_class, arguments)
         await run_plugins("after_enqueue", **hooks)
         return True
+
+    async def _push(self, queue: str, job_class: str, args: list[Any]) -> bool:
+        call = Enqueueing(queue, job_class, args, None)
+        return await self._wrapped(
+            call, lambda: jobs.enqueue(self.context, queue, job_class, args, extra=call.extra)
+        )
+
+    async def _wrapped(self, call: Enqueueing, plan: Callable[[], Plan[T]]) -> T:
+        """Run ``plan()`` (made once the wrappers have entered) inside ``around_enqueue``."""
+        stack = contextlib.ExitStack()
+        try:
+            for wrap in self.around_enqueue:
+                stack.enter_context(wrap(call))
+            result = await self._run(plan())
+        except BaseException as exc:
+            exit_wrappers(stack, exc)
+            raise
+        exit_wrappers(stack, None)
+        return result
 
     def _plugin_call(
         self, definition: JobDefinition, queue: str, job_class: str, args: list[Any]
@@ -200,11 +258,20 @@ class Queue:
         it to ``queue`` then. node dialect: an identical job already due that second raises
         :class:`~pyresque.errors.DuplicateJobError` (None with ``suppress_duplicate``); ruby
         dialect: duplicates are kept and a due time not in the future enqueues at once."""
-        return await self._run(
-            delayed.enqueue_at(
-                self.context, at, queue, job_class, args, suppress_duplicate=suppress_duplicate
+        if not self.around_enqueue:
+            return await self._run(
+                delayed.enqueue_at(
+                    self.context, at, queue, job_class, args, suppress_duplicate=suppress_duplicate
+                )
             )
-        )
+        call = Enqueueing(queue, job_class, job_args(args), delayed.to_ms(at))
+        return await self._wrapped(
+            call,
+            lambda: delayed.enqueue_at(
+                self.context, at, queue, job_class, call.args,
+                suppress_duplicate=suppress_duplicate, extra=call.extra,
+            ),
+        )  # fmt: skip
 
     async def enqueue_in(
         self,
@@ -217,10 +284,20 @@ class Queue:
     ) -> bool | None:
         """Delay a job by ``delay`` (ms, or a timedelta): :meth:`enqueue_at` of now
         plus the delay."""
-        return await self._run(
-            delayed.enqueue_in(
-                self.context, delay, queue, job_class, args, suppress_duplicate=suppress_duplicate
+        if not self.around_enqueue:
+            return await self._run(
+                delayed.enqueue_in(
+                    self.context,
+                    delay,
+                    queue,
+                    job_class,
+                    args,
+                    suppress_duplicate=suppress_duplicate,
+                )
             )
+        at = self.context.now_ms() + math.trunc(delayed.delay_ms(delay))
+        return await self.enqueue_at(
+            at, queue, job_class, args, suppress_duplicate=suppress_duplicate
         )
 
     async def scheduled_at(self, queue: str, job_class: str, args: object = None) -> list[int]:

@@ -54,6 +54,13 @@ module PyresquePeer
     case req["op"]
     when "enqueue"
       Resque::Job.create(req["queue"], req["class"], *req["args"])
+    when "push"
+      # Resque.push of an item as given: what opentelemetry-ruby-contrib's resque
+      # instrumentation pushes after `OpenTelemetry.propagation.inject(item)` added
+      # "traceparent" (and "tracestate") as top-level string keys after class and args.
+      item = req["item"].transform_keys { |k| %w[class args].include?(k) ? k.to_sym : k }
+      Resque.push(req["queue"], item)
+      Resque.redis.lindex("queue:#{req['queue']}", -1)
     when "enqueue_class"
       Resque.enqueue(job_class(req["class"], req["queue"]), *req["args"])
     when "enqueue_at"

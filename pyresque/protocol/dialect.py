@@ -12,12 +12,15 @@ resque-scheduler):
 - JSON numbers: JavaScript's (``1.0`` -> ``1``) versus Ruby's (``1.0``, ``1.0e+20``);
 - failure entries: each peer's key order and date format;
 - scheduler lock: ``resque_scheduler_leader_lock`` versus ``resque:resque_scheduler_master_lock``.
+
+``extra``: a payload or delayed item may carry extra top-level string fields after the
+standard ones (trace context: ``spec/tracing.md``); none are written unless given.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +29,16 @@ from pyresque.protocol import times
 from pyresque.protocol.jsjson import JSONValue, js_dumps
 from pyresque.protocol.rubyjson import ruby_dumps
 
-__all__ = ["NODE", "RUBY", "Dialect", "DialectName", "get_dialect", "job_args"]
+__all__ = [
+    "NODE",
+    "RUBY",
+    "STANDARD_FIELDS",
+    "Dialect",
+    "DialectName",
+    "check_extra",
+    "get_dialect",
+    "job_args",
+]
 
 DialectName = Literal["node", "ruby"]
 
@@ -38,6 +50,30 @@ def job_args(args: object) -> list[JSONValue]:
     if isinstance(args, list | tuple):
         return list(args)
     return [args]  # type: ignore[list-item]
+
+
+STANDARD_FIELDS = frozenset({"class", "queue", "args"})
+"""The fields a queue payload or delayed item is made of; extra fields may not reuse them."""
+
+
+def check_extra(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """Extra top-level fields for a payload, checked: string names that are not
+    :data:`STANDARD_FIELDS`, string values; kept in the order given."""
+    if not extra:
+        return {}
+    checked: dict[str, str] = {}
+    for name, value in extra.items():
+        if not isinstance(name, str) or not name or name in STANDARD_FIELDS:
+            raise PayloadEncodeError(
+                f"an extra payload field needs a name other than class, queue and args, "
+                f"not {name!r}"
+            )
+        if not isinstance(value, str):
+            raise PayloadEncodeError(
+                f"extra payload field {name!r} must be a string, not {type(value).__name__}"
+            )
+        checked[name] = value
+    return checked
 
 
 def _check_names(queue: str, job_class: str) -> None:
@@ -75,19 +111,43 @@ class Dialect:
             value = _nulls_for_non_finite(value)
         return ruby_dumps(value, adapter=self.json_adapter)
 
-    def job(self, queue: str, job_class: str, args: Sequence[JSONValue]) -> bytes:
-        """A queue payload, as pushed onto ``queue:<queue>``."""
+    def job(
+        self,
+        queue: str,
+        job_class: str,
+        args: Sequence[JSONValue],
+        *,
+        extra: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """A queue payload, as pushed onto ``queue:<queue>``; ``extra`` string fields
+        (checked by :func:`check_extra`) follow the standard ones, in the order given."""
         _check_names(queue, job_class)
+        fields = check_extra(extra)
+        value: dict[str, JSONValue]
         if self.name == "node":
-            return self.dumps({"class": job_class, "queue": queue, "args": list(args)})
-        return self.dumps({"class": job_class, "args": list(args)})
+            value = {"class": job_class, "queue": queue, "args": list(args), **fields}
+        else:
+            value = {"class": job_class, "args": list(args), **fields}
+        return self.dumps(value)
 
-    def delayed_job(self, queue: str, job_class: str, args: Sequence[JSONValue]) -> bytes:
-        """A delayed item, as pushed onto ``delayed:<ts>`` and named in ``timestamps:<item>``."""
+    def delayed_job(
+        self,
+        queue: str,
+        job_class: str,
+        args: Sequence[JSONValue],
+        *,
+        extra: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """A delayed item, as pushed onto ``delayed:<ts>`` and named in ``timestamps:<item>``;
+        ``extra`` string fields follow the standard ones, as in :meth:`job`."""
         _check_names(queue, job_class)
+        fields = check_extra(extra)
+        value: dict[str, JSONValue]
         if self.name == "node":
-            return self.dumps({"class": job_class, "queue": queue, "args": list(args)})
-        return self.dumps({"class": job_class, "args": list(args), "queue": queue})
+            value = {"class": job_class, "queue": queue, "args": list(args), **fields}
+        else:
+            value = {"class": job_class, "args": list(args), "queue": queue, **fields}
+        return self.dumps(value)
 
     def bucket(self, at_ms: float) -> int:
         """The delayed-queue second for a due time in milliseconds."""

@@ -5,6 +5,7 @@ from pyresque.worker.jobs import (
     CurrentJob,
     JobDefinition,
     JobTimeoutError,
+    PerformWrapper,
     UnknownJobError,
     current_job,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "JobDefinition",
     "JobTimeoutError",
     "MultiWorker",
+    "PerformWrapper",
     "RunSummary",
     "UnknownJobError",
     "Waker",

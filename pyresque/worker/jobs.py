@@ -12,8 +12,9 @@ import asyncio
 import contextvars
 import inspect
 import math
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "CurrentJob",
     "JobDefinition",
     "JobTimeoutError",
+    "PerformWrapper",
     "UnknownJobError",
     "current_job",
     "job_definitions",
@@ -45,6 +47,15 @@ class CurrentJob:
         """The payload, under the name node-resque's and Actionhero's ``worker.job`` has."""
         return self.payload
 
+
+PerformWrapper = Callable[[CurrentJob], AbstractContextManager[object]]
+"""An entry of a worker's ``around_perform`` list: called with each job the worker runs,
+it returns a context manager entered before the job's before_perform hooks and exited
+after its after_perform hooks, told the job's error as if it were raised inside (a job
+cut off by a stop: a CancelledError; a class with no definition: UnknownJobError). The
+job runs in its context (contextvars set on entering are the job's); what its exit
+returns is ignored: a wrapper cannot swallow a failure. A wrapper that raises on entering
+fails the job unrun; one that raises on exiting fails a job that had not failed."""
 
 _current: contextvars.ContextVar[CurrentJob | None] = contextvars.ContextVar(
     "pyresque_current_job", default=None

@@ -74,7 +74,7 @@ from pyresque.errors import ConfigurationError, StateError
 from pyresque.protocol import times
 from pyresque.protocol.workers import pool_worker_name
 from pyresque.worker.events import EVENTS, Events, Listener
-from pyresque.worker.jobs import job_definitions
+from pyresque.worker.jobs import PerformWrapper, job_definitions
 from pyresque.worker.options import WorkerKeywords, WorkerOptions, options_with
 from pyresque.worker.waker import Waker
 from pyresque.worker.worker import Worker
@@ -154,6 +154,9 @@ class MultiWorker:
         self.name = self.options.name or self._context.hostname
         self.queues = queues
         self.jobs = job_definitions(jobs)  # checked once, here, not per child
+        self.around_perform: list[PerformWrapper] = []
+        """Wrappers around each job a child runs (:data:`~pyresque.worker.jobs.PerformWrapper`):
+        every child shares this list."""
         self.min_task_processors = min_task_processors
         self.max_task_processors = max_task_processors
         self.check_timeout = float(check_timeout)
@@ -340,6 +343,7 @@ class MultiWorker:
             executor=self._executor,
             waker=self._waker,
         )
+        worker.around_perform = self.around_perform
         child = _Child(wid, worker)
         for event in FORWARDED:
             relay = (

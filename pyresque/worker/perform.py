@@ -8,6 +8,7 @@ with the job's bytes kept, or unfinished): nothing about a payload can end the w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable
 from concurrent.futures import Executor
@@ -32,9 +33,9 @@ from pyresque.protocol.plan import Call, Plan
 from pyresque.protocol.plans.work import Settle, Taken
 from pyresque.protocol.recovery import stopped_entry
 from pyresque.protocol.workers import Identity, exception_entry, ruby_record
-from pyresque.queue import Queue
+from pyresque.queue import Queue, exit_wrappers
 from pyresque.worker.events import Events
-from pyresque.worker.jobs import CurrentJob, UnknownJobError, invoke
+from pyresque.worker.jobs import CurrentJob, PerformWrapper, UnknownJobError, invoke
 from pyresque.worker.options import Unfinished, WorkerOptions
 
 __all__ = ["SUCCESS", "Performer", "Unfinished"]
@@ -64,6 +65,7 @@ class Performer:
     _in_job: bool
     _cutting: bool
     _plugin_queue: Queue | None
+    around_perform: list[PerformWrapper]
 
     def _run(self, plan: Plan[T]) -> Awaitable[T]:
         return run_plan(plan, self._driver)
@@ -80,9 +82,14 @@ class Performer:
             await self._canonical_ruby_record(taken, started, payload)
         found = payload.get("class")
         job_class = found if isinstance(found, str) else ""
+        args = payload.get("args", [])
+        args = args if isinstance(args, list) else [args]
+        current = CurrentJob(self, taken.queue, job_class, args, payload)
         definition = self.jobs.get(job_class)
         if definition is None:
             error = UnknownJobError(f"No job defined for class {job_class!r}")
+            if self.around_perform:
+                self._tell_wrappers(current, error)
             if ctx.dialect.is_node:
                 return self._failed(
                     taken, payload, error, began, exception="Error",
@@ -92,16 +99,50 @@ class Performer:
                 taken, payload, error, began, exception="NameError",
                 message=f"uninitialized constant {job_class}",
             )  # fmt: skip
-        args = payload.get("args", [])
-        args = args if isinstance(args, list) else [args]
         self.job, self.working = payload, True
         self.events.emit("job", taken.queue, payload, queue=taken.queue, **{"class": job_class})
-        current = CurrentJob(self, taken.queue, job_class, args, payload)
         outcome = Outcome()
+        if self.around_perform:
+            settled = await self._run_wrapped(taken, payload, definition, current, outcome, began)
+        else:
+            settled = await self._run_job(taken, payload, definition, current, outcome, began)
+        if settled is not None:
+            return settled
+        if outcome.error is not None:
+            return self._failed(taken, payload, outcome.error, began)
+        duration = (time.monotonic() - began) * 1000
+        self.events.emit(
+            "success",
+            taken.queue,
+            payload,
+            outcome.result,
+            duration,
+            **_job_fields(taken.queue, job_class, duration, "success"),
+        )
+        if outcome.counts_as_failure:
+            # A retried failure (Retry plugin): counted in this step's one script, where
+            # node-resque DECRs/INCRs the stats after counting a success.
+            self.failed += 1
+            return Settle("done", processed=not ctx.dialect.is_node, failed=True)
+        self.processed += 1
+        return SUCCESS
+
+    async def _run_job(
+        self,
+        taken: Taken,
+        payload: dict[str, Any],
+        definition: JobDefinition,
+        current: CurrentJob,
+        outcome: Outcome,
+        began: float,
+    ) -> Settle | None:
+        """Plugins' before_perform, the job, after_perform: its result or error goes to
+        ``outcome``; a settle here for a vetoed job or one cut off by a stop."""
+        job_class, queue, args = current.job_class, current.queue, current.args
         self._in_job = True
         try:
             if definition.plugins and not await self._hooks(
-                "before_perform", definition, job_class, taken.queue, args, outcome
+                "before_perform", definition, job_class, queue, args, outcome
             ):
                 return _VETOED  # node-resque counts nothing for a vetoed perform
             outcome.result = await invoke(
@@ -125,32 +166,63 @@ class Performer:
         try:
             if definition.plugins:
                 try:
-                    await self._hooks(
-                        "after_perform", definition, job_class, taken.queue, args, outcome
-                    )
+                    await self._hooks("after_perform", definition, job_class, queue, args, outcome)
                 except Exception as exc:  # after_perform runs after failures too
                     if outcome.error is None:
                         outcome.error = exc
         finally:
             self.job, self.working = None, False
-        if outcome.error is not None:
-            return self._failed(taken, payload, outcome.error, began)
-        duration = (time.monotonic() - began) * 1000
-        self.events.emit(
-            "success",
-            taken.queue,
-            payload,
-            outcome.result,
-            duration,
-            **_job_fields(taken.queue, job_class, duration, "success"),
-        )
-        if outcome.counts_as_failure:
-            # A retried failure (Retry plugin): counted in this step's one script, where
-            # node-resque DECRs/INCRs the stats after counting a success.
-            self.failed += 1
-            return Settle("done", processed=not ctx.dialect.is_node, failed=True)
-        self.processed += 1
-        return SUCCESS
+        return None
+
+    async def _run_wrapped(
+        self,
+        taken: Taken,
+        payload: dict[str, Any],
+        definition: JobDefinition,
+        current: CurrentJob,
+        outcome: Outcome,
+        began: float,
+    ) -> Settle | None:
+        """:meth:`_run_job` inside the ``around_perform`` wrappers (the first outermost).
+        A wrapper that fails to enter fails the job unrun; each is told the job's error
+        (a cut-off job's is the CancelledError) and cannot swallow it."""
+        stack = contextlib.ExitStack()
+        settled: Settle | None = None
+        try:
+            for wrap in self.around_perform:
+                stack.enter_context(wrap(current))
+        except Exception as exc:
+            outcome.error = exc
+            self.job, self.working = None, False
+        else:
+            try:
+                settled = await self._run_job(taken, payload, definition, current, outcome, began)
+            except BaseException as exc:  # a cancellation that is no stop's cut
+                exit_wrappers(stack, exc)
+                raise
+        error: BaseException | None = outcome.error
+        if settled is not None:
+            error = None if settled is _VETOED else asyncio.CancelledError("cut off by stop")
+        try:
+            exit_wrappers(stack, error)
+        except Exception as exc:
+            if settled is None and outcome.error is None:
+                outcome.error = exc
+        return settled
+
+    def _tell_wrappers(self, current: CurrentJob, error: BaseException) -> None:
+        """A job that cannot run (no definition for its class) passes through the
+        ``around_perform`` wrappers all the same, failing with ``error``."""
+        stack = contextlib.ExitStack()
+        try:
+            for wrap in self.around_perform:
+                stack.enter_context(wrap(current))
+        except Exception as exc:
+            self.events.emit("error", exc, current.queue, current.payload, error=str(exc))
+        try:
+            exit_wrappers(stack, error)
+        except Exception as exc:
+            self.events.emit("error", exc, current.queue, current.payload, error=str(exc))
 
     async def _hooks(
         self,

@@ -46,7 +46,7 @@ from pyresque.protocol.plans.work import Settle, Stepped, Taken
 from pyresque.protocol.workers import Identity, run_at, runtime_ttl, worker_name, worker_queues
 from pyresque.queue import Queue
 from pyresque.worker.events import Events, Listener
-from pyresque.worker.jobs import job_definitions
+from pyresque.worker.jobs import PerformWrapper, job_definitions
 from pyresque.worker.options import Unfinished, WorkerKeywords, WorkerOptions, options_with
 from pyresque.worker.perform import Performer
 from pyresque.worker.retry import Throttle
@@ -126,6 +126,8 @@ class Worker(Performer):
         self.queue: str | None = None
         self.processed = 0
         self.failed = 0
+        self.around_perform: list[PerformWrapper] = []
+        """Wrappers around each job it runs (:data:`~pyresque.worker.jobs.PerformWrapper`)."""
         self.unreadable: dict[str, str] = {}
         """Queues skipped because their key cannot be read, and why (reported, retried)."""
         self.last_reply_at: float | None = None

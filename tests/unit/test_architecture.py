@@ -215,7 +215,8 @@ def test_no_module_imports_itself_back_through_others() -> None:
 def test_layers_only_point_down() -> None:
     order = [
         "protocol", "connection", "definitions", "plugins", "queue", "sync", "fleet", "signals",
-        "worker", "scheduler", "activejob", "metrics", "tasks", "web", "cli", "demo", "testing",
+        "worker", "scheduler", "activejob", "metrics", "tracing", "tasks", "web", "cli", "demo",
+        "testing",
     ]  # fmt: skip
     rank = {name: i for i, name in enumerate(order)}
     for path in MODULES:
@@ -250,6 +251,7 @@ def test_layers_only_point_down() -> None:
         "pyresque.tasks.sync",
         "pyresque.metrics",
         "pyresque.logs",
+        "pyresque.tracing",
     ],
 )
 def test_public_modules_export_exactly_what_they_define(module: str) -> None:
@@ -333,6 +335,7 @@ PUBLIC_MODULES = [
     "pyresque", "pyresque.sync", "pyresque.errors", "pyresque.connection", "pyresque.testing",
     "pyresque.activejob", "pyresque.tasks", "pyresque.tasks.sync", "pyresque.worker",
     "pyresque.scheduler", "pyresque.plugins", "pyresque.metrics", "pyresque.logs",
+    "pyresque.tracing",
 ]  # fmt: skip
 
 

@@ -8,7 +8,7 @@ Ruby's own calls (``remove_delayed``, ``delayed_queue_peek`` ...) keep Ruby's se
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -94,13 +94,14 @@ def enqueue_in(
     args: object = None,
     *,
     suppress_duplicate: bool = False,
+    extra: Mapping[str, str] | None = None,
 ) -> Plan[bool | None]:
     """``enqueue_at(now + delay)``; ``delay`` in milliseconds (node-resque truncates it to
     whole milliseconds, and so does this)."""
     at = ctx.now_ms() + math.trunc(delay_ms(delay))
     return (
         yield from enqueue_at(
-            ctx, at, queue, job_class, args, suppress_duplicate=suppress_duplicate
+            ctx, at, queue, job_class, args, suppress_duplicate=suppress_duplicate, extra=extra
         )
     )
 
@@ -113,19 +114,22 @@ def enqueue_at(
     args: object = None,
     *,
     suppress_duplicate: bool = False,
+    extra: Mapping[str, str] | None = None,
 ) -> Plan[bool | None]:
     """Delay a job until ``at`` (unix milliseconds, or an aware datetime).
 
     node dialect: an identical item at the same second raises :class:`DuplicateJobError`,
     or returns None with ``suppress_duplicate``. ruby dialect: duplicates are kept, and a
-    due time not in the future enqueues at once, as resque-scheduler does.
+    due time not in the future enqueues at once, as resque-scheduler does. ``extra``
+    top-level string fields follow the standard ones (an item is a duplicate only when
+    its bytes, extra fields included, are the same).
     """
     at_ms = to_ms(at)
     arguments = job_args(args)
     ts = ctx.dialect.bucket(at_ms)
     if not ctx.dialect.is_node and ts <= math.floor(ctx.clock()):
-        return (yield from enqueue(ctx, queue, job_class, arguments))
-    item = ctx.dialect.delayed_job(queue, job_class, arguments)
+        return (yield from enqueue(ctx, queue, job_class, arguments, extra=extra))
+    item = ctx.dialect.delayed_job(queue, job_class, arguments, extra=extra)
     member = ctx.keys.delayed_member(ts)
     added = yield Eval(
         load_script("enqueue_at"),

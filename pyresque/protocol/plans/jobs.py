@@ -7,7 +7,7 @@ fail on bad input (encoding, names) fails before the first command is sent.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pyresque.errors import PayloadDecodeError
 from pyresque.protocol.context import Context
@@ -37,8 +37,16 @@ def encodings(ctx: Context, queue: str, job_class: str, args: Sequence[JSONValue
     return [first] if second == first else [first, second]
 
 
-def enqueue(ctx: Context, queue: str, job_class: str, args: object = None) -> Plan[bool]:
-    payload = ctx.dialect.job(queue, job_class, job_args(args))
+def enqueue(
+    ctx: Context,
+    queue: str,
+    job_class: str,
+    args: object = None,
+    *,
+    extra: Mapping[str, str] | None = None,
+) -> Plan[bool]:
+    """Push a job; ``extra`` top-level string fields follow the standard ones."""
+    payload = ctx.dialect.job(queue, job_class, job_args(args), extra=extra)
     yield Eval(load_script("enqueue"), (ctx.keys.queues(), ctx.keys.queue(queue)), (queue, payload))
     return True
 

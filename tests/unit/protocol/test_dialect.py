@@ -66,3 +66,48 @@ def test_oj_adapter_writes_large_integral_floats_in_full() -> None:
         b'{"class":"J","args":[10000000000000000.0]}'
     )
     assert RUBY.job("q", "J", [1e16]) == b'{"class":"J","args":[1.0e+16]}'
+
+
+TRACE = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+
+def test_extra_fields_follow_the_standard_ones_in_each_dialects_order() -> None:
+    extra = {**TRACE, "tracestate": "congo=t61rcWkgMzE"}
+    tail = (
+        b'"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",'
+        b'"tracestate":"congo=t61rcWkgMzE"}'
+    )
+    assert NODE.job("q", "J", [1.0], extra=extra) == b'{"class":"J","queue":"q","args":[1],' + tail
+    assert RUBY.job("q", "J", [1.0], extra=extra) == b'{"class":"J","args":[1.0],' + tail
+    assert NODE.delayed_job("q", "J", [], extra=extra) == (
+        b'{"class":"J","queue":"q","args":[],' + tail
+    )
+    assert RUBY.delayed_job("q", "J", [], extra=extra) == (
+        b'{"class":"J","args":[],"queue":"q",' + tail
+    )
+
+
+@pytest.mark.parametrize("dialect", [NODE, RUBY], ids=["node", "ruby"])
+@pytest.mark.parametrize("extra", [None, {}], ids=["none", "empty"])
+def test_no_extra_fields_leave_the_bytes_unchanged(dialect: Dialect, extra: object) -> None:
+    assert dialect.job("q", "J", [1], extra=extra) == dialect.job("q", "J", [1])
+    assert dialect.delayed_job("q", "J", [1], extra=extra) == dialect.delayed_job("q", "J", [1])
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"class": "Other"},
+        {"args": "[]"},
+        {"queue": "x"},
+        {"": "v"},
+        {"n": 1},
+        {"n": None},
+        {1: "v"},
+    ],
+)
+def test_extra_fields_may_not_replace_standard_ones_or_hold_non_strings(extra: object) -> None:
+    with pytest.raises(PayloadEncodeError):
+        NODE.job("q", "J", [], extra=extra)
+    with pytest.raises(PayloadEncodeError):
+        RUBY.delayed_job("q", "J", [], extra=extra)
