@@ -41,9 +41,16 @@ def start(options: argparse.Namespace) -> int:
     """``pyresque start``: run the app node until SIGTERM/SIGINT."""
     if options.metrics_port is not None and (missing := missing_extra("metrics")):
         return usage_error(missing)
+    if options.tracing is not None and (missing := missing_extra("tracing")):
+        return usage_error(missing)
     log_to_stderr(options.log_level, options.log_format)
     with _app_configuration():
         app = App.from_path(options.app)
+    if options.tracing is not None:
+        from pyresque.tracing import Tracing
+
+        mode, naming = options.tracing, options.span_naming
+        app.on_pool(lambda pool: Tracing(propagation=mode, span_naming=naming).attach(pool))
     if app.roles == ("enqueue",):
         return usage_error(
             f"the app in {options.app} gives this node nothing to run: its config has "

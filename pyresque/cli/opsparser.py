@@ -18,6 +18,7 @@ __all__ = [
     "delayed_parsers",
     "failed_parsers",
     "log_format",
+    "tracing_options",
     "metrics_options",
     "metrics_parser",
     "second",
@@ -360,6 +361,27 @@ def metrics_options(parser: argparse.ArgumentParser, what: str) -> None:
         default="127.0.0.1",
         metavar="HOST",
         help="the address --metrics-port listens on (default: 127.0.0.1)",
+    )
+
+
+def tracing_options(parser: argparse.ArgumentParser) -> None:
+    """``--tracing [link|child|none]`` and ``--span-naming``."""
+    parser.add_argument(
+        "--tracing",
+        nargs="?",
+        const="link",
+        choices=("link", "child", "none"),
+        default=None,
+        help="an OpenTelemetry consumer span per job, as opentelemetry-ruby's resque "
+        "instrumentation makes them: linked to the trace a payload carries (link, the "
+        "default), its child (child), or neither (none). Configure the SDK as usual (e.g. "
+        "run under opentelemetry-instrument); needs pip install 'pyresque[tracing]'",
+    )
+    parser.add_argument(
+        "--span-naming",
+        choices=("queue", "job_class"),
+        default="queue",
+        help="name spans '<queue> process' (queue, the default) or '<class> process'",
     )
 
 

@@ -158,6 +158,7 @@ def connection_options(
 _EXTRAS: dict[str, tuple[str, ...]] = {
     "metrics": ("prometheus_client",),
     "web": ("starlette", "jinja2", "uvicorn"),
+    "tracing": ("opentelemetry",),
 }
 
 

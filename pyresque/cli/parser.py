@@ -19,6 +19,7 @@ from pyresque.cli.opsparser import (
     log_format,
     metrics_options,
     metrics_parser,
+    tracing_options,
     web_parser,
     workers_parsers,
 )
@@ -297,6 +298,7 @@ def _worker_parser(sub: Any) -> None:
     _log_level(worker)
     log_format(worker)
     metrics_options(worker, "the jobs this process runs (resque_jobs_total ...)")
+    tracing_options(worker)
     worker.add_argument(
         "--loop",
         choices=("auto", "asyncio", "uvloop"),
@@ -388,6 +390,7 @@ def _app_parsers(sub: Any) -> None:
     _log_level(start)
     log_format(start)
     metrics_options(start, "the jobs this node's workers run (resque_jobs_total ...)")
+    tracing_options(start)
     task = sub.add_parser("task", help="an app's tasks").add_subparsers(
         dest="task_command", required=True, metavar="COMMAND"
     )

@@ -122,6 +122,11 @@ async def _work(
             workers = _make_workers(options, settings, jobs, executor)
         except ConfigurationError as exc:  # an option the checks above let through
             raise UsageError(str(exc)) from None
+        if options.tracing is not None:
+            from pyresque.tracing import Tracing
+
+            for worker in workers:
+                Tracing(propagation=options.tracing, span_naming=options.span_naming).attach(worker)
         async with _metrics(options, workers):
             return await run_until_signalled(
                 workers, burst=options.burst, fail_on_job_failure=options.fail_on_job_failure
@@ -178,6 +183,8 @@ def _worker_options(options: argparse.Namespace) -> WorkerOptions | str:
     if options.fail_on_job_failure and not options.burst:
         return "--fail-on-job-failure goes with --burst (a run that ends when the queues are empty)"
     if options.metrics_port is not None and (missing := missing_extra("metrics")):
+        return missing
+    if options.tracing is not None and (missing := missing_extra("tracing")):
         return missing
     queues = check_worker_queues(options.queues)
     if isinstance(queues, str):

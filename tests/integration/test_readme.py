@@ -39,9 +39,9 @@ CI_RUN = ROOT / ".ci" / "run"
 README_URLS = ("redis://127.0.0.1:6379/0", "redis://localhost:6379/0")
 # The db the README's commands share (they use the default namespace, "resque").
 DB = 12
-LONG_RUNNING = {"scheduler", "start"}
+LONG_RUNNING = {"scheduler", "start", "web", "metrics"}
 # What each long-running command logs once it runs.
-STARTED = re.compile(r"worker\(s\) started|Scheduler.* started|running; SIGTERM")
+STARTED = re.compile(r"worker\(s\) started|Scheduler.* started|running; SIGTERM|listening on")
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)(?:\[([\w,\s-]+)\])?$")
 

@@ -358,3 +358,48 @@ def test_the_process_title_passes_ruby_resques_live_worker_check(
     assert worker.wait() == 0, worker.log
     assert worker.logged("SIGINT: stopping")
     assert resque_redis.smembers(key(resque_namespace, "workers")) == set()
+
+
+TRACED_JOBS = """
+import redis
+from opentelemetry import trace
+from pyresque import current_job
+
+
+def traced(url):
+    job = current_job()
+    context = trace.get_current_span().get_span_context()
+    with redis.Redis.from_url(url) as client:
+        client.set(job.worker.context.keys.key("seen-trace"), format(context.trace_id, "032x"))
+
+
+JOBS = {"traced": traced}
+"""
+
+
+def test_tracing_child_runs_each_job_inside_the_trace_its_payload_carries(
+    spawn: Callable[..., WorkerProcess],
+    jobs_dir: Path,
+    redis_url: str,
+    resque_redis: redis.Redis,
+    resque_namespace: str,
+) -> None:
+    pytest.importorskip("opentelemetry", reason="the tracing extra is not installed")
+    ns = resque_namespace
+    (jobs_dir / "traced_jobs.py").write_text(TRACED_JOBS)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    # A payload as opentelemetry-ruby's resque instrumentation leaves it: W3C keys on top.
+    raw = json.dumps(
+        {
+            "class": "traced",
+            "args": [redis_url],
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+        },
+        separators=(",", ":"),
+    )
+    resque_redis.sadd(key(ns, "queues"), "q")
+    resque_redis.rpush(key(ns, "queue", "q"), raw)
+    worker = spawn("--burst", "--tracing", "child", "--jobs", "traced_jobs:JOBS")
+    assert worker.wait() == 0, worker.log
+    # No SDK configured: the span is the API's non-recording one, still in that trace.
+    assert resque_redis.get(key(ns, "seen-trace")) == trace_id.encode()
