@@ -58,7 +58,7 @@ __all__ = [
 
 Propagation = Literal["link", "child", "none"]
 SpanNaming = Literal["queue", "job_class"]
-Attachable = TypeVar("Attachable", Queue, Worker, MultiWorker)
+Attachable = TypeVar("Attachable", bound=Queue | Worker | MultiWorker)
 
 MESSAGING_SYSTEM = "resque"
 """The ``messaging.system`` attribute of every span, as the Ruby gem sets it."""
