@@ -377,11 +377,15 @@ class Queue:
         registered worker."""
         return await self._run(worker_plans.all_working_on(self.context))
 
-    async def force_clean_worker(self, worker_name: str) -> dict[str, Any] | None:
+    async def force_clean_worker(
+        self, worker_name: str, *, reason: str | None = None
+    ) -> dict[str, Any] | None:
         """Unregister a worker (dead or stuck) and write the job it held to the
         failed list, as node-resque's ``forceCleanWorker`` does; the failure entry, or None
-        when it held no job."""
-        return await self._run(worker_plans.force_clean_worker(self.context, worker_name))
+        when it held no job. ``reason`` replaces the entry's ``error`` text."""
+        return await self._run(
+            worker_plans.force_clean_worker(self.context, worker_name, reason=reason)
+        )
 
     async def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
         """Force-clean every worker whose current job started more than

@@ -102,6 +102,10 @@ class StopSignals:
     def __enter__(self) -> StopSignals:
         self._loop = asyncio.get_running_loop()
         self._previous = install(self._loop, self.signals, self, self.what)
+        # A worker process forked by a supervisor starts with its stop signals blocked
+        # (pyresque.worker.processes): one sent while it was starting waited for this
+        # handler, and is delivered now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, self.signals)
         return self
 
     def __exit__(

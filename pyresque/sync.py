@@ -273,8 +273,10 @@ class Queue:
     def all_working_on(self) -> dict[str, WorkingOn | str]:
         return self._run(worker_plans.all_working_on(self.context))
 
-    def force_clean_worker(self, worker_name: str) -> dict[str, Any] | None:
-        return self._run(worker_plans.force_clean_worker(self.context, worker_name))
+    def force_clean_worker(
+        self, worker_name: str, *, reason: str | None = None
+    ) -> dict[str, Any] | None:
+        return self._run(worker_plans.force_clean_worker(self.context, worker_name, reason=reason))
 
     def clean_old_workers(self, age_ms: float) -> dict[str, dict[str, Any]]:
         return self._run(worker_plans.clean_old_workers(self.context, age_ms))

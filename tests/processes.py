@@ -10,14 +10,21 @@ from pathlib import Path
 
 
 class LoggedProcess:
-    """``argv`` in a subprocess (stdout discarded); its stderr collected line by line."""
+    """``argv`` in a subprocess (stdout discarded); its stderr collected line by line.
+    ``session``: in a session (and process group) of its own, as a terminal's job."""
 
     def __init__(
-        self, argv: list[str], cwd: Path | None = None, env: Mapping[str, str] | None = None
+        self,
+        argv: list[str],
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        session: bool = False,
     ) -> None:
         self.proc = subprocess.Popen(
             argv, cwd=cwd, env=None if env is None else dict(env),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=session,
         )  # fmt: skip
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -8,12 +8,12 @@ command that runs is looked up in its one table, ``COMMANDS``, and imported then
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pyresque.cli.options import one_line, usage_error
 from pyresque.cli.parser import build_parser, command_of
 
-__all__ = ["main"]
+__all__ = ["guarded", "main"]
 
 
 def _interrupted() -> int:
@@ -36,13 +36,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = build_parser().parse_args(argv)
         # Imported once the command line is understood: --help and refusals need none of it.
-        import redis.exceptions
-
-        from pyresque.errors import PyresqueError, UsageError
+        import redis.exceptions  # noqa: F401
     except KeyboardInterrupt:
         return _interrupted()
+    return guarded(lambda: command_of(options.command)(options))
+
+
+def guarded(run: Callable[[], int]) -> int:
+    """``run()``'s exit status, or, when it raises, the one line on stderr and the exit
+    status :func:`main` gives for that error (also each worker process's own exit)."""
+    import redis.exceptions
+
+    from pyresque.errors import PyresqueError, UsageError
+
     try:
-        return int(command_of(options.command)(options))
+        return int(run())
     except KeyboardInterrupt:
         return _interrupted()
     except UsageError as exc:

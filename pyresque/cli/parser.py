@@ -235,6 +235,15 @@ def _worker_parser(sub: Any) -> None:
         metavar="N",
         help=f"run a MultiWorker of at most N workers ({most}; default 10 or --min)",
     )
+    processes = Range("processes", 1, whole=True)
+    worker.add_argument(
+        "--processes",
+        type=processes,
+        default=1,
+        metavar="N",
+        help=f"run N worker processes under a supervisor that restarts any that dies "
+        f"({processes}; default 1: this process works, no supervisor)",
+    )
     worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     worker.add_argument(
         "--fail-on-job-failure",

@@ -8,11 +8,13 @@ import asyncio
 import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from pyresque._version import __version__
 from pyresque.cli.options import check_worker_queues, missing_extra, options_from, usage_error
 from pyresque.cli.threads import JOB_THREAD, exit_past_cut_off_jobs
 from pyresque.errors import ConfigurationError, JobsSpecError, PyresqueError, UsageError
@@ -22,7 +24,7 @@ from pyresque.queue import Queue
 from pyresque.worker import MultiWorker, Worker
 from pyresque.worker.jobs import job_definitions
 from pyresque.worker.options import WorkerOptions
-from pyresque.worker.runner import run_until_signalled
+from pyresque.worker.runner import STOP_SIGNALS, run_until_signalled
 
 __all__ = ["check_pool_name", "load_jobs", "log_to_stderr", "run"]
 
@@ -111,7 +113,10 @@ def _pool_size(options: argparse.Namespace) -> tuple[int, int]:
 
 
 async def _work(
-    options: argparse.Namespace, settings: WorkerOptions, jobs: Mapping[str, Any]
+    options: argparse.Namespace,
+    settings: WorkerOptions,
+    jobs: Mapping[str, Any],
+    signals: Sequence[signal.Signals] = STOP_SIGNALS,
 ) -> int:
     # The workers' own pool, not the loop's default one: asyncio.run would wait for a
     # thread still running a cut-off job before returning (see exit_past_cut_off_jobs).
@@ -129,7 +134,10 @@ async def _work(
                 Tracing(propagation=options.tracing, span_naming=options.span_naming).attach(worker)
         async with _metrics(options, workers):
             return await run_until_signalled(
-                workers, burst=options.burst, fail_on_job_failure=options.fail_on_job_failure
+                workers,
+                burst=options.burst,
+                fail_on_job_failure=options.fail_on_job_failure,
+                signals=signals,
             )
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
@@ -186,6 +194,11 @@ def _worker_options(options: argparse.Namespace) -> WorkerOptions | str:
         return missing
     if options.tracing is not None and (missing := missing_extra("tracing")):
         return missing
+    if options.processes > 1 and options.metrics_port is not None:
+        return (
+            "--metrics-port serves one process's jobs: it cannot be combined with "
+            "--processes (run one worker command per process to measure each)"
+        )
     queues = check_worker_queues(options.queues)
     if isinstance(queues, str):
         return queues
@@ -193,7 +206,23 @@ def _worker_options(options: argparse.Namespace) -> WorkerOptions | str:
         settings = options_from(WorkerOptions, options)
     except ConfigurationError as exc:
         return str(exc)
-    return (check_pool_name(settings) if _multi(options) else None) or settings
+    if _multi(options):
+        return check_pool_name(settings) or settings
+    return _check_processes_name(options, settings) or settings
+
+
+def _check_processes_name(options: argparse.Namespace, settings: WorkerOptions) -> str | None:
+    """Why ``--name`` would give every process of ``--processes`` the same name (None
+    when it does not: the pid is part of each name)."""
+    if options.processes == 1 or settings.name is None:
+        return None
+    if settings.context().dialect.is_node or ":" in settings.name:
+        return (
+            f"--name {settings.name!r} would name every one of the {options.processes} "
+            "processes alike: with --processes leave it out (host:pid), or, in the ruby "
+            "dialect, give a host (its pid is added)"
+        )
+    return None
 
 
 def run(options: argparse.Namespace) -> int:
@@ -212,4 +241,39 @@ def run(options: argparse.Namespace) -> int:
         return usage_error(problem)
     assert isinstance(settings, WorkerOptions)
     log_to_stderr(options.log_level, options.log_format)
+    if options.processes > 1:
+        return _supervise(options, settings, jobs)
     return exit_past_cut_off_jobs(_run_loop(_work(options, settings, jobs), options.loop))
+
+
+def _supervise(
+    options: argparse.Namespace, settings: WorkerOptions, jobs: Mapping[str, Any]
+) -> int:
+    """``--processes N``: N worker processes under a supervisor (see
+    :mod:`pyresque.worker.processes`), each running what one process would run. A child
+    answers SIGTERM only: its supervisor turns SIGINT into SIGTERM for it."""
+    from pyresque.cli import guarded
+    from pyresque.worker.processes import Supervisor, registration_cleaner
+
+    def child(index: int) -> int:
+        work = _work(options, settings, jobs, signals=(signal.SIGTERM,))
+        return guarded(lambda: exit_past_cut_off_jobs(_run_loop(work, options.loop)))
+
+    pool = (
+        f" of {_pool_size(options)[0]}-{_pool_size(options)[1]} workers" if _multi(options) else ""
+    )
+    supervisor = Supervisor(
+        options.processes,
+        child,
+        burst=options.burst,
+        grace=settings.shutdown_grace,
+        clean=registration_cleaner(
+            options.redis,
+            namespace=settings.namespace,
+            dialect=settings.dialect,
+            host=settings.name,
+        ),
+        title=f"pyresque-{__version__}: Supervising {options.processes} processes{pool} "
+        f"on {options.queues}",
+    )
+    return supervisor.run()

@@ -124,6 +124,7 @@ def stuck_entry(
     member: str,
     record: dict[str, Any],
     style: CleanStyle | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """The entry for a job whose worker was cleaned up by force.
 
@@ -133,6 +134,8 @@ def stuck_entry(
     worker that still held a job; ``ruby_prune``, the ``Resque::PruneDeadWorkerDirtyExit``
     entry of resque's pruning by heartbeat (both with the full id as ``worker``). Each is in
     its peer's key order and date format; encode it with :func:`style_context`'s dialect.
+    ``reason``, when given, is the ``error`` text instead of the style's own (the
+    exception name stays the style's, so each peer's tools still recognise the entry).
     """
     if style is None:
         style = "node" if ctx.dialect.is_node else "ruby"
@@ -147,7 +150,7 @@ def stuck_entry(
             queue=queue,
             payload=payload,
             exception=STUCK_MESSAGE,
-            error=STUCK_MESSAGE,
+            error=reason or STUCK_MESSAGE,
             backtrace=[f"killed by {ctx.hostname} at {when}", STUCK_MARKER, "node-resque"],
         )
     if style == "ruby_prune":
@@ -159,8 +162,8 @@ def stuck_entry(
             queue=queue,
             payload=payload,
             exception=PRUNE_EXIT,
-            error=f"Worker {member} did not gracefully exit while processing "
-            f"{_ruby_to_s(job_class)}",
+            error=reason
+            or f"Worker {member} did not gracefully exit while processing {_ruby_to_s(job_class)}",
             backtrace=[],
         )
     return failure_entry(
@@ -169,7 +172,7 @@ def stuck_entry(
         queue=queue,
         payload=payload,
         exception="Resque::DirtyExit",
-        error="Job still being processed",
+        error=reason or "Job still being processed",
         backtrace=[],
     )
 

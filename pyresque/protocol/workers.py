@@ -30,6 +30,7 @@ __all__ = [
     "exception_entry",
     "ping_value",
     "pool_worker_name",
+    "process_owns",
     "ruby_record",
     "run_at",
     "runtime_ttl",
@@ -106,6 +107,21 @@ def pool_worker_name(ctx: Context, host: str | None, pid: int, wid: int) -> str:
         )
     worker_name(ctx, host, pid)  # blank, padded, a comma: refused as in any name
     return f"{host}:{pid}+{wid}" if ctx.dialect.is_node else f"{host}+{wid}:{pid}"
+
+
+def process_owns(ctx: Context, host: str | None, pid: int, name: str) -> bool:
+    """Whether ``name`` (a ``workers`` member's name part) is one that process ``pid``
+    registers, ``host`` being its workers' name or host part (default: this machine's):
+    a Worker's ``host:pid``, or a MultiWorker child's ``host:pid+N`` (node) or
+    ``host+N:pid`` (ruby). What a supervisor cleans once that process is dead."""
+    host = ctx.hostname if host is None else host
+    if name == f"{host}:{pid}":
+        return True
+    if name.startswith(f"{host}:{pid}+"):
+        return name[len(f"{host}:{pid}+") :].isdigit()
+    if name.startswith(f"{host}+") and name.endswith(f":{pid}"):
+        return name[len(f"{host}+") : -len(f":{pid}")].isdigit()
+    return False
 
 
 def worker_queues(queues: Sequence[str]) -> list[str]:

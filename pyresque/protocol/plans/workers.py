@@ -93,17 +93,22 @@ class Cleaned(NamedTuple):
 
 
 def force_clean_worker(
-    ctx: Context, worker_name: str, *, style: CleanStyle | None = None
+    ctx: Context,
+    worker_name: str,
+    *,
+    style: CleanStyle | None = None,
+    reason: str | None = None,
 ) -> Plan[dict[str, Any] | None]:
     """Unregister a worker (node name ``host:pid`` or full id) and fail its job.
 
     Returns the failure entry written, or None when the worker held no job. ``style``
-    picks whose entry that is (default: the dialect's; see :func:`stuck_entry`). Unlike
+    picks whose entry that is (default: the dialect's; see :func:`stuck_entry`), ``reason``
+    its ``error`` text (default: the style's). Unlike
     node-resque this also removes the working-on record, counts ``stat:failed`` only
     when a job failed in node-resque's style (resque never counts these), and writes
     nothing for a worker it cannot find except its leftover ping and stat keys.
     """
-    return (yield from _force_clean(ctx, worker_name, style, None)).entry
+    return (yield from _force_clean(ctx, worker_name, style, None, reason)).entry
 
 
 def clean_stuck_worker(
@@ -129,6 +134,7 @@ def _force_clean(
     worker_name: str,
     style: CleanStyle | None,
     guard: tuple[str, bytes] | None,
+    reason: str | None = None,
 ) -> Plan[Cleaned]:
     members = [
         m
@@ -149,7 +155,7 @@ def _force_clean(
     entry: dict[str, Any] | None = None
     for member in members:
         name = worker_name if guard is not None else split_member(member)[0]
-        done = yield from _clean_member(ctx, member, name, style, guard)
+        done = yield from _clean_member(ctx, member, name, style, guard, reason)
         if not done.cleaned and guard is not None:
             return Cleaned(False, entry)  # alive after all: leave its other members too
         entry = done.entry or entry
@@ -164,6 +170,7 @@ def _clean_member(
     name: str,
     style: CleanStyle | None,
     guard: tuple[str, bytes] | None,
+    reason: str | None = None,
 ) -> Plan[Cleaned]:
     """Clean one ``workers`` member ("" for none: only ``name``'s ping and stats) in one
     script, retried while its working-on record changes under it."""
@@ -179,7 +186,9 @@ def _clean_member(
         extra: list[str] = []
         if raw is not None:
             record = _record(raw, ctx.keys.worker(member))
-            found = stuck_entry(ctx, worker_name=name, member=member, record=record, style=style)
+            found = stuck_entry(
+                ctx, worker_name=name, member=member, record=record, style=style, reason=reason
+            )
             encoded = encoder.dumps(found)
             extra = _job_lock(ctx, record)
         keys = (

@@ -9,10 +9,11 @@ import pytest
 
 from pyresque.errors import ConfigurationError
 from pyresque.protocol.context import Context, ruby_hostname
+from pyresque.protocol.failures import stuck_entry
 from pyresque.protocol.plan import Eval, Segment, flatten, run_plan_sync
 from pyresque.protocol.plans import scheduler, work
 from pyresque.protocol.plans.work import Settle
-from pyresque.protocol.workers import Identity, pool_worker_name
+from pyresque.protocol.workers import Identity, pool_worker_name, process_owns
 from pyresque.worker.events import Events
 
 NODE = Context.create("ns", "node", clock=lambda: 1_800_000_000.0)
@@ -116,6 +117,29 @@ def test_a_pools_workers_are_named_as_each_dialects_peers_parse_them() -> None:
         for bad in ("billing:eu", "a,b", " box", ""):
             with pytest.raises(ConfigurationError):
                 pool_worker_name(ctx, bad, 1234, 1)
+
+
+def test_a_dead_process_owns_its_worker_and_its_pools_workers_in_either_dialect() -> None:
+    ctx = Context(NODE.keys, NODE.dialect, NODE.clock, "box")
+    for name in ("box:1234", "box:1234+1", "box:1234+12", "box+2:1234"):
+        assert process_owns(ctx, None, 1234, name), name
+    for name in ("box:12345", "box:123", "box:1234+", "box:1234+x", "boxer:1234", "box+:1234",
+                 "other:1234", "box+1:12345", "box"):  # fmt: skip
+        assert not process_owns(ctx, None, 1234, name), name
+    assert process_owns(ctx, "billing", 1234, "billing+3:1234")
+    assert not process_owns(ctx, "billing", 1234, "box:1234")
+
+
+def test_a_forced_clean_with_a_reason_keeps_each_peers_exception_and_marker() -> None:
+    record = {"queue": "q", "run_at": "x", "payload": {"class": "slow", "args": [1]}}
+    why = "Child process received unhandled signal pid 7 SIGKILL (signal 9)"
+    node = stuck_entry(NODE, worker_name="h:7", member="h:7:q", record=record, reason=why)
+    assert (node["exception"], node["error"]) == ("Worker Timeout (killed manually)", why)
+    assert node["backtrace"][1] == "queue#forceCleanWorker"
+    ruby = stuck_entry(RUBY, worker_name="h:7", member="h:7:q", record=record, reason=why)
+    assert (ruby["exception"], ruby["error"], ruby["worker"]) == ("Resque::DirtyExit", why, "h:7:q")
+    plain = stuck_entry(RUBY, worker_name="h:7", member="h:7:q", record=record)
+    assert plain["error"] == "Job still being processed"
 
 
 def test_scheduler_lock_values_are_the_name_or_each_peers_host_and_pid() -> None:
