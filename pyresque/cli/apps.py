@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import signal
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
+from pyresque._version import __version__
 from pyresque.cli.enqueue import parse_json
 from pyresque.cli.options import missing_extra, usage_error
 from pyresque.cli.status import format_status, to_json, where
@@ -20,6 +24,7 @@ from pyresque.errors import ConfigurationError, PyresqueError, UsageError
 from pyresque.plugins import last_veto
 from pyresque.protocol.status import is_unreadable
 from pyresque.queue import Queue
+from pyresque.signals import STOP_SIGNALS
 from pyresque.tasks import Tasks
 from pyresque.tasks.app import App
 from pyresque.tasks.config import load_config
@@ -59,7 +64,13 @@ def start(options: argparse.Namespace) -> int:
             "periodic tasks and move delayed ones add scheduler = true"
         )
 
-    async def serve() -> int:
+    if app.config.processes > 1 and options.metrics_port is not None:
+        return usage_error(
+            "--metrics-port serves one process's jobs: it cannot be combined with the "
+            f"app's processes = {app.config.processes}"
+        )
+
+    async def serve(signals: Sequence[signal.Signals] = STOP_SIGNALS) -> int:
         # Blocking tasks run on the loop's default pool: name its threads, so the exit
         # can tell a cut-off job still running (see exit_past_cut_off_jobs).
         loop = asyncio.get_running_loop()
@@ -67,12 +78,43 @@ def start(options: argparse.Namespace) -> int:
         loop.set_default_executor(pool)
         try:
             async with _metrics(options, app):
-                return await run_app_until_signalled(app)
+                return await run_app_until_signalled(app, signals=signals)
         finally:
             loop.set_default_executor(ThreadPoolExecutor(1))  # asyncio.run waits for this one
             pool.shutdown(wait=False, cancel_futures=True)
 
+    if app.config.processes > 1:
+        return _supervise(app, lambda: serve(signals=(signal.SIGTERM,)))
     return exit_past_cut_off_jobs(asyncio.run(serve()))
+
+
+def _supervise(app: App, serve: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """The app's ``processes``: that many processes of its worker pool under a supervisor
+    (:mod:`pyresque.worker.processes`). The scheduler role, if the config has it, runs in
+    the first process only: one per node is enough (it elects a leader cluster-wide
+    anyway), and there it is restarted with its process."""
+    from pyresque.cli import guarded
+    from pyresque.worker.processes import Supervisor, registration_cleaner
+
+    cfg = app.config
+
+    def child(index: int) -> int:
+        app.after_fork()
+        if index > 0:  # the config is read by start(): these run no scheduler
+            app.config = dataclasses.replace(cfg, scheduler=False)
+        return guarded(lambda: exit_past_cut_off_jobs(asyncio.run(serve())))
+
+    supervisor = Supervisor(
+        cfg.processes,
+        child,
+        grace=cfg.shutdown_grace,
+        clean=registration_cleaner(
+            cfg.redis, namespace=cfg.namespace, dialect=cfg.dialect, host=app.name
+        ),
+        title=f"pyresque-{__version__}: Supervising {cfg.processes} processes of "
+        f"{'+'.join(app.roles)}",
+    )
+    return supervisor.run()
 
 
 @contextlib.asynccontextmanager

@@ -188,6 +188,12 @@ class App:
         if self.cron is not None:
             self.cron.start()
 
+    def after_fork(self) -> None:
+        """Call in a forked child before :meth:`start` (``pyresque start`` with
+        ``processes``): the connection it inherited is its parent's, so it is forgotten
+        (not closed) and a new one opened."""
+        self._driver.after_fork()
+
     def on_pool(self, listener: Callable[[MultiWorker], object]) -> None:
         """Call ``listener(pool)`` with each worker pool this node makes, before it starts:
         the first, and each one a change of queues starts (e.g. ``WorkerMetrics().attach``)."""

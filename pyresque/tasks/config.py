@@ -100,6 +100,9 @@ class TasksConfig:
     """Whole seconds the scheduler's lock lives unless refreshed."""
     both_locks: bool = _SCHEDULER.both_locks
     """The scheduler leads only while holding node-resque's and resque-scheduler's locks."""
+    processes: int = 1
+    """Worker processes of ``pyresque start``: each runs a pool of ``min``..``max``
+    task processors; the scheduler, if any, runs in the first only. 1: this process."""
     worker_logging: Mapping[str, int | None] = field(default_factory=lambda: DEFAULT_WORKER_LOGGING)
     scheduler_logging: Mapping[str, int | None] = field(
         default_factory=lambda: DEFAULT_SCHEDULER_LOGGING
@@ -185,6 +188,13 @@ def _count(option: str, value: object, source: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     raise _fail(option, "an integer >= 0", value, source)
+
+
+def _at_least_one(option: str, value: object, source: str) -> int:
+    number = int(value.strip()) if isinstance(value, _Env) and value.strip().isdigit() else value
+    if isinstance(number, int) and not isinstance(number, bool) and number >= 1:
+        return number
+    raise _fail(option, "an integer >= 1", value, source)
 
 
 def _number(option: str, value: object, source: str, *, positive: bool, unit: str = "ms") -> float:
@@ -301,6 +311,8 @@ def _coerce(option: str, value: object, source: str, base: Any = None) -> Any:
         return _boolean(option, value, source)
     if kind == "count":
         return _count(option, value, source)
+    if kind == "count>=1":
+        return _at_least_one(option, value, source)
     if kind in ("ms", "ms>0"):
         return _number(option, value, source, positive=kind == "ms>0")
     if kind == "ms>0 or none":
@@ -333,6 +345,7 @@ _OPTIONS: Mapping[str, str] = {
     "heartbeat_interval": "s>0",
     "leader_lock_timeout": "whole s>0",
     "both_locks": "bool",
+    "processes": "count>=1",
     "worker_logging": "levels",
     "scheduler_logging": "levels",
     "redis": "text",
@@ -352,6 +365,13 @@ def _check_together(values: Mapping[str, Any], sources: Mapping[str, str]) -> No
         raise ConfigurationError(
             f"min_task_processors: expected at most max_task_processors ({most}), got "
             f"{least!r} (from {sources.get('min_task_processors', 'TasksConfig')})"
+        )
+    processes = values.get("processes", 1)
+    if processes > 1 and most == 0:
+        raise ConfigurationError(
+            f"processes: {processes} processes of no workers (max_task_processors is 0); "
+            f"set max_task_processors, or processes = 1 (from "
+            f"{sources.get('processes', 'TasksConfig')})"
         )
 
 

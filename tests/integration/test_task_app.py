@@ -174,6 +174,7 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
         "PYRESQUE_RETRY_STUCK_JOBS": "Yes",
         "PYRESQUE_WORKER_LOGGING": "poll=info, job=off",
         "PYRESQUE_CRON_TIMEZONE": "America/New_York",
+        "PYRESQUE_PROCESSES": "3",
         "PYRESQUE_TEST_REDIS": "auto",  # not an option: other PYRESQUE_ variables are left be
     }
     config = load_config(tmp_path, environ=environ)
@@ -181,7 +182,7 @@ def test_environment_variables_override_the_file(tmp_path: Path) -> None:
     assert config.queues == ("a", "b") and config.scheduler is True
     assert config.redis == "redis://env:2/0" and config.namespace == "env"
     assert config.check_timeout == 250.5 and config.retry_stuck_jobs is True
-    assert config.cron_timezone == "America/New_York"
+    assert config.cron_timezone == "America/New_York" and config.processes == 3
     # An environment map adds to the file's: success stays as the file set it.
     assert config.worker_logging["success"] == logging.DEBUG
     assert config.worker_logging["poll"] == logging.INFO and config.worker_logging["job"] is None
@@ -236,6 +237,11 @@ ENV_REFUSALS = [
     ("PYRESQUE_MIN_TASK_PROCESSORS", "3",
      "min_task_processors: expected at most max_task_processors (0), got 3 "
      "(from PYRESQUE_MIN_TASK_PROCESSORS)"),
+    ("PYRESQUE_PROCESSES", "0",
+     "processes: expected an integer >= 1, got '0' (from PYRESQUE_PROCESSES)"),
+    ("PYRESQUE_PROCESSES", "2",
+     "processes: 2 processes of no workers (max_task_processors is 0); set "
+     "max_task_processors, or processes = 1 (from PYRESQUE_PROCESSES)"),
 ]  # fmt: skip
 
 

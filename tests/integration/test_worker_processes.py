@@ -386,3 +386,54 @@ def test_processes_options_that_cannot_work_exit_2(
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+ECHO_TASK = """
+import os
+
+from pyresque.tasks import Task
+
+
+class Echo(Task):
+    name = "echo"
+    queue = "default"
+
+    async def run(self, params, worker):
+        return os.getpid()
+"""
+
+
+def test_an_apps_processes_each_run_its_pool_and_only_the_first_its_scheduler(
+    tmp_path: Path, redis_url: str, resque_redis: redis.Redis, resque_namespace: str
+) -> None:
+    ns = resque_namespace
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "echo.py").write_text(ECHO_TASK)
+    (tmp_path / "pyresque.toml").write_text(
+        f'redis = "{redis_url}"\nnamespace = "{ns}"\nqueues = ["default"]\n'
+        "scheduler = true\nmax_task_processors = 1\nprocesses = 2\n"
+    )
+    argv = [sys.executable, "-m", "pyresque", "start", "--app", str(tmp_path)]
+    node = LoggedProcess(argv, tmp_path)
+    try:
+        wait_until(lambda: len(members(resque_redis, ns)) == 2, timeout=START)
+        children = sorted(_children(node.pid))
+        assert members(resque_redis, ns) == {f"{HOST}:{pid}+1:default" for pid in children}
+        wait_until(lambda: resque_redis.get(key(ns, "resque_scheduler_leader_lock")), timeout=START)
+        leader = resque_redis.get(key(ns, "resque_scheduler_leader_lock")).decode()
+        assert leader in {f"{HOST}:{pid}" for pid in children}
+        wait_until(
+            lambda: node.log.count("running; SIGTERM or SIGINT stops it") == 2, timeout=START
+        )
+        roles = re.findall(r"App\(node, roles=([a-z+]+)\) started", node.log)
+        assert sorted(roles) == ["enqueue+process", "enqueue+process+schedule"]
+
+        node.signal(signal.SIGTERM)
+        assert node.wait() == 0, node.log
+    finally:
+        leftovers = _children(node.pid)
+        node.close()
+        for pid in leftovers:
+            _kill(pid)
+    assert members(resque_redis, ns) == set()
+    assert resque_redis.get(key(ns, "resque_scheduler_leader_lock")) is None
