@@ -116,15 +116,11 @@ def main() -> int:
             (Path(folder) / "bench_jobs.py").write_text(JOBS_MODULE)
             phases: list[tuple[str, Callable[[str], subprocess.Popen[bytes]]]] = []
             for n in counts:
-                phases.append(
-                    (f"pyresque --processes {n}",
-                     lambda ns, n=n: pyresque(url, ns, n, options.loop, Path(folder)))
-                )  # fmt: skip
+                run = partial(pyresque, url, processes=n, loop=options.loop, folder=Path(folder))
+                phases.append((f"pyresque --processes {n}", run))
             for w in (1, 10):
-                phases.append(
-                    (f"node-resque, {w} worker{'s' if w > 1 else ''} (MultiWorker min=max={w})",
-                     lambda ns, w=w: node(url, ns, w, options.jobs))
-                )  # fmt: skip
+                label = f"node-resque, {w} worker{'s' if w > 1 else ''} (MultiWorker min=max={w})"
+                phases.append((label, partial(node, url, workers=w, jobs=options.jobs)))
             for _ in range(options.rounds):
                 for label, start in phases:
                     namespace = f"bench-procs-{uuid.uuid4().hex[:8]}"
