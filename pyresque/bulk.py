@@ -10,7 +10,9 @@ blocking twins) run :class:`Bulk`. How a chunk goes:
    plugins allow: a job whose definition has enqueue hooks is written on its own, between
    its ``before_enqueue`` and ``after_enqueue``, after everything before it was written
    (its hooks may read what earlier items wrote, as they would after single calls);
-   every other run of jobs is one call.
+   every other run of jobs is one call. (Such a job is encoded again after its
+   ``before_enqueue``, whose plugins were handed its args list: if a hook leaves a value
+   there that cannot be encoded, the error comes after the jobs before it were written.)
 """
 
 from __future__ import annotations
