@@ -230,3 +230,26 @@ async def test_snapshot_of_one_enqueue_is_identical_to_node_resque(
     finally:
         delete_namespace(redis_url, ns_node)
         delete_namespace(redis_url, ns_py)
+
+
+async def test_snapshot_of_a_bulk_enqueue_is_identical_to_node_resques_single_calls(
+    node: Peer, redis_url: str, resque_redis: redis.Redis
+) -> None:
+    ns_node, ns_py = f"n-{uuid.uuid4().hex[:8]}", f"p-{uuid.uuid4().hex[:8]}"
+    delayed = [(BASE_MS + 499, [7]), (BASE_MS + 100, [7]), (BASE_MS + 90_000, [8])]
+    try:
+        for q, cls, args in JOBS:
+            node_queue(node, ns_node, "enqueue", q, cls, args)
+        for at, args in delayed:  # the second one is node's duplicate: suppressed
+            node_queue(node, ns_node, "enqueueAt", at, "later", "add", args, True)
+        async with Queue(redis_url, namespace=ns_py) as bulk:
+            result = await bulk.enqueue_batch(
+                [*JOBS, *(("later", "add", args, at) for at, args in delayed)], chunk_size=4
+            )
+        assert (result.enqueued, result.delayed, result.duplicates) == (8, 2, [len(JOBS) + 1])
+        node_state = snapshot(resque_redis, ns_node)
+        node_state.pop("connection_test_key")  # node-resque writes it on every connect
+        assert snapshot(resque_redis, ns_py) == node_state
+    finally:
+        delete_namespace(redis_url, ns_node)
+        delete_namespace(redis_url, ns_py)

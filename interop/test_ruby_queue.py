@@ -282,3 +282,32 @@ def test_ruby_dialect_writes_the_bytes_ruby_resque_writes_oj(
     ruby_oj: Peer, redis_url: str, resque_redis: redis.Redis, namespaces: list[str], calls: Any
 ) -> None:
     _check_identical(ruby_oj, "oj", redis_url, resque_redis, namespaces, calls)
+
+
+async def test_snapshot_of_a_ruby_bulk_enqueue_is_identical_to_ruby_resques_single_calls(
+    ruby: Peer, redis_url: str, resque_redis: redis.Redis
+) -> None:
+    ns_rb, ns_py = f"br-{uuid.uuid4().hex[:10]}", f"bq-{uuid.uuid4().hex[:10]}"
+    past = int(time.time()) - 3600
+    calls: list[tuple[str, str, list[Any], int | None]] = [
+        ("default", "Py::Job", [1, "x", 2.0, {"b": 1, "a": None}], None),
+        ("default", "Py::Job", [1e21], FUTURE_S),
+        ("default", "Py::Job", [1e21], FUTURE_S),  # Ruby keeps both copies
+        ("mail", "Py::Other", [], past),  # due already: enqueued at once
+        ("mail", "Py::Other", ["é✓"], FUTURE_S + 60),
+    ]
+    try:
+        for q, cls, args, at in calls:
+            if at is None:
+                rb(ruby, ns_rb, "enqueue", queue=q, cls=cls, args=args)
+            else:
+                rb(ruby, ns_rb, "enqueue_at", queue=q, cls=cls, args=args, at=at)
+        async with Queue(redis_url, namespace=ns_py, dialect="ruby") as bulk:
+            result = await bulk.enqueue_batch(
+                [(q, cls, args, None if at is None else at * 1000) for q, cls, args, at in calls]
+            )
+        assert (result.enqueued, result.delayed, result.duplicates) == (5, 3, [])
+        assert snapshot(resque_redis, ns_py) == snapshot(resque_redis, ns_rb)
+    finally:
+        delete_namespace(redis_url, ns_rb)
+        delete_namespace(redis_url, ns_py)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pyresque._version import __version__
 
 if TYPE_CHECKING:
+    from pyresque.bulk import BulkItem, BulkResult
     from pyresque.errors import (
         ConfigurationError,
         ConnectionFailedError,
@@ -47,6 +48,7 @@ _WHERE = {
     ),
     **dict.fromkeys(["NODE", "RUBY", "Dialect"], "pyresque.protocol.dialect"),
     **dict.fromkeys(["FailedJob", "Job", "WorkingOn"], "pyresque.protocol.payloads"),
+    **dict.fromkeys(["BulkItem", "BulkResult"], "pyresque.bulk"),
     **dict.fromkeys(["DelayedAt", "Queue"], "pyresque.queue"),
     **dict.fromkeys(["Scheduler", "SchedulerOptions"], "pyresque.scheduler"),
     **dict.fromkeys(
@@ -71,6 +73,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "NODE",
     "RUBY",
+    "BulkItem",
+    "BulkResult",
     "ConfigurationError",
     "ConnectionFailedError",
     "DelayedAt",

@@ -179,7 +179,12 @@ class ProtocolError(PyresqueError):
 
 
 class PayloadEncodeError(ProtocolError, ValueError):
-    """A value the chosen dialect cannot write. Nothing was sent to Redis."""
+    """A value the chosen dialect cannot write. Nothing was sent to Redis (a bulk enqueue:
+    nothing of the chunk holding it; ``index`` is its position in the input)."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class PayloadDecodeError(ProtocolError, ValueError):

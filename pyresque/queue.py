@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +13,14 @@ from typing import Any, TypeVar
 
 import redis.asyncio
 
+from pyresque.bulk import (
+    DEFAULT_CHUNK,
+    BatchEntry,
+    Bulk,
+    BulkItem,
+    BulkResult,
+    batch_entries,
+)
 from pyresque.connection import AsyncDriver, Settings, open_async_driver
 from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
@@ -29,7 +37,15 @@ from pyresque.protocol.plans import workers as worker_plans
 from pyresque.protocol.plans.delayed import DelayedAt
 from pyresque.protocol.status import Status, Unreadable
 
-__all__ = ["DelayedAt", "EnqueueWrapper", "Enqueueing", "Queue", "exit_wrappers"]
+__all__ = [
+    "BulkItem",
+    "BulkResult",
+    "DelayedAt",
+    "EnqueueWrapper",
+    "Enqueueing",
+    "Queue",
+    "exit_wrappers",
+]
 
 T = TypeVar("T")
 
@@ -207,6 +223,69 @@ class Queue:
             "job": definition,
             "args": args,
         }
+
+    # -- bulk ------------------------------------------------------------------------------
+    async def enqueue_many(
+        self,
+        queue: str,
+        job_class: str,
+        args_iterable: Iterable[object],
+        *,
+        chunk_size: int = DEFAULT_CHUNK,
+    ) -> BulkResult:
+        """Push one job of ``job_class`` onto ``queue`` per item of ``args_iterable`` (each
+        item a job's args, as :meth:`enqueue` takes them), in order, ``chunk_size`` jobs
+        (at most 5000) per script call: the bytes, keys and plugins of as many
+        :meth:`enqueue` calls. Returns a :class:`~pyresque.bulk.BulkResult`: how many were
+        written, and the index of each job a plugin's before_enqueue vetoed (skipped).
+
+        ``args_iterable`` is read a chunk at a time (a generator of millions is fine). Each
+        chunk is encoded whole before any of it is written: an item that cannot be encoded
+        (NaN, a value that is not JSON ...) raises
+        :class:`~pyresque.errors.PayloadEncodeError` naming its index (``.index``), after
+        the chunks before it were written and with nothing of its own chunk written. A job
+        whose plugins have enqueue hooks is written on its own between them, after the jobs
+        before it, exactly as :meth:`enqueue` would; the others go a chunk per call."""
+        return await self._bulk(chunk_size).run_many(queue, job_class, args_iterable)
+
+    async def enqueue_batch(
+        self, items: Iterable[BatchEntry], *, chunk_size: int = DEFAULT_CHUNK
+    ) -> BulkResult:
+        """Enqueue a mix of jobs: each item a :class:`~pyresque.bulk.BulkItem` or a tuple
+        ``(queue, job_class, args)`` or ``(queue, job_class, args, at)``, ``at`` a due time
+        (unix ms or an aware datetime; None: now). A job with ``at`` is written as
+        :meth:`enqueue_at` writes it (no plugins; node dialect: one already due that second
+        is not written and its index is listed in ``duplicates``, as ``suppress_duplicate``
+        would; ruby dialect: a due time not in the future enqueues at once), one without as
+        :meth:`enqueue` does. Chunks, errors (an item of another shape raises
+        :class:`~pyresque.errors.ArgumentError` naming its index) and the result: as
+        :meth:`enqueue_many`."""
+        return await self._bulk(chunk_size).run(batch_entries(items))
+
+    def _bulk(self, chunk_size: int) -> Bulk:
+        wrapped = bool(self.around_enqueue)
+        return Bulk(
+            self.context,
+            runner=self._run,
+            jobs=self.jobs,
+            hooks=self._plugin_call,
+            enter=self._enter_wrappers if wrapped else None,
+            leave=exit_wrappers if wrapped else None,
+            chunk_size=chunk_size,
+        )
+
+    def _enter_wrappers(
+        self, queue: str, job_class: str, args: list[Any], at_ms: float | None
+    ) -> tuple[contextlib.ExitStack[Any], dict[str, str]]:
+        call = Enqueueing(queue, job_class, args, at_ms)
+        stack = contextlib.ExitStack()
+        try:
+            for wrap in self.around_enqueue:
+                stack.enter_context(wrap(call))
+        except BaseException as exc:
+            exit_wrappers(stack, exc)
+            raise
+        return stack, call.extra
 
     async def queues(self) -> list[str]:
         """Every known queue name (the ``queues`` set), sorted."""

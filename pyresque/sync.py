@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
 import redis
 
+from pyresque.bulk import (
+    DEFAULT_CHUNK,
+    BatchEntry,
+    Bulk,
+    BulkItem,
+    BulkResult,
+    batch_entries,
+)
 from pyresque.connection import Settings, SyncDriver, open_sync_driver
 from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently_sync
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
@@ -27,7 +35,7 @@ from pyresque.protocol.plans import workers as worker_plans
 from pyresque.protocol.plans.delayed import DelayedAt
 from pyresque.protocol.status import Status, Unreadable
 
-__all__ = ["DelayedAt", "Queue"]
+__all__ = ["BulkItem", "BulkResult", "DelayedAt", "Queue"]
 
 T = TypeVar("T")
 
@@ -170,6 +178,34 @@ class Queue:
             "job": definition,
             "args": args,
         }
+
+    # -- bulk ------------------------------------------------------------------------------
+    def enqueue_many(
+        self,
+        queue: str,
+        job_class: str,
+        args_iterable: Iterable[object],
+        *,
+        chunk_size: int = DEFAULT_CHUNK,
+    ) -> BulkResult:
+        return _drive(self._bulk(chunk_size).run_many(queue, job_class, args_iterable))
+
+    def enqueue_batch(
+        self, items: Iterable[BatchEntry], *, chunk_size: int = DEFAULT_CHUNK
+    ) -> BulkResult:
+        return _drive(self._bulk(chunk_size).run(batch_entries(items)))
+
+    def _bulk(self, chunk_size: int) -> Bulk:
+        async def runner(plan: Plan[Any]) -> Any:
+            return self._run(plan)
+
+        return Bulk(
+            self.context,
+            runner=runner,
+            jobs=self.jobs,
+            hooks=self._plugin_call,
+            chunk_size=chunk_size,
+        )
 
     def queues(self) -> list[str]:
         return self._run(jobs.queues(self.context))

@@ -25,7 +25,14 @@ def parse_json(what: str, given: str) -> JSONValue:
 
 
 def run(options: argparse.Namespace) -> int:
-    """Enqueue the job; print what was done."""
+    """Enqueue the job (or, with ``--from``, the jobs of each line); print what was done."""
+    if options.source is not None:
+        from pyresque.cli import enqueue_from
+
+        return enqueue_from.run(options)
+    if options.queue is None or options.job_class is None:
+        raise UsageError("give QUEUE and CLASS (or --from FILE)")
+    options.args = "[]" if options.args is None else options.args
     args = parse_json("ARGS_JSON", options.args)
     if not isinstance(args, list):
         # The peers' arrayify: null is no arguments, any other value the one argument.

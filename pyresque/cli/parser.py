@@ -172,19 +172,36 @@ def _enqueue_parser(sub: Any) -> None:
     enqueue = add_command(
         sub,
         "enqueue",
-        help="put a job on a queue, now or later",
+        help="put a job on a queue, now or later (or many jobs, from JSON lines)",
         description="Put a job on QUEUE. ARGS_JSON is the job's argument list, a JSON array "
         "(node-resque and Ruby resque call perform with its items); any other JSON value is "
-        "one argument, as if in an array of one.",
+        "one argument, as if in an array of one. With --from, enqueue one job per line of "
+        "FILE instead, in bulk (a chunk of jobs per Redis call): the whole input is read and "
+        "checked first, and a bad line is refused with its number before anything is "
+        "written.",
     )
-    enqueue.add_argument("queue", metavar="QUEUE", help="the queue's name")
-    enqueue.add_argument("job_class", metavar="CLASS", help="the job's class name")
+    enqueue.add_argument(
+        "queue", nargs="?", metavar="QUEUE", help="the queue's name (with --from: optional)"
+    )
+    enqueue.add_argument(
+        "job_class", nargs="?", metavar="CLASS", help="the job's class name (with --from: optional)"
+    )
     enqueue.add_argument(
         "args",
         nargs="?",
-        default="[]",
+        default=None,
         metavar="ARGS_JSON",
-        help="JSON array of arguments (default: [])",
+        help="JSON array of arguments (default: []; not with --from)",
+    )
+    enqueue.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE|-",
+        help="enqueue one job per line of FILE (- for stdin), JSON lines: with QUEUE and "
+        'CLASS, each line is a job\'s arguments (a JSON array); without, an object {"queue": '
+        '..., "class": ..., "args": [...]} with an optional "at" (unix ms or ISO-8601) or '
+        '"in" (ms) of its own. Blank lines are skipped; --at/--in apply to lines without '
+        "their own",
     )
     connection_options(
         enqueue,

@@ -78,6 +78,26 @@ def calls(k: KeySpace) -> list[Call]:
             [("RPUSH", k.delayed(100), delayed), ("SADD", k.timestamps(delayed), "delayed:100")],
         ),
         Call("delete_job", [(k.queue("q"), "1")], [0, "tomb", job], queued),
+        Call(
+            "enqueue_many",
+            [
+                (k.queues(), "1"),
+                (k.schedule(), "2"),
+                (k.queue("q"), "3 .. l+2"),
+                (k.delayed(100), "3 .. l+2"),
+                (k.timestamps(delayed), "l+3 .."),
+            ],
+            ["1", 2, 1, "q", 1, "q", 3, 2, job, job, "d", 4, 5, 100, "delayed:100", delayed],
+            queued,
+            "immediate-and-delayed",
+        ),
+        Call(
+            "enqueue_many",
+            [(k.queues(), "1"), (k.schedule(), "2"), (k.queue("q"), "3 .. l+2")],
+            ["0", 1, 1, "q", 0, "q", 3, 1, ruby_job],
+            queued,
+            "immediate-only",
+        ),
         Call("delete_queue", [(k.queues(), "1"), (k.queue("q"), "2")], ["q"], queued),
         Call(
             "failed_act",
