@@ -438,6 +438,7 @@ def report(
     if base is not None:
         print()
         print("Ratio to node-resque (same run; throughput: higher is better, latency: lower):")
+        print()
 
         def ratio(key: str, k: str) -> float | None:
             mine, theirs = results[key].values.get(k), base.values.get(k)

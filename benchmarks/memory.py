@@ -233,7 +233,7 @@ def main() -> int:
         url = server.start()
     try:
         if not args.skip_idle:
-            print(f"Idle worker processes, VmRSS after {args.settle:g} s idle:")
+            print(f"Idle worker processes, VmRSS after {args.settle:g} s idle:\n")
             print("| process | RSS MB |")
             print("|---|---:|")
             for label, value in idle_rows(url, args.loop, args.settle):
@@ -243,7 +243,7 @@ def main() -> int:
             print()
             print(
                 f"One pyresque worker ({args.loop}), {args.growth_jobs:,} no-op jobs "
-                f"in {args.points} parts, VmRSS once each part has run:"
+                f"in {args.points} parts, VmRSS once each part has run:\n"
             )
             print("| jobs run | RSS MB | since first enqueue (s) |")
             print("|---:|---:|---:|")
