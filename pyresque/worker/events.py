@@ -160,6 +160,14 @@ class Events:
         else:
             self._listeners[event] = [e for e in self._listeners.get(event, []) if e[0] != listener]
 
+    def wanted(self, event: str) -> bool:
+        """Whether :meth:`emit` of ``event`` would do anything (a listener, or its log
+        level enabled): callers skip building its fields when not."""
+        if self._listeners.get(event):
+            return True
+        level = self.levels.get(event)
+        return level is not None and self.logger.isEnabledFor(level)
+
     def emit(self, event: str, *args: Any, **log_fields: Any) -> None:
         """Call the listeners of ``event`` with ``args`` (coroutines are scheduled)
         and log it at its level with ``log_fields``."""

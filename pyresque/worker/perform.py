@@ -100,7 +100,8 @@ class Performer:
                 message=f"uninitialized constant {job_class}",
             )  # fmt: skip
         self.job, self.working = payload, True
-        self.events.emit("job", taken.queue, payload, queue=taken.queue, **{"class": job_class})
+        if self.events.wanted("job"):
+            self.events.emit("job", taken.queue, payload, queue=taken.queue, **{"class": job_class})
         outcome = Outcome()
         if self.around_perform:
             settled = await self._run_wrapped(taken, payload, definition, current, outcome, began)
@@ -110,15 +111,16 @@ class Performer:
             return settled
         if outcome.error is not None:
             return self._failed(taken, payload, outcome.error, began)
-        duration = (time.monotonic() - began) * 1000
-        self.events.emit(
-            "success",
-            taken.queue,
-            payload,
-            outcome.result,
-            duration,
-            **_job_fields(taken.queue, job_class, duration, "success"),
-        )
+        if self.events.wanted("success"):
+            duration = (time.monotonic() - began) * 1000
+            self.events.emit(
+                "success",
+                taken.queue,
+                payload,
+                outcome.result,
+                duration,
+                **_job_fields(taken.queue, job_class, duration, "success"),
+            )
         if outcome.counts_as_failure:
             # A retried failure (Retry plugin): counted in this step's one script, where
             # node-resque DECRs/INCRs the stats after counting a success.

@@ -407,7 +407,7 @@ class Worker(Performer):
     async def _step(self, settle: Settle | None, started: str) -> Taken | None:
         """Settle the last job and take the next (none once stopping), whatever Redis does
         meanwhile; returns the job taken. Gives up only when the worker is cut off."""
-        backoff = Backoff(cap=max(self.options.timeout / 1000, 0.05))
+        backoff: Backoff | None = None  # made on the first failure: most steps have none
         maybe_sent = False
         while True:
             if maybe_sent:
@@ -426,6 +426,8 @@ class Worker(Performer):
                 if isinstance(result, Stepped):
                     return result.taken
                 settle, maybe_sent = result
+            if backoff is None:
+                backoff = Backoff(cap=max(self.options.timeout / 1000, 0.05))
             if self._abandon.is_set() or not await self._pause(backoff.next()):
                 self._gave_up(settle, maybe_sent)
                 return None

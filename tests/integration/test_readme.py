@@ -23,6 +23,7 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,7 +140,7 @@ def poll_log(proc: subprocess.Popen[bytes], log: Path, where: str) -> None:
 
 
 def run_command(me: Newcomer, where: str, command: str) -> None:
-    if command.startswith("python3 -m venv .venv &&"):
+    if command.startswith("python3 -m venv "):
         return repository_command(me, where, command)
     argv = shlex.split(command, comments=True)
     if argv[:2] == ["pip", "install"]:
@@ -172,11 +173,28 @@ def pip_install(me: Newcomer, where: str, requirements: list[str]) -> None:
     me.wheel_in = True
 
 
+BENCH_SETUP = "python3 -m venv .venv-bench && .venv-bench/bin/pip install -e '.[bench]'"
+# The benchmark, scaled down to seconds (its full run takes minutes): the smoke sizes of
+# tests/integration/test_benchmarks.py.
+BENCH_SMALL = ("--jobs", "40", "--samples", "3", "--slow-samples", "1", "--rounds", "1")
+
+
 def repository_command(me: Newcomer, where: str, command: str) -> None:
     """The checkout's commands: the test command is .ci/run's, verbatim; the demo's setup
-    is the same, and its last step (the demo) runs here."""
+    is the same, and its last step (the demo) runs here; the benchmark's setup is the
+    bench extra's and the benchmark runs here, scaled down, on this checkout."""
     ci = ci_command()
     if command == ci:
+        return
+    if command.startswith(BENCH_SETUP + " && "):
+        last = command[len(BENCH_SETUP) + 4 :]
+        assert last == ".venv-bench/bin/python benchmarks/anchors.py", f"{where}: {last!r}"
+        assert "bench" in me.installed.extras(), f"{where}: no bench extra"
+        done = subprocess.run(
+            [sys.executable, "benchmarks/anchors.py", *BENCH_SMALL],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0 and "verified pyresque" in done.stdout, done.stderr
         return
     *setup, last = (part.strip() for part in command.split("&&"))
     assert ci.startswith(" && ".join(setup) + " && "), f"{where}: {command!r} is not .ci/run's"
