@@ -60,6 +60,7 @@ __all__ = [
     "ActiveJobError",
     "ArgumentError",
     "ConfigurationError",
+    "ConformanceJobError",
     "ConnectionFailedError",
     "ConnectionSetupError",
     "CronSyntaxError",
@@ -73,6 +74,7 @@ __all__ = [
     "MissingExtraError",
     "NoReplyError",
     "PayloadDecodeError",
+    "PeerError",
     "PayloadEncodeError",
     "ProtocolError",
     "PyresqueError",
@@ -268,6 +270,20 @@ class InputValidationError(TaskError, ValueError):
 class DrainLimitError(PyresqueError):
     """Jobs kept coming past ``max_jobs`` runs or ``max_rounds`` rounds (a chain that
     never ends)."""
+
+
+class PeerError(PyresqueError):
+    """A peer process driven by ``pyresque conformance`` (node-resque, Ruby resque) could
+    not start, died, or answered a request with an error (``name``: its error's class)."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(f"{name}: {message}" if name else message)
+        self.name = name
+        self.message = message
+
+
+class ConformanceJobError(PyresqueError):
+    """What the failing job of a `pyresque conformance` check raises, on purpose."""
 
 
 class MissingExtraError(PyresqueError, ImportError):

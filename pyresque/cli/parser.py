@@ -67,6 +67,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("pyresque.cli.serve", "metrics"),
     "web": ("pyresque.cli.serve", "web"),
     "demo": ("pyresque.cli.demo", "run"),
+    "conformance": ("pyresque.cli.conformance", "run"),
 }
 
 # WorkerOptions()' and SchedulerOptions()' defaults, for the help: importing those classes
@@ -165,7 +166,55 @@ def build_parser() -> Parser:
         "then run the example app of tasks for a few seconds",
     )
     demo.add_argument("--redis", default=None, metavar="URL", help="Redis URL (default: find one)")
+    _conformance_parser(sub)
     return parser
+
+
+def _conformance_parser(sub: Any) -> None:
+    check = add_command(
+        sub,
+        "conformance",
+        help="check pyresque's bytes and behaviour against your node-resque and Ruby resque",
+        description="Run byte-level and behavioural checks of pyresque against the peers "
+        "named (node-resque from a folder's node_modules, Ruby resque + resque-scheduler from "
+        "a load path or installed gems), on the Redis named, in fresh random namespaces whose "
+        "keys (and only those) are deleted afterwards. Prints one row per check: ok, DIFF "
+        "with a one-line diff, or skipped with why. Exit status 1 on any DIFF, 2 on options "
+        "that cannot work, else 0.",
+    )
+    check.add_argument(
+        "--node",
+        metavar="PATH",
+        help="a folder whose node_modules holds node-resque (and maybe Actionhero)",
+    )
+    check.add_argument(
+        "--ruby-lib",
+        metavar="PATH[:PATH]",
+        help="a Ruby load path (RUBYLIB) holding resque and resque-scheduler",
+    )
+    check.add_argument(
+        "--ruby", action="store_true", help="check Ruby resque from the installed gems"
+    )
+    check.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="Redis URL (default: $REDIS_URL); only keys of the run's own namespaces are "
+        "written and deleted",
+    )
+    check.add_argument("--only", metavar="TEXT", help="run only the checks whose name has TEXT")
+    check.add_argument("--json", action="store_true", help="print the results as JSON")
+    check.add_argument(
+        "--record",
+        metavar="DIR",
+        help="write what the peers wrote and answered as golden vectors (JSON files) in DIR; "
+        "when DIR holds vectors already, compare with them instead",
+    )
+    check.add_argument(
+        "--against",
+        metavar="DIR",
+        help="compare what the peers write and answer with the vectors recorded in DIR",
+    )
 
 
 def _enqueue_parser(sub: Any) -> None:

@@ -215,8 +215,8 @@ def test_no_module_imports_itself_back_through_others() -> None:
 def test_layers_only_point_down() -> None:
     order = [
         "protocol", "connection", "definitions", "plugins", "bulk", "queue", "sync", "fleet",
-        "signals", "worker", "scheduler", "activejob", "metrics", "tracing", "tasks", "web", "cli",
-        "demo", "testing",
+        "signals", "worker", "scheduler", "activejob", "metrics", "tracing", "tasks", "web",
+        "conformance", "cli", "demo", "testing",
     ]  # fmt: skip
     rank = {name: i for i, name in enumerate(order)}
     for path in MODULES:

@@ -1,0 +1,167 @@
+"""Run the conformance checks against the peers the user named, and compare with golden
+vectors recorded earlier (``--record`` / ``--against``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyresque.conformance.common import Check, Context, Result, first_difference
+from pyresque.conformance.drivers import (
+    Peer,
+    node_unavailable,
+    ruby_unavailable,
+    start_node,
+    start_ruby,
+)
+from pyresque.errors import PyresqueError
+
+__all__ = ["Options", "compare_vectors", "record_vectors", "run_checks"]
+
+
+@dataclass
+class Options:
+    """What to check: ``node`` a folder with node_modules/node-resque, ``ruby_lib`` a Ruby
+    load path (``""``: installed gems), ``None`` to leave that peer out."""
+
+    redis_url: str
+    node: Path | None = None
+    ruby_lib: str | None = None
+    only: str | None = None
+    """Run only the checks whose name contains this text."""
+
+
+def _node_version(peer: Peer) -> str:
+    found = peer.call("version")
+    version = f"node-resque {found['node-resque']}"
+    if found.get("actionhero"):
+        version += f" (actionhero {found['actionhero']})"
+    return version
+
+
+def _ruby_version(peer: Peer) -> str:
+    found = peer.call("version")
+    return f"resque {found['resque']} + resque-scheduler {found['resque-scheduler']}"
+
+
+def _run_peer(
+    label: str,
+    checks: dict[str, Check],
+    start: Callable[[], Peer],
+    describe: Callable[[Peer], str],
+    options: Options,
+) -> list[Result]:
+    chosen = {name: check for name, check in checks.items() if _wanted(name, options)}
+    if not chosen:
+        return []
+    try:
+        peer = start()
+        version = describe(peer)
+    except PyresqueError as exc:
+        return [Result(name, label, "?", "skipped", f"peer failed: {exc}") for name in chosen]
+    results = []
+    try:
+        for name, check in chosen.items():
+            ctx = Context(peer, options.redis_url)
+            quiet = logging.getLogger("pyresque.worker")
+            was, quiet.disabled = quiet.disabled, True  # its failure lines are expected
+            try:
+                found, vectors = check(ctx)
+                status = "DIFF" if found else "ok"
+                results.append(Result(name, label, version, status, found, vectors))
+            except PyresqueError as exc:
+                results.append(Result(name, label, version, "DIFF", f"error: {exc}"))
+            finally:
+                quiet.disabled = was
+                ctx.cleanup()
+    finally:
+        peer.close()
+    return results
+
+
+def _wanted(name: str, options: Options) -> bool:
+    return options.only is None or options.only in name
+
+
+def run_checks(options: Options) -> list[Result]:
+    """Every check for each peer named in ``options`` (a peer that cannot run: its rows
+    skipped, with why)."""
+    from pyresque.conformance.node import NODE_CHECKS
+    from pyresque.conformance.ruby import RUBY_CHECKS
+
+    results: list[Result] = []
+    if options.node is not None:
+        node_dir = options.node
+        reason = node_unavailable(node_dir)
+        if reason:
+            results += [
+                Result(n, "node-resque", "?", "skipped", reason)
+                for n in NODE_CHECKS
+                if _wanted(n, options)
+            ]
+        else:
+            results += _run_peer(
+                "node-resque",
+                NODE_CHECKS,
+                lambda: start_node(node_dir, options.redis_url),
+                _node_version,
+                options,
+            )
+    if options.ruby_lib is not None:
+        ruby_lib = options.ruby_lib or None
+        reason = ruby_unavailable(ruby_lib)
+        if reason:
+            results += [
+                Result(n, "ruby resque", "?", "skipped", reason)
+                for n in RUBY_CHECKS
+                if _wanted(n, options)
+            ]
+        else:
+            results += _run_peer(
+                "ruby resque",
+                RUBY_CHECKS,
+                lambda: start_ruby(ruby_lib, options.redis_url),
+                _ruby_version,
+                options,
+            )
+    return results
+
+
+def _file_name(result: Result) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", f"{result.peer} {result.check}").strip("-") + ".json"
+
+
+def record_vectors(results: list[Result], folder: Path) -> int:
+    """Write what each check's peer wrote or answered as JSON files in ``folder``; the
+    number of files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for result in results:
+        if result.vectors is None:
+            continue
+        document = {**result.as_json(), "vectors": result.vectors}
+        (folder / _file_name(result)).write_text(
+            json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
+            encoding="utf-8",
+        )
+        written += 1
+    return written
+
+
+def compare_vectors(results: list[Result], folder: Path) -> None:
+    """Mark as DIFF each ran check whose peer wrote or answered other than recorded in
+    ``folder`` (a check with no recording there is left as it is)."""
+    for result in results:
+        path = folder / _file_name(result)
+        if result.vectors is None or not path.exists():
+            continue
+        recorded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        found = first_difference(recorded.get("vectors"), result.vectors)
+        if found:
+            result.status = "DIFF"
+            result.detail = f"vs recorded ({recorded.get('version')}): {found}"
