@@ -1,0 +1,124 @@
+"""``pyresque conformance`` against the real peers: interop/node's node-resque (and Ruby
+resque where RUBYLIB or the gems load), and a different node-resque 9.x installed from npm
+into a temporary folder (once per session; skipped with the reason when npm cannot)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyresque.conformance.drivers import node_unavailable, ruby_unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_DIR = ROOT / "interop" / "node"
+OTHER_NODE_RESQUE = "9.3.8"
+"""Another node-resque 9.x than interop/node's 9.7.1 (all its rows were ok, 2026-12)."""
+
+
+def conformance(*args: str, redis_url: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "pyresque", "conformance", "--redis", redis_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    print(result.stdout, result.stderr, sep="\n")
+    return result
+
+
+def rows(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads(result.stdout)["results"]
+    return found
+
+
+@pytest.fixture(scope="session")
+def other_node_resque(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not on PATH")
+    folder = tmp_path_factory.mktemp("node-resque-other")
+    install = subprocess.run(
+        ["npm", "install", "--prefix", str(folder), f"node-resque@{OTHER_NODE_RESQUE}"]
+        + ["--silent", "--no-audit", "--no-fund"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if install.returncode != 0:
+        reason = " ".join((install.stderr or install.stdout).split())[:200]
+        pytest.skip(f"npm could not install node-resque@{OTHER_NODE_RESQUE}: {reason}")
+    return folder
+
+
+def test_every_check_is_ok_against_the_pinned_node_resque(redis_url: str) -> None:
+    reason = node_unavailable(NODE_DIR)
+    if reason:
+        pytest.skip(reason)
+    result = conformance("--node", str(NODE_DIR), redis_url=redis_url)
+    assert result.returncode == 0
+    assert "node-resque 9.7.1" in result.stdout
+    assert "6 ok, 0 DIFF, 0 skipped" in result.stdout
+
+
+def test_every_check_is_ok_against_ruby_resque(redis_url: str) -> None:
+    reason = ruby_unavailable(os.environ.get("RUBYLIB"))
+    if reason:
+        pytest.skip(reason)
+    result = conformance("--ruby", "--json", redis_url=redis_url)
+    assert result.returncode == 0
+    found = rows(result)
+    assert len(found) == 5 and {r["status"] for r in found} == {"ok"}
+    assert all(r["version"].startswith("resque ") for r in found)
+
+
+def test_another_node_resque_version_and_the_recorded_vectors(
+    redis_url: str, other_node_resque: Path, tmp_path: Path
+) -> None:
+    if node_unavailable(NODE_DIR):
+        pytest.skip(node_unavailable(NODE_DIR) or "")
+    vectors = tmp_path / "vectors"
+    recorded = conformance("--node", str(NODE_DIR), "--record", str(vectors), redis_url=redis_url)
+    assert recorded.returncode == 0 and len(list(vectors.glob("*.json"))) == 6
+
+    result = conformance(
+        "--node", str(other_node_resque), "--against", str(vectors), "--json", redis_url=redis_url
+    )
+    found = rows(result)
+    assert {r["version"] for r in found} == {f"node-resque {OTHER_NODE_RESQUE}"}
+    # node-resque 9.3.8 writes and answers what 9.7.1 does in every check (found so);
+    # a difference would be a DIFF row and exit status 1.
+    diffs = [r for r in found if r["status"] != "ok"]
+    assert result.returncode == (1 if diffs else 0)
+    assert diffs == []
+
+
+def test_a_recorded_vector_that_differs_is_a_diff(redis_url: str, tmp_path: Path) -> None:
+    if node_unavailable(NODE_DIR):
+        pytest.skip(node_unavailable(NODE_DIR) or "")
+    vectors = tmp_path / "vectors"
+    only = ("--node", str(NODE_DIR), "--only", "enqueue bytes")
+    assert conformance(*only, "--record", str(vectors), redis_url=redis_url).returncode == 0
+    (path,) = vectors.glob("*.json")
+    document = json.loads(path.read_text())
+    document["vectors"]["queues"]["value"] = ["another"]
+    path.write_text(json.dumps(document))
+
+    result = conformance(*only, "--record", str(vectors), redis_url=redis_url)
+    assert result.returncode == 1
+    assert "DIFF: vs recorded (node-resque 9.7.1): ['queues']['value'][0]" in result.stdout
+
+
+def test_bad_options_exit_2(redis_url: str, tmp_path: Path) -> None:
+    assert conformance(redis_url=redis_url).returncode == 2
+    result = conformance("--node", str(tmp_path), redis_url=redis_url)
+    assert result.returncode == 2 and "no node_modules/node-resque" in result.stderr
+    assert conformance("--ruby-lib", str(tmp_path / "nope"), redis_url=redis_url).returncode == 2
