@@ -26,6 +26,6 @@ ENV TZ=UTC
 WORKDIR /interop/ruby
 COPY ruby/ ./
 
-RUN useradd --create-home --uid 10001 --user-group peer
+RUN groupadd --gid 10001 peer && useradd --create-home --uid 10001 --gid 10001 peer
 USER 10001:10001
 CMD ["ruby", "peer.rb"]
