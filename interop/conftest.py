@@ -65,7 +65,7 @@ if containers.enabled():
         """PYRESQUE_PEERS=containers: the Redis container beside the peer containers (this
         host's URL for it; the peers get theirs). Without a Docker engine every interop
         test skips with the reason, or fails under CI=true."""
-        reason = containers.unavailable()
+        reason = harness._containers_unavailable()
         if reason is not None:
             if _ci():
                 pytest.fail(f"{reason} (CI=true: the container mode must run)")

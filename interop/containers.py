@@ -55,20 +55,29 @@ def enabled() -> bool:
     return MODE == "containers"
 
 
+DETAIL: dict[str, str] = {}
+"""What :func:`unavailable` found, in full (the harness shows it with ``pytest -v``)."""
+
+
 def unavailable() -> str | None:
-    """Why the container mode cannot run here, in one line, or None."""
+    """Why the container mode cannot run here, in one short line, or None; the full
+    story goes to :data:`DETAIL`."""
     from pyresque.testing.plugin import _docker_answers
 
     reason = _docker_answers()
-    if reason is not None:
-        return f"PYRESQUE_PEERS=containers needs a Docker engine: {reason}"
-    if shutil.which("docker") is None:
-        return "PYRESQUE_PEERS=containers needs the `docker` client on PATH"
-    try:
-        import testcontainers.core.network  # noqa: F401
-    except ImportError:
-        return "PYRESQUE_PEERS=containers needs testcontainers: pip install -e '.[dev]'"
-    return None
+    short = "PYRESQUE_PEERS=containers: no Docker engine answers here"
+    if reason is None:
+        if shutil.which("docker") is None:
+            reason = short = "PYRESQUE_PEERS=containers: no `docker` client on PATH"
+        else:
+            try:
+                import testcontainers.core.network  # noqa: F401
+            except ImportError:
+                reason = short = "PYRESQUE_PEERS=containers: testcontainers is not installed"
+    if reason is None:
+        return None
+    DETAIL["Docker"] = reason
+    return short
 
 
 def _docker(*args: str, timeout: float = 900) -> str:

@@ -154,10 +154,18 @@ class Peer:
                 stream.close()
 
 
+def _containers_unavailable() -> str | None:
+    """Why PYRESQUE_PEERS=containers cannot run here (one line), or None; -v shows why."""
+    reason = containers.unavailable()
+    if reason is not None:
+        DIAGNOSTICS.update(containers.DETAIL)
+    return reason
+
+
 def node_unavailable() -> str | None:
     """Why node-resque cannot run here, or None."""
     if containers.enabled():
-        return containers.unavailable()
+        return _containers_unavailable()
     if shutil.which("node") is None:
         return "node is not on PATH"
     if not (NODE_DIR / "node_modules" / "node-resque" / "package.json").exists():
@@ -183,7 +191,7 @@ def start_node(redis_url: str) -> Peer:
 def actionhero_unavailable() -> str | None:
     """Why the Actionhero 29.3.5 app (interop/actionhero) cannot run here, or None."""
     if containers.enabled():
-        return containers.unavailable()
+        return _containers_unavailable()
     if shutil.which("node") is None:
         return "node is not on PATH"
     if not (ACTIONHERO_DIR / "node_modules" / "actionhero" / "package.json").exists():
@@ -249,7 +257,7 @@ def ruby_unavailable() -> str | None:
     """Why Ruby resque cannot run here, in one short line, or None (see interop/README.md
     for RUBYLIB). Probed once per session."""
     if containers.enabled():
-        reason = containers.unavailable()
+        reason = _containers_unavailable()
         if reason is not None:
             return reason
         said = _ruby_says(_RUBY_PROBE)
