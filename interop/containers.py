@@ -7,9 +7,11 @@ stdin/stdout ARE the container's, and the harness drives it through the same pip
 local process (no attach-socket framing to demultiplex, no line server to add inside the
 images). Closing stdin ends the peer and ``--rm`` removes its container; a crash
 (``Peer.kill``) is ``docker kill``, since killing the client would leave the container
-running. The network and the Redis container come from testcontainers (the test rig's
-docker Redis source, ``pyresque.testing.plugin._start_container``), reachable from the
-peers as ``redis:6379`` and from this host on its mapped port.
+running. ``--init`` puts tini at pid 1, so a SIGTERM (``SchedulerProcess.stop``, proxied by
+the client) reaches the peer as it would locally. The network and the Redis container come
+from testcontainers (the test rig's docker Redis source,
+``pyresque.testing.plugin._start_container``), reachable from the peers as ``redis:6379``
+and from this host on its mapped port.
 
 Pins (interop/README.md, "Container mode"): the images in ``interop/docker/*.Dockerfile``;
 ``PYRESQUE_NODE_VERSION`` (an exact Node release, default the Dockerfiles' own) and
@@ -145,7 +147,7 @@ class World:
     ) -> list[str]:
         """``docker run -i`` of image ``kind`` on the network, env's REDIS_URL rewritten."""
         argv = [
-            "docker", "run", "-i", "--rm", "--name", name, "--label", LABEL,
+            "docker", "run", "-i", "--rm", "--init", "--name", name, "--label", LABEL,
             "--network", self.network_name,
         ]  # fmt: skip
         for key, value in env.items():
