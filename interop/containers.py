@@ -115,8 +115,15 @@ class World:
     def inside(self, url: str) -> str:
         """``url`` (this host's view of the Redis container) as the peers reach it."""
         mine, given = urlsplit(self.redis_url), urlsplit(url)
-        if (given.hostname, given.port) != (mine.hostname, mine.port):
-            return url  # another Redis: passed as given
+        try:
+            same = given.scheme == mine.scheme and (given.hostname, given.port) == (
+                mine.hostname,
+                mine.port,
+            )
+        except ValueError:  # not a URL (a port that is no number)
+            same = False
+        if not same:
+            return url  # another Redis, or not a URL: passed as given
         return urlunsplit(given._replace(netloc=f"{INNER_REDIS}:6379"))
 
     def image(self, kind: str) -> str:
@@ -155,6 +162,18 @@ class World:
                 value = self.inside(value)
             argv += ["-e", f"{key}={value}"]
         return [*argv, self.image(kind), *(command or [])]
+
+    def command(self, kind: str, argv: list[str], env: Mapping[str, str]) -> list[str]:
+        """``docker run -i`` of a peer script's ``argv`` (an interpreter, this checkout's
+        interop/ paths, arguments) in image ``kind``: paths under interop/ become the
+        image's /interop/..., this host's Redis URL the peers' one."""
+        inner = []
+        for arg in argv:
+            if arg.startswith(f"{HERE}/"):
+                arg = "/interop/" + Path(arg).relative_to(HERE).as_posix()
+            inner.append(self.inside(arg))
+        name = container_name(f"{kind}-{Path(argv[-1]).name}")
+        return self.run_argv(kind, env, name=name, command=inner)
 
     def run_once(self, kind: str, command: list[str], env: Mapping[str, str]) -> tuple[int, str]:
         """Run ``command`` in a throwaway container of ``kind``: (exit status, stderr)."""

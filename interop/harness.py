@@ -45,6 +45,7 @@ __all__ = [
     "actionhero_unavailable",
     "activejob_unavailable",
     "node_unavailable",
+    "peer_command",
     "ruby_unavailable",
     "snapshot",
     "start_actionhero",
@@ -301,6 +302,19 @@ def start_ruby(redis_url: str, *, adapter: str = "json_gem") -> Peer:
     env = {**os.environ, "REDIS_URL": redis_url, "JSON_ADAPTER": adapter}
     env.setdefault("TZ", "UTC")
     return Peer(["ruby", "peer.rb"], env=env, cwd=RUBY_DIR, label=f"ruby resque ({adapter})")
+
+
+def peer_command(
+    kind: str, argv: list[str], env: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """What runs a one-off peer script (``ruby activejob.rb ...``, ``node stringify.js``):
+    ``argv`` and ``env`` (added to this process's) as given; under
+    ``PYRESQUE_PEERS=containers``, a ``docker run -i`` of image ``kind`` (node, ruby)
+    with ``env`` passed inside."""
+    extra = {"TZ": os.environ.get("TZ", "UTC"), **(env or {})}
+    if not containers.enabled():
+        return argv, {**os.environ, **extra}
+    return containers.world().command(kind, argv, extra), dict(os.environ)
 
 
 def snapshot(client: redis.Redis, namespace: str) -> dict[str, Any]:

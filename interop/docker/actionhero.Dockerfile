@@ -13,4 +13,4 @@ COPY jsonlines.js /interop/
 COPY actionhero/ ./
 
 USER 1000:1000
-ENTRYPOINT ["node", "controller.js"]
+CMD ["node", "controller.js"]

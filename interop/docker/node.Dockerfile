@@ -14,4 +14,5 @@ COPY jsonlines.js /interop/
 COPY node/ ./
 
 USER 1000:1000
-ENTRYPOINT ["node", "peer.js"]
+# CMD, not ENTRYPOINT: the harness also runs node stringify.js ... in this image.
+CMD ["node", "peer.js"]
