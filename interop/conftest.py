@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from interop import harness
+from interop import containers, harness
 from interop.harness import (
     Peer,
     PeerError,
@@ -56,6 +56,24 @@ def pytest_terminal_summary(
     terminalreporter.section(f"interop: why {names} could not run")
     for name, text in diagnostics.items():
         terminalreporter.write_line(f"{name}: {text}")
+
+
+if containers.enabled():
+
+    @pytest.fixture(scope="session")
+    def redis_url() -> Iterator[str]:
+        """PYRESQUE_PEERS=containers: the Redis container beside the peer containers (this
+        host's URL for it; the peers get theirs). Without a Docker engine every interop
+        test skips with the reason, or fails under CI=true."""
+        reason = harness._containers_unavailable()
+        if reason is not None:
+            if _ci():
+                pytest.fail(f"{reason} (CI=true: the container mode must run)")
+            pytest.skip(reason)
+        try:
+            yield containers.world().redis_url
+        finally:
+            containers.close_world()
 
 
 @pytest.fixture(scope="session")
@@ -179,7 +197,10 @@ def spawn_worker(redis_url: str, resque_namespace: str) -> Iterator[Any]:
 class SchedulerProcess:
     """A scheduler subprocess (pyresque's CLI or resque-scheduler); its output is kept."""
 
-    def __init__(self, argv: list[str], *, env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, argv: list[str], *, env: dict[str, str], cwd: Path, container: str | None = None
+    ) -> None:
+        self.container = container  # PYRESQUE_PEERS=containers: argv is its docker run
         self.proc = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -211,10 +232,14 @@ class SchedulerProcess:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:
+        if self.container is not None:
+            containers.kill(self.container)
         self.proc.kill()
         self.proc.wait()
 
     def close(self) -> None:
+        if self.container is not None:
+            containers.kill(self.container)
         if self.proc.poll() is None:  # ours, by its pid
             self.proc.kill()
         self.proc.wait()
@@ -271,7 +296,18 @@ def resque_scheduler(redis_url: str, resque_namespace: str) -> Iterator[Any]:
             "LOCK_TIMEOUT": str(lock_timeout),
         }
         env.setdefault("TZ", "UTC")
-        proc = SchedulerProcess(["ruby", "scheduler.rb"], env=env, cwd=ROOT / "interop" / "ruby")
+        if containers.enabled():
+            inner = {key: env[key] for key in ("REDIS_URL", "NAMESPACE", "TZ")}
+            inner.update(RESQUE_SCHEDULER_INTERVAL=str(interval), LOCK_TIMEOUT=str(lock_timeout))
+            name = containers.container_name("resque-scheduler")
+            argv = containers.world().run_argv(
+                "ruby", inner, name=name, command=["ruby", "scheduler.rb"]
+            )
+            proc = SchedulerProcess(argv, env=env, cwd=ROOT, container=name)
+        else:
+            proc = SchedulerProcess(
+                ["ruby", "scheduler.rb"], env=env, cwd=ROOT / "interop" / "ruby"
+            )
         started.append(proc)
         return proc
 

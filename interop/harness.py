@@ -5,6 +5,9 @@ A peer is one long-lived process speaking JSON lines (``interop/node/peer.js``,
 ``interop/ruby/peer.rb``, ``interop/actionhero/controller.js``): a test session pays its
 start-up once (an Actionhero controller: once per test, as Actionhero is one per process).
 
+``PYRESQUE_PEERS=containers`` (default ``local``) starts each peer as a container instead,
+beside a Redis container on one Docker network (``interop/containers.py``).
+
 ``*_unavailable()`` say in one short line why a peer cannot run here (a skip reason); what
 a failed probe printed goes to :data:`DIAGNOSTICS`, which ``pytest -v`` shows once at the
 end of the session (``interop/conftest.py``).
@@ -24,6 +27,8 @@ from typing import Any
 
 import redis
 
+from interop import containers
+
 HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE / "node"
 RUBY_DIR = HERE / "ruby"
@@ -40,6 +45,7 @@ __all__ = [
     "actionhero_unavailable",
     "activejob_unavailable",
     "node_unavailable",
+    "peer_command",
     "ruby_unavailable",
     "snapshot",
     "start_actionhero",
@@ -58,8 +64,19 @@ class PeerError(Exception):
 class Peer:
     """One peer process; ``call(op, **fields)`` sends a request and returns the result."""
 
-    def __init__(self, argv: list[str], *, env: dict[str, str], cwd: Path, label: str) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        label: str,
+        container: str | None = None,
+    ) -> None:
         self.label = label
+        self.container = container
+        """The peer's container name (``PYRESQUE_PEERS=containers``; argv is its
+        ``docker run -i``), else None."""
         self._lock = threading.Lock()
         self._next = 0
         self._proc = subprocess.Popen(
@@ -113,6 +130,8 @@ class Peer:
 
     def kill(self) -> None:
         """SIGKILL the peer (a crash: it cleans nothing up); ``close`` still releases it."""
+        if self.container is not None:  # killing the docker client would leave it running
+            containers.kill(self.container)
         if self._proc.poll() is None:  # ours, by its pid
             self._proc.kill()
         self._proc.wait()
@@ -129,13 +148,25 @@ class Peer:
             self._proc.kill()
             self._proc.wait()
         self._drainer.join(5)
+        if self.container is not None:
+            containers.remove(self.container)
         for stream in (self._proc.stdout, self._proc.stderr):
             if stream is not None:
                 stream.close()
 
 
+def _containers_unavailable() -> str | None:
+    """Why PYRESQUE_PEERS=containers cannot run here (one line), or None; -v shows why."""
+    reason = containers.unavailable()
+    if reason is not None:
+        DIAGNOSTICS.update(containers.DETAIL)
+    return reason
+
+
 def node_unavailable() -> str | None:
     """Why node-resque cannot run here, or None."""
+    if containers.enabled():
+        return _containers_unavailable()
     if shutil.which("node") is None:
         return "node is not on PATH"
     if not (NODE_DIR / "node_modules" / "node-resque" / "package.json").exists():
@@ -143,13 +174,25 @@ def node_unavailable() -> str | None:
     return None
 
 
+def _container_peer(kind: str, env: Mapping[str, str], label: str) -> Peer:
+    """Peer ``kind`` as ``docker run -i`` of its image, on the containers' network."""
+    name = containers.container_name(label)
+    argv = containers.world().run_argv(kind, containers.peer_env(env), name=name)
+    return Peer(argv, env=dict(os.environ), cwd=HERE, label=label, container=name)
+
+
 def start_node(redis_url: str) -> Peer:
+    if containers.enabled():
+        inner = {"REDIS_URL": redis_url, "TZ": os.environ.get("TZ", "UTC")}
+        return _container_peer("node", inner, "node-resque")
     env = {**os.environ, "REDIS_URL": redis_url, "TZ": os.environ.get("TZ", "UTC")}
     return Peer(["node", "peer.js"], env=env, cwd=NODE_DIR, label="node-resque")
 
 
 def actionhero_unavailable() -> str | None:
     """Why the Actionhero 29.3.5 app (interop/actionhero) cannot run here, or None."""
+    if containers.enabled():
+        return _containers_unavailable()
     if shutil.which("node") is None:
         return "node is not on PATH"
     if not (ACTIONHERO_DIR / "node_modules" / "actionhero" / "package.json").exists():
@@ -170,6 +213,14 @@ def start_actionhero(
 
     ``env`` adds environment variables (e.g. ``SHARED_PERIODIC_FREQUENCY``).
     """
+    if containers.enabled():
+        inner = {"REDIS_URL": redis_url, "RESQUE_NAMESPACE": namespace}
+        inner["TZ"] = os.environ.get("TZ", "UTC")
+        for key in ("ACTIONHERO_LOG_LEVEL", "INTEROP_EXTRA_TASKS"):
+            if key in os.environ:
+                inner[key] = os.environ[key]
+        inner.update(env or {})
+        return _container_peer("actionhero", inner, f"actionhero ({namespace})")
     full = {
         key: value
         for key, value in os.environ.items()
@@ -189,6 +240,11 @@ _ACTIVEJOB_PROBE = 'require "active_job"; require "resque"; ActiveJob::Base.queu
 
 def _ruby_says(code: str) -> str | None:
     """None when ``ruby -e code`` succeeds, else what it printed (its LoadError ...)."""
+    if containers.enabled():
+        status, stderr = containers.world().run_once("ruby", ["ruby", "-e", code], {})
+        if status == 0:
+            return None
+        return stderr or f"exit status {status}, nothing on stderr"
     probe = subprocess.run(
         ["ruby", "-e", code], capture_output=True, text=True, timeout=60, check=False
     )
@@ -201,6 +257,15 @@ def _ruby_says(code: str) -> str | None:
 def ruby_unavailable() -> str | None:
     """Why Ruby resque cannot run here, in one short line, or None (see interop/README.md
     for RUBYLIB). Probed once per session."""
+    if containers.enabled():
+        reason = _containers_unavailable()
+        if reason is not None:
+            return reason
+        said = _ruby_says(_RUBY_PROBE)
+        if said is not None:
+            DIAGNOSTICS["Ruby resque"] = f"the ruby image: ruby -e '{_RUBY_PROBE}' failed:\n{said}"
+            return "Ruby resque does not load in its image (see interop/docker/ruby.Dockerfile)"
+        return None
     if shutil.which("ruby") is None:
         DIAGNOSTICS["Ruby resque"] = "no `ruby` on PATH"
         return "Ruby not found: install it (see interop/README.md)"
@@ -230,9 +295,26 @@ def activejob_unavailable() -> str | None:
 
 
 def start_ruby(redis_url: str, *, adapter: str = "json_gem") -> Peer:
+    if containers.enabled():
+        inner = {"REDIS_URL": redis_url, "JSON_ADAPTER": adapter}
+        inner["TZ"] = os.environ.get("TZ", "UTC")
+        return _container_peer("ruby", inner, f"ruby resque ({adapter})")
     env = {**os.environ, "REDIS_URL": redis_url, "JSON_ADAPTER": adapter}
     env.setdefault("TZ", "UTC")
     return Peer(["ruby", "peer.rb"], env=env, cwd=RUBY_DIR, label=f"ruby resque ({adapter})")
+
+
+def peer_command(
+    kind: str, argv: list[str], env: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """What runs a one-off peer script (``ruby activejob.rb ...``, ``node stringify.js``):
+    ``argv`` and ``env`` (added to this process's) as given; under
+    ``PYRESQUE_PEERS=containers``, a ``docker run -i`` of image ``kind`` (node, ruby)
+    with ``env`` passed inside."""
+    extra = {"TZ": os.environ.get("TZ", "UTC"), **(env or {})}
+    if not containers.enabled():
+        return argv, {**os.environ, **extra}
+    return containers.world().command(kind, argv, extra), dict(os.environ)
 
 
 def snapshot(client: redis.Redis, namespace: str) -> dict[str, Any]:

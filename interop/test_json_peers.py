@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interop import harness
+from interop import containers, harness
 from interop.json_peer import NODE_SCRIPT, RUBY_SCRIPT, JsonPeer
 from pyresque.errors import PayloadEncodeError
 from pyresque.protocol.jsjson import js_dumps
@@ -30,7 +30,12 @@ EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 
 
 def _start(tool: str, argv: list[str], env: dict[str, str] | None = None) -> JsonPeer:
-    if shutil.which(tool) is None:
+    if containers.enabled():
+        reason = harness._containers_unavailable()
+        if reason is not None:
+            pytest.skip(reason)
+        argv, env = harness.peer_command(tool, argv, env)  # its image's interpreter
+    elif shutil.which(tool) is None:
         pytest.skip(f"{tool} is not on PATH; the {tool} JSON peer cannot run")
     try:
         return JsonPeer(argv, env)

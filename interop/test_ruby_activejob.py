@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -21,7 +20,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interop.harness import activejob_unavailable
+from interop.harness import activejob_unavailable, peer_command
 from pyresque import Queue, Scheduler
 from pyresque.activejob import (
     ActiveJobs,
@@ -48,10 +47,8 @@ def rails() -> None:
 
 
 def _ruby(*args: str) -> str:
-    env = {**os.environ, "TZ": "UTC"}
-    done = subprocess.run(
-        ["ruby", str(SCRIPT), *args], capture_output=True, text=True, timeout=120, env=env
-    )
+    argv, env = peer_command("ruby", ["ruby", str(SCRIPT), *args], {"TZ": "UTC"})
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -161,9 +158,9 @@ async def test_a_real_rails_worker_runs_jobs_pyresque_enqueued(
 @pytest.fixture(scope="module")
 def roundtrip(rails: None) -> Iterator[Callable[[list[Any]], bytes]]:
     """Send serialized arguments through ActiveJob's deserialize + serialize in Ruby."""
-    env = {**os.environ, "TZ": "UTC"}
+    argv, env = peer_command("ruby", ["ruby", str(SCRIPT), "roundtrip", "-", "-"], {"TZ": "UTC"})
     proc = subprocess.Popen(
-        ["ruby", str(SCRIPT), "roundtrip", "-", "-"],
+        argv,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None

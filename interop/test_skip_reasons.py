@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from interop import harness
+from interop import containers, harness
 
 pytest_plugins = ["pytester"]
 
@@ -24,6 +24,10 @@ PROBES: list[Callable[[], str | None]] = [
     harness.ruby_unavailable,
     harness.activejob_unavailable,
 ]
+
+
+# The local mode's Ruby probe (RUBYLIB); PYRESQUE_PEERS=containers probes the ruby image.
+local_ruby = pytest.mark.skipif(containers.enabled(), reason="PYRESQUE_PEERS=containers")
 
 
 def _short(reason: str) -> bool:
@@ -50,6 +54,7 @@ def test_each_probe_here_gives_none_or_one_short_line(probe: Callable[[], str | 
     assert reason is None or _short(reason), reason
 
 
+@local_ruby
 @pytest.mark.parametrize(
     ("rubylib", "reason"),
     [
@@ -78,6 +83,7 @@ def test_needs_ruby(ruby):
 """
 
 
+@local_ruby
 def test_the_session_shows_the_load_error_once_with_v(
     no_resque: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,

@@ -184,8 +184,12 @@ def _docker_answers() -> str | None:
     return None if b" 200 " in reply else f"Docker at {host} did not answer its ping"
 
 
-def _start_container() -> tuple[str, Callable[[], None]] | str:
-    """A testcontainers Redis, or the reason there is none."""
+def _start_container(
+    network: Any = None, aliases: tuple[str, ...] = ()
+) -> tuple[str, Callable[[], None]] | str:
+    """A testcontainers Redis (its URL from this host, and how to stop it), or the reason
+    there is none. ``network`` (a testcontainers ``Network``) and ``aliases`` put it where
+    other containers reach it by name (interop's ``PYRESQUE_PEERS=containers``)."""
     reason = _docker_answers()
     if reason is not None:
         return reason
@@ -197,6 +201,8 @@ def _start_container() -> tuple[str, Callable[[], None]] | str:
         except ImportError:
             return "testcontainers is not installed"
     container = RedisContainer("redis:7")
+    if network is not None:
+        container = container.with_network(network).with_network_aliases(*aliases)
     container.start()
     host = container.get_container_host_ip()
     port = container.get_exposed_port(6379)
