@@ -29,6 +29,7 @@
     │   ├── TaskDefinitionError  a task class that cannot be loaded
     │   └── InputValidationError inputs a task refuses
     ├── DrainLimitError          pyresque.testing.drain: jobs kept coming past its limits
+    ├── PeerError                pyresque.testing.peers: a node-resque / Ruby peer failed
     ├── MissingExtraError        an optional dependency is not installed (names the extra)
     └── RedisReplyError          Redis answered an operation with an error (names op and key)
         ├── WrongTypeError       a key holds another type than the operation needs
@@ -74,6 +75,7 @@ __all__ = [
     "NoReplyError",
     "PayloadDecodeError",
     "PayloadEncodeError",
+    "PeerError",
     "ProtocolError",
     "PyresqueError",
     "QueueError",
@@ -268,6 +270,16 @@ class InputValidationError(TaskError, ValueError):
 class DrainLimitError(PyresqueError):
     """Jobs kept coming past ``max_jobs`` runs or ``max_rounds`` rounds (a chain that
     never ends)."""
+
+
+class PeerError(PyresqueError):
+    """A node-resque or Ruby resque peer process (:mod:`pyresque.testing.peers`) answered
+    with an error, died, or did not run the jobs asked for in time. ``name``: the peer's
+    error class (``"Error"``, ``"NameError"`` ...), when it answered with one."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class MissingExtraError(PyresqueError, ImportError):
