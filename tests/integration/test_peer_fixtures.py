@@ -4,7 +4,9 @@ real node-resque and Ruby resque processes from a project, on the test's Redis n
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,37 @@ def test_ruby_without_resque_on_the_load_path_is_named_with_the_option_to_set(
     assert "Ruby resque does not load" in reason
     assert "--pyresque-ruby-lib" in reason and "PYRESQUE_RUBY_LIB" in reason
     assert "\n" not in reason
+
+
+# -- the wheel -----------------------------------------------------------------------------------
+
+
+def test_the_installed_wheel_ships_the_peer_drivers_and_its_node_peer_runs(
+    tmp_path: Path, redis_url: str, resque_namespace: str, resque_redis: Any
+) -> None:
+    from tests.wheel import install_wheel
+
+    installed = install_wheel(tmp_path)
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        names = set(wheel.namelist())
+    assert {"pyresque/testing/peers/node_peer.js", "pyresque/testing/peers/ruby_peer.rb"} <= names
+    reason = node_unavailable(NODE_PROJECT)
+    if reason is not None:
+        pytest.skip(reason)
+    script = (
+        "import sys\n"
+        "from pyresque.testing.peers import DRIVERS, NodePeer\n"
+        "assert str(DRIVERS).startswith(sys.argv[4]), DRIVERS\n"
+        "peer = NodePeer(sys.argv[1], sys.argv[2], project_dir=sys.argv[3])\n"
+        "peer.enqueue('q', 'fromWheel', [1])\n"
+        "peer.close()\n"
+    )
+    subprocess.run(
+        [installed.python, "-c", script, redis_url, resque_namespace, NODE_PROJECT, installed.site],
+        check=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert resque_redis.lrange(f"{resque_namespace}:queue:q", 0, -1) == [
+        b'{"class":"fromWheel","queue":"q","args":[1]}'
+    ]
