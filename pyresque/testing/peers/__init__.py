@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -269,8 +270,11 @@ def _ruby_says(load_path: tuple[str, ...]) -> str | None:
     )
     if probe.returncode == 0:
         return None
+    missing = re.search(r"cannot load such file -- (\S+)", probe.stderr)
+    if missing:
+        return f"cannot load {missing.group(1)}"
     lines = [line for line in probe.stderr.splitlines() if line.strip()]
-    return lines[0][:200] if lines else f"exit status {probe.returncode}"
+    return lines[-1][-120:] if lines else f"exit status {probe.returncode}"
 
 
 def ruby_unavailable(load_path: Sequence[str] = ()) -> str | None:
