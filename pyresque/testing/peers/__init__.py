@@ -15,6 +15,8 @@ job definitions from the module ``jobs`` names (``module.exports = {name: {perfo
 
 ``work(queues, count=N)`` runs the library's own worker until N jobs ran and returns a
 :class:`PeerOutcome` for each (fewer in time: :class:`~pyresque.errors.PeerError`).
+Calls block until the peer answers (in an ``async def`` test nothing else on its event loop
+runs meanwhile: enqueue with pyresque first, then ``work``).
 :func:`node_unavailable` and :func:`ruby_unavailable` say in one line why a peer cannot run
 here (the fixtures skip with it).
 """
