@@ -29,6 +29,7 @@
     │   ├── TaskDefinitionError  a task class that cannot be loaded
     │   └── InputValidationError inputs a task refuses
     ├── DrainLimitError          pyresque.testing.drain: jobs kept coming past its limits
+    ├── PeerError                pyresque.testing.peers: a node-resque / Ruby peer failed
     ├── MissingExtraError        an optional dependency is not installed (names the extra)
     └── RedisReplyError          Redis answered an operation with an error (names op and key)
         ├── WrongTypeError       a key holds another type than the operation needs
@@ -74,8 +75,8 @@ __all__ = [
     "MissingExtraError",
     "NoReplyError",
     "PayloadDecodeError",
-    "PeerError",
     "PayloadEncodeError",
+    "PeerError",
     "ProtocolError",
     "PyresqueError",
     "QueueError",
@@ -273,8 +274,10 @@ class DrainLimitError(PyresqueError):
 
 
 class PeerError(PyresqueError):
-    """A peer process driven by ``pyresque conformance`` (node-resque, Ruby resque) could
-    not start, died, or answered a request with an error (``name``: its error's class)."""
+    """A node-resque or Ruby resque peer process (``pyresque conformance``'s, or
+    :mod:`pyresque.testing.peers`') could not start, died, answered a request with an error,
+    or did not run the jobs asked for in time. ``name``: the peer's error class
+    (``"Error"``, ``"NameError"`` ...), when it answered with one."""
 
     def __init__(self, message: str, *, name: str | None = None) -> None:
         super().__init__(f"{name}: {message}" if name else message)

@@ -16,6 +16,11 @@ installed and gives each test a real Redis and a namespace of its own:
   that pytest-asyncio runs; otherwise the test errors and says what to install or set.
 - ``make_sync_queue``: the same for :class:`pyresque.sync.Queue`, in plain ``def`` tests.
 
+- ``make_node_peer`` / ``node_peer`` and ``make_ruby_peer`` / ``ruby_peer``: real
+  node-resque and Ruby resque processes from your project on the test's Redis and
+  namespace, for contract tests (:mod:`pyresque.testing.peers`); they skip, saying what to
+  install or set, where node, node-resque, Ruby or resque is missing.
+
 :mod:`pyresque.testing.tasks` has the spec helpers for Actionhero-style tasks
 (``find_enqueued_tasks``, ``delete_enqueued_tasks``, ``run_task``, ``run_full_task``),
 also importable from here. :func:`drain` and :func:`drain_tasks`

