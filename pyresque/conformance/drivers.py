@@ -18,8 +18,10 @@ from pyresque.errors import PeerError
 __all__ = [
     "SCRIPTS",
     "Peer",
+    "actionhero_unavailable",
     "node_unavailable",
     "ruby_unavailable",
+    "start_actionhero",
     "start_node",
     "start_ruby",
 ]
@@ -117,6 +119,24 @@ def start_node(node_dir: Path, redis_url: str) -> Peer:
     env = {**os.environ, "REDIS_URL": redis_url, "PYRESQUE_NODE_DIR": str(node_dir.resolve())}
     env.setdefault("TZ", "UTC")
     return Peer(["node", str(SCRIPTS / "node_peer.js")], env=env, label="node-resque")
+
+
+def actionhero_unavailable(node_dir: Path) -> str | None:
+    """Why Actionhero cannot run from ``node_dir``, in one line, or None."""
+    found = node_unavailable(node_dir)
+    if found:
+        return found
+    if not (node_dir / "node_modules" / "actionhero" / "package.json").is_file():
+        return f"no node_modules/actionhero in {node_dir}"
+    return None
+
+
+def start_actionhero(node_dir: Path, redis_url: str) -> Peer:
+    """The Actionhero peer: ``actionhero_peer.js`` boots the app shipped in
+    ``peers/actionhero`` with Actionhero from ``node_dir``'s node_modules."""
+    env = {**os.environ, "REDIS_URL": redis_url, "PYRESQUE_NODE_DIR": str(node_dir.resolve())}
+    env.setdefault("TZ", "UTC")
+    return Peer(["node", str(SCRIPTS / "actionhero_peer.js")], env=env, label="actionhero")
 
 
 def _ruby_env(ruby_lib: str | None) -> dict[str, str]:

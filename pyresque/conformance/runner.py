@@ -14,8 +14,10 @@ from typing import Any
 from pyresque.conformance.common import Check, Context, Result, first_difference
 from pyresque.conformance.drivers import (
     Peer,
+    actionhero_unavailable,
     node_unavailable,
     ruby_unavailable,
+    start_actionhero,
     start_node,
     start_ruby,
 )
@@ -42,6 +44,11 @@ def _node_version(peer: Peer) -> str:
     if found.get("actionhero"):
         version += f" (actionhero {found['actionhero']})"
     return version
+
+
+def _actionhero_version(peer: Peer) -> str:
+    found = peer.call("version")
+    return f"actionhero {found['actionhero']} (node-resque {found['node-resque']})"
 
 
 def _ruby_version(peer: Peer) -> str:
@@ -84,6 +91,21 @@ def _run_peer(
     return results
 
 
+def _peer_rows(
+    label: str,
+    checks: dict[str, Check],
+    reason: str | None,
+    start: Callable[[], Peer],
+    describe: Callable[[Peer], str],
+    options: Options,
+) -> list[Result]:
+    if reason:
+        return [
+            Result(name, label, "?", "skipped", reason) for name in checks if _wanted(name, options)
+        ]
+    return _run_peer(label, checks, start, describe, options)
+
+
 def _wanted(name: str, options: Options) -> bool:
     return options.only is None or options.only in name
 
@@ -91,6 +113,7 @@ def _wanted(name: str, options: Options) -> bool:
 def run_checks(options: Options) -> list[Result]:
     """Every check for each peer named in ``options`` (a peer that cannot run: its rows
     skipped, with why)."""
+    from pyresque.conformance.actionhero import ACTIONHERO_CHECKS
     from pyresque.conformance.node import NODE_CHECKS
     from pyresque.conformance.ruby import RUBY_CHECKS
 
@@ -112,6 +135,14 @@ def run_checks(options: Options) -> list[Result]:
                 _node_version,
                 options,
             )
+        results += _peer_rows(
+            "actionhero",
+            ACTIONHERO_CHECKS,
+            actionhero_unavailable(node_dir),
+            lambda: start_actionhero(node_dir, options.redis_url),
+            _actionhero_version,
+            options,
+        )
     if options.ruby_lib is not None:
         ruby_lib = options.ruby_lib or None
         reason = ruby_unavailable(ruby_lib)
