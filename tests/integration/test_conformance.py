@@ -14,10 +14,21 @@ from typing import Any
 
 import pytest
 
-from pyresque.conformance.drivers import node_unavailable, ruby_unavailable
+from pyresque.conformance.drivers import (
+    actionhero_unavailable,
+    node_unavailable,
+    ruby_unavailable,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "interop" / "node"
+ACTIONHERO_DIR = ROOT / "interop" / "actionhero"
+"""Actionhero 29.3.5 with node-resque 9.7.1 in its node_modules: node-resque and Actionhero rows."""
+ACTIONHERO_ROWS = {
+    "task.enqueue bytes",
+    "task.enqueueIn bytes",
+    "Actionhero runs pyresque-enqueued task",
+}
 OTHER_NODE_RESQUE = "9.3.8"
 """Another node-resque 9.x than interop/node's 9.7.1 (all its rows were ok, 2026-12)."""
 
@@ -70,6 +81,34 @@ def test_every_check_is_ok_against_the_pinned_node_resque(redis_url: str) -> Non
     assert "skipped: no node_modules/actionhero in" in result.stdout
 
 
+def test_the_actionhero_rows_are_ok_against_the_pinned_actionhero_app(redis_url: str) -> None:
+    reason = actionhero_unavailable(ACTIONHERO_DIR)
+    if reason:
+        pytest.skip(reason)
+    result = conformance("--node", str(ACTIONHERO_DIR), "--json", redis_url=redis_url)
+    assert result.returncode == 0
+    found = rows(result)
+    actionhero = [r for r in found if r["peer"] == "actionhero"]
+    assert {r["check"] for r in actionhero} == ACTIONHERO_ROWS
+    assert {r["status"] for r in actionhero} == {"ok"}
+    assert {r["version"] for r in actionhero} == {"actionhero 29.3.5 (node-resque 9.7.1)"}
+    # and the node-resque rows, from the same folder, too
+    node = [r for r in found if r["peer"] == "node-resque"]
+    assert len(node) == 6 and {r["status"] for r in node} == {"ok"}
+
+
+def test_the_actionhero_rows_say_why_they_skip_without_actionhero(redis_url: str) -> None:
+    if node_unavailable(NODE_DIR):
+        pytest.skip(node_unavailable(NODE_DIR) or "")
+    result = conformance("--node", str(NODE_DIR), "--only", "task", "--json", redis_url=redis_url)
+    assert result.returncode == 0
+    found = rows(result)
+    assert {r["check"] for r in found} == ACTIONHERO_ROWS
+    assert {(r["status"], r["detail"]) for r in found} == {
+        ("skipped", f"no node_modules/actionhero in {NODE_DIR}")
+    }
+
+
 def test_every_check_is_ok_against_ruby_resque(redis_url: str) -> None:
     reason = ruby_unavailable(os.environ.get("RUBYLIB"))
     if reason:
@@ -93,7 +132,7 @@ def test_another_node_resque_version_and_the_recorded_vectors(
     result = conformance(
         "--node", str(other_node_resque), "--against", str(vectors), "--json", redis_url=redis_url
     )
-    found = rows(result)
+    found = [r for r in rows(result) if r["peer"] == "node-resque"]  # no Actionhero there
     assert {r["version"] for r in found} == {f"node-resque {OTHER_NODE_RESQUE}"}
     # node-resque 9.3.8 writes and answers what 9.7.1 does in every check (found so);
     # a difference would be a DIFF row and exit status 1.
