@@ -55,6 +55,12 @@ Peers, for contract tests against the real libraries (:mod:`pyresque.testing.pee
     a :class:`~pyresque.testing.peers.RubyPeer` (``enqueue``, ``enqueue_at``, ``size``,
     ``work``). ``ruby_peer`` is ``make_ruby_peer()``.
 
+``pytest --pyresque-conformance`` adds one test per ``pyresque conformance`` check
+(:mod:`pyresque.testing.conformance_tests`), on the session's Redis, against
+``--pyresque-conformance-node PATH`` (node-resque, and Actionhero where it is there; default
+the rootdir) and ``--pyresque-conformance-ruby-lib PATH`` (default RUBYLIB / the gems): each
+fails with its DIFF line or skips with why its peer cannot run.
+
 Without node, node-resque in the project, Ruby or resque, they skip the test with one line
 naming what to install or set.
 
@@ -116,6 +122,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="folders (os.pathsep-separated) to put on Ruby's load path for ruby_peer: "
         "resque's lib and its gems' (default: $PYRESQUE_RUBY_LIB, else RUBYLIB / gems)",
     )
+
+    group.addoption(
+        "--pyresque-conformance",
+        action="store_true",
+        default=False,
+        help="add one test per `pyresque conformance` check (node-resque, Actionhero, "
+        "Ruby resque) on the session's Redis",
+    )
+    group.addoption(
+        "--pyresque-conformance-node",
+        default=None,
+        metavar="PATH",
+        help="folder whose node_modules has node-resque (and Actionhero) for "
+        "--pyresque-conformance (default: the rootdir)",
+    )
+    group.addoption(
+        "--pyresque-conformance-ruby-lib",
+        default=None,
+        metavar="PATH",
+        help="Ruby load path (resque, resque-scheduler) for --pyresque-conformance "
+        "(default: RUBYLIB / installed gems)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """With ``--pyresque-conformance``: add the conformance items (before ``-k`` and
+    ``-m`` select among them)."""
+    if config.getoption("--pyresque-conformance"):
+        from pyresque.testing.conformance_tests import collect
+
+        items.extend(collect(session))
 
 
 def pytest_configure(config: pytest.Config) -> None:
