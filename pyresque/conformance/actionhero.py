@@ -13,6 +13,7 @@ from typing import Any
 
 from pyresque.conformance.common import FUTURE_S, Check, Context, first_difference
 from pyresque.errors import PeerError
+from pyresque.protocol.keys import KeySpace
 from pyresque.tasks import Input, Task, Tasks
 
 __all__ = ["ACTIONHERO_CHECKS"]
@@ -25,6 +26,9 @@ INPUTS: list[dict[str, Any]] = [
 """What the checks enqueue: the second leaves ``note`` to its default."""
 DELAY_MS = 3_600_000
 RAN_TIMEOUT_S = 15.0
+_ANY = KeySpace("ns")
+SCHEDULE = _ANY.unprefixed(_ANY.schedule())
+"""The schedule zset's key as a snapshot names it (unprefixed)."""
 
 
 class ConfRecord(Task):
@@ -102,7 +106,7 @@ def _mark(value: Any, second: int | None) -> Any:
 
 def _in_second(snapshot: dict[str, Any], low: float, high: float) -> int | None:
     """The delayed second between ``low`` and ``high`` (ms) in the schedule, if any."""
-    schedule = snapshot.get("delayed_queue_schedule", {}).get("value") or []
+    schedule = snapshot.get(SCHEDULE, {}).get("value") or []
     for member, _score in schedule:
         if low // 1000 <= int(member) <= high // 1000 + 1:
             return int(member)
