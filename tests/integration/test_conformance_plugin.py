@@ -24,7 +24,8 @@ def run(pytester: pytest.Pytester, redis_url: str, node: Path, *args: str) -> py
     pytester.makepyfile("def test_own():\n    pass\n")
     return pytester.runpytest(
         "-p", "no:cacheprovider", "--pyresque-redis-url", redis_url, "-rsf",
-        "--pyresque-conformance", "--pyresque-conformance-node", str(node), *args,
+        # One argument: a path given apart would count in pytest's choice of rootdir.
+        "--pyresque-conformance", f"--pyresque-conformance-node={node}", *args,
     )  # fmt: skip
 
 
