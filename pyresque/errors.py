@@ -280,7 +280,7 @@ class PeerError(PyresqueError):
     (``"Error"``, ``"NameError"`` ...), when it answered with one."""
 
     def __init__(self, message: str, *, name: str | None = None) -> None:
-        super().__init__(f"{name}: {message}" if name else message)
+        super().__init__(message)
         self.name = name
         self.message = message
 

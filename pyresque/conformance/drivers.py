@@ -33,9 +33,13 @@ _RUBY_PROBE = 'require "resque"; require "resque-scheduler"; print Resque::VERSI
 
 
 class Peer:
-    """One peer process; :meth:`call` sends a request and returns the result."""
+    """One peer process speaking JSON lines, one request and one reply in order (the
+    conformance checks' and :mod:`pyresque.testing.peers`'); :meth:`call` sends a request
+    and returns the result."""
 
-    def __init__(self, argv: list[str], *, env: dict[str, str], label: str) -> None:
+    def __init__(
+        self, argv: list[str], *, env: dict[str, str], label: str, cwd: Path = SCRIPTS
+    ) -> None:
         self.label = label
         self._lock = threading.Lock()
         self._next = 0
@@ -43,7 +47,7 @@ class Peer:
         try:
             self._proc = subprocess.Popen(
                 argv,
-                cwd=SCRIPTS,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -84,7 +88,9 @@ class Peer:
                 raise self._died()
             reply = json.loads(line)
             if not reply.get("ok"):
-                raise PeerError(str(reply.get("error", "")), name=reply.get("name"))
+                name, error = reply.get("name"), reply.get("error", "")
+                said = f"{name}: {error}" if name else str(error)
+                raise PeerError(f"{self.label}: {said}", name=name)
             return reply.get("result")
 
     def close(self) -> None:

@@ -24,18 +24,17 @@ here (the fixtures skip with it).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pyresque.conformance.drivers import Peer
 from pyresque.errors import ConfigurationError, PeerError
 
 __all__ = [
@@ -63,75 +62,6 @@ class PeerOutcome:
     args: list[Any]
     result: Any = None
     error: str | None = None
-
-
-class _Process:
-    """A driver process speaking JSON lines: one request, one reply, in order."""
-
-    def __init__(self, argv: list[str], *, env: dict[str, str], cwd: Path, label: str) -> None:
-        self.label = label
-        self._lock = threading.Lock()
-        self._next = 0
-        self._proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            bufsize=1,
-        )
-        self._stderr: list[str] = []
-        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._reader.start()
-
-    def _read_stderr(self) -> None:
-        assert self._proc.stderr is not None
-        for line in self._proc.stderr:
-            self._stderr.append(line)
-            del self._stderr[:-50]
-
-    def _died(self) -> PeerError:
-        self._proc.wait(5)
-        said = "".join(self._stderr).strip() or "nothing on stderr"
-        return PeerError(f"the {self.label} peer exited ({self._proc.returncode}): {said}")
-
-    def call(self, op: str, **fields: Any) -> Any:
-        with self._lock:
-            self._next += 1
-            request = {"id": self._next, "op": op, **fields}
-            assert self._proc.stdin is not None and self._proc.stdout is not None
-            try:
-                self._proc.stdin.write(json.dumps(request) + "\n")
-                self._proc.stdin.flush()
-            except BrokenPipeError:
-                raise self._died() from None
-            line = self._proc.stdout.readline()
-            if not line:
-                raise self._died()
-            reply = json.loads(line)
-            if not reply.get("ok"):
-                name = reply.get("name")
-                raise PeerError(f"{self.label}: {name}: {reply.get('error')}", name=name)
-            return reply.get("result")
-
-    def close(self) -> None:
-        if self._proc.stdin is not None:
-            try:
-                self._proc.stdin.close()
-            except BrokenPipeError:  # gone already
-                pass
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()  # ours, by its handle
-            self._proc.wait()
-        self._reader.join(5)
-        for stream in (self._proc.stdout, self._proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def _outcomes(label: str, got: list[dict[str, Any]], count: int, timeout: float) -> list[Any]:
@@ -210,7 +140,7 @@ class NodePeer:
         )
         self.project_dir = project
         self.jobs = jobs
-        self._process = _Process(
+        self._process = Peer(
             ["node", str(DRIVERS / "node_peer.js")], env=full, cwd=project, label="node-resque"
         )
 
@@ -316,7 +246,7 @@ class RubyPeer:
         )
         full.setdefault("TZ", "UTC")
         folders = [str(Path(folder).resolve()) for folder in load_path]
-        self._process = _Process(
+        self._process = Peer(
             ["ruby", *_ruby_load_args(folders), str(DRIVERS / "ruby_peer.rb")],
             env=full,
             cwd=Path(cwd) if cwd is not None else Path.cwd(),
