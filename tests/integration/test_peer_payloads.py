@@ -95,40 +95,40 @@ def _push(client: redis.Redis, namespace: str, payload: Any) -> None:
 @RUN
 @given(payload=node_payloads(queues=QUEUE))
 async def test_a_pyresque_worker_runs_node_payloads_with_their_args(
-    payload: PeerPayload, make_queue: Any, resque_redis: redis.Redis, resque_namespace: str
+    payload: PeerPayload, redis_url: str, resque_redis: redis.Redis, resque_namespace: str
 ) -> None:
     _push(resque_redis, resque_namespace, payload)
-    queue: Queue = make_queue()
 
     async def record(*args: Any) -> list[Any]:
         return list(args)
 
-    done = await drain(queue, {payload.job_class: record})
+    # A Queue per example, closed in it: Hypothesis runs each example on its own loop.
+    async with Queue(redis_url, namespace=resque_namespace) as queue:
+        done = await drain(queue, {payload.job_class: record})
     assert done.results(payload.job_class) == [payload.args]
 
 
 @RUN
 @given(payload=ruby_payloads("oj", queues=QUEUE))
 async def test_a_pyresque_worker_runs_ruby_payloads_with_their_args(
-    payload: PeerPayload, make_queue: Any, resque_redis: redis.Redis, resque_namespace: str
+    payload: PeerPayload, redis_url: str, resque_redis: redis.Redis, resque_namespace: str
 ) -> None:
     _push(resque_redis, resque_namespace, payload)
-    queue: Queue = make_queue(dialect="ruby")
 
     async def record(*args: Any) -> list[Any]:
         return list(args)
 
-    done = await drain(queue, {payload.job_class: record})
+    async with Queue(redis_url, namespace=resque_namespace, dialect="ruby") as queue:
+        done = await drain(queue, {payload.job_class: record})
     assert done.results(payload.job_class) == [payload.args]
 
 
 @RUN
 @given(payload=activejob_payloads(queues=QUEUE))
 async def test_a_pyresque_worker_runs_activejob_payloads_with_their_ruby_values(
-    payload: ActiveJobPayload, make_queue: Any, resque_redis: redis.Redis, resque_namespace: str
+    payload: ActiveJobPayload, redis_url: str, resque_redis: redis.Redis, resque_namespace: str
 ) -> None:
     _push(resque_redis, resque_namespace, payload)
-    queue: Queue = make_queue(dialect="ruby")
     active = ActiveJobs()
     seen: list[Any] = []
 
@@ -136,6 +136,7 @@ async def test_a_pyresque_worker_runs_activejob_payloads_with_their_ruby_values(
     async def perform(*args: Any, **kwargs: Any) -> None:
         seen.append((list(args), kwargs))
 
-    done = await drain(queue, active.jobs)
+    async with Queue(redis_url, namespace=resque_namespace, dialect="ruby") as queue:
+        done = await drain(queue, active.jobs)
     assert [r.ok for r in done.ran] == [True]
     assert seen == [(payload.args, payload.kwargs)]
