@@ -33,6 +33,7 @@ from admin import fill  # noqa: E402  (this folder is on sys.path when run)
 from pyresque import Queue  # noqa: E402
 from pyresque.connection import AsyncDriver, open_async_driver  # noqa: E402
 from pyresque.protocol.context import Context  # noqa: E402
+from pyresque.protocol.keys import KeySpace  # noqa: E402
 from pyresque.protocol.plan import Batch  # noqa: E402
 from pyresque.server import RedisServer  # noqa: E402
 from pyresque.web import Fleet, WebConfig, create_app  # noqa: E402
@@ -65,20 +66,19 @@ class Counting(AsyncDriver):
 
 
 def populate(client: redis.Redis, ns: str, queues: int, entries: int) -> None:
+    keys = KeySpace(ns)  # key names as pyresque spells them, not spelled here
     pipe = client.pipeline(transaction=False)
     for i in range(queues):
         name = f"queue-{i:04d}"
-        pipe.sadd(f"{ns}:queues", name)
+        pipe.sadd(keys.queues(), name)
         for n in range(3):
-            pipe.rpush(
-                f"{ns}:queue:{name}", f'{{"class":"Job{i % 20}","queue":"{name}","args":[{n}]}}'
-            )
+            pipe.rpush(keys.queue(name), f'{{"class":"Job{i % 20}","queue":"{name}","args":[{n}]}}')
     for w in range(50):
         member = f"host{w}:{1000 + w}:queue-{w:04d}"
-        pipe.sadd(f"{ns}:workers", member)
-        pipe.set(f"{ns}:worker:{member}:started", str(int(time.time())))
+        pipe.sadd(keys.workers(), member)
+        pipe.set(keys.worker_started(member), str(int(time.time())))
         pipe.set(
-            f"{ns}:worker:ping:host{w}:{1000 + w}",
+            keys.worker_ping(f"host{w}:{1000 + w}"),
             f'{{"time":{int(time.time())},"name":"host{w}:{1000 + w}","queues":"queue-{w:04d}"}}',
         )
     pipe.execute()

@@ -12,9 +12,11 @@ Pages live under ``/n/<namespace>/``; each has its JSON twin under ``/api/n/<nam
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
@@ -109,8 +111,6 @@ def _template(name: str) -> str:
 
 
 def _iso_ms(value: object) -> str:
-    from datetime import UTC, datetime
-
     if not isinstance(value, int | float):
         return "-"
     return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -296,13 +296,9 @@ def _answer(request: Request, status: int, message: str) -> Response:
         return RedirectResponse(
             _back(request, request.headers.get("referer"), problem=message), 303
         )
-    return HTMLResponse(f"<!doctype html><title>pyresque</title><p>{_escape(message)}</p>", status)
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
+    return HTMLResponse(
+        f"<!doctype html><title>pyresque</title><p>{html.escape(message)}</p>", status
+    )
 
 
 def create_app(config: WebConfig | None = None) -> Starlette:
