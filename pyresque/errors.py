@@ -21,6 +21,7 @@
     │       └── UnknownActiveJobError  an ActiveJob class with no Python handler
     ├── QueueError               a queue operation refused
     │   ├── DuplicateJobError    enqueue_at of a job already delayed at that second (node)
+    │   ├── ReplicationTimeoutError  a job written, but fewer replicas confirmed it than asked
     │   └── JobNotFoundError     the failed entry / worker named is not in Redis
     │       └── FailedEntryMovedError  a failed entry is no longer at the index read
     ├── UnknownJobError          a payload names a class the worker has no job for
@@ -87,6 +88,7 @@ __all__ = [
     "RedisOutOfMemoryError",
     "RedisReadOnlyError",
     "RedisReplyError",
+    "ReplicationTimeoutError",
     "RedisTryAgainError",
     "ReplyTimeoutError",
     "StateError",
@@ -223,6 +225,12 @@ class QueueError(PyresqueError):
 
 class DuplicateJobError(QueueError):
     """The same job is already delayed at that second (node-resque's duplicate rule)."""
+
+
+class ReplicationTimeoutError(QueueError):
+    """A job was written on the master, but fewer replicas than the connection's
+    ``wait_replicas`` confirmed it within ``wait_timeout``: a failover now would lose it.
+    Sending it again makes sure of it (the job may then run twice)."""
 
 
 class JobNotFoundError(QueueError, LookupError):

@@ -21,7 +21,7 @@ from pyresque.bulk import (
     BulkResult,
     batch_entries,
 )
-from pyresque.connection import AsyncDriver, Settings, open_async_driver
+from pyresque.connection import AsyncDriver, Settings, open_async_driver, replication
 from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.plugins.base import run_plugins
@@ -113,17 +113,18 @@ class Queue:
         clock: Callable[[], float] | None = None,
         patience: float = DEFAULT_PATIENCE,
     ) -> None:
-        self.context = Context.create(namespace, dialect, clock=clock)
+        Context.create(namespace, dialect)  # a bad namespace or dialect: before connecting
+        if isinstance(redis, AsyncDriver):
+            self._driver, self._owns_driver = redis, False
+        else:
+            self._driver, self._owns_driver = open_async_driver(redis), True
+        self.context = Context.create(namespace, dialect, clock=clock, **replication(self._driver))
         self.patience = patience
         # With ``jobs``, enqueue runs the jobs' plugins (before_enqueue may veto).
         self.jobs: JobDefinitions = job_definitions(jobs)
         self.around_enqueue: list[EnqueueWrapper] = []
         """Wrappers around each job this queue writes (:data:`EnqueueWrapper`); tracing
         (:class:`pyresque.tracing.Tracing`) adds one."""
-        if isinstance(redis, AsyncDriver):
-            self._driver, self._owns_driver = redis, False
-        else:
-            self._driver, self._owns_driver = open_async_driver(redis), True
 
     @property
     def dialect(self) -> Dialect:

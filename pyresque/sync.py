@@ -18,7 +18,7 @@ from pyresque.bulk import (
     BulkResult,
     batch_entries,
 )
-from pyresque.connection import Settings, SyncDriver, open_sync_driver
+from pyresque.connection import Settings, SyncDriver, open_sync_driver, replication
 from pyresque.connection.patience import DEFAULT_PATIENCE, run_patiently_sync
 from pyresque.definitions import JobDefinition, JobDefinitions, job_definitions
 from pyresque.errors import ConfigurationError
@@ -104,10 +104,11 @@ class Queue:
         clock: Callable[[], float] | None = None,
         patience: float = DEFAULT_PATIENCE,
     ) -> None:
-        self.context = Context.create(namespace, dialect, clock=clock)
+        Context.create(namespace, dialect)  # a bad namespace or dialect: before connecting
+        self._driver: SyncDriver = open_sync_driver(redis)
+        self.context = Context.create(namespace, dialect, clock=clock, **replication(self._driver))
         self.patience = patience
         self.jobs: JobDefinitions = job_definitions(jobs)
-        self._driver: SyncDriver = open_sync_driver(redis)
 
     @property
     def dialect(self) -> Dialect:

@@ -10,6 +10,7 @@ from pyresque.connection.drivers import (
     SyncDriver,
     open_async_driver,
     open_sync_driver,
+    replication,
     run_plan,
 )
 from pyresque.connection.resp import RespConnection
@@ -30,5 +31,6 @@ __all__ = [
     "default_url",
     "open_async_driver",
     "open_sync_driver",
+    "replication",
     "run_plan",
 ]

@@ -21,6 +21,8 @@ REQUIRED_COMMANDS: tuple[str, ...] = (
     "blmove",
     # the heartbeat's clock, and scans for workers' keys
     "time", "scan",
+    # replicas' confirmation of each job written (only with wait_replicas)
+    "wait",
     # the server's facts on the dashboard
     "info",
     # strings, counters, keys

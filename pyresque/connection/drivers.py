@@ -57,6 +57,7 @@ __all__ = [
     "SyncDriver",
     "open_async_driver",
     "open_sync_driver",
+    "replication",
     "run_plan",
 ]
 
@@ -544,6 +545,19 @@ class RedisPySyncDriver(SyncDriver):
 
     def close(self) -> None:
         return None
+
+
+def replication(driver: AsyncDriver | SyncDriver) -> dict[str, int]:
+    """The Context options that make a Queue on ``driver`` wait for replicas
+    (``wait_replicas``/``wait_timeout`` of the connection's settings; a client you gave
+    has none)."""
+    settings = getattr(driver, "settings", None)
+    if not isinstance(settings, Settings) or not settings.wait_replicas:
+        return {}
+    return {
+        "replicas": settings.wait_replicas,
+        "replica_timeout_ms": max(1, round(settings.wait_timeout * 1000)),
+    }
 
 
 def open_async_driver(target: str | Settings | redis.asyncio.Redis | None) -> AsyncDriver:

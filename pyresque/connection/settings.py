@@ -71,6 +71,12 @@ class Settings:
     service_name: str | None = None
     sentinel_username: str | None = None
     sentinel_password: str | None = field(default=None, repr=False)
+    wait_replicas: int = 0
+    """Replicas that must confirm each job a Queue writes (``WAIT``) before the enqueue
+    returns; fewer within ``wait_timeout`` raise ReplicationTimeoutError. 0: the master's
+    acknowledgement is enough (a failover can then lose an acknowledged job)."""
+    wait_timeout: float = 1.0
+    """Seconds to wait for the ``wait_replicas`` confirmations."""
 
     def __post_init__(self) -> None:
         for name in ("socket_connect_timeout", "socket_timeout"):
@@ -100,6 +106,20 @@ class Settings:
             raise ConfigurationError("Sentinel needs both sentinels and a service_name")
         if sentinels and self.path is not None:
             raise ConfigurationError("a unix socket path and Sentinel cannot be combined")
+        if (
+            isinstance(self.wait_replicas, bool)
+            or not isinstance(self.wait_replicas, int)
+            or self.wait_replicas < 0
+        ):
+            raise ConfigurationError(
+                f"wait_replicas must be a whole number >= 0, not {self.wait_replicas!r}"
+            )
+        if isinstance(self.wait_timeout, bool) or not (
+            isinstance(self.wait_timeout, int | float) and self.wait_timeout > 0
+        ):
+            raise ConfigurationError(
+                f"wait_timeout must be a number of seconds > 0, not {self.wait_timeout!r}"
+            )
         if isinstance(self.db, bool) or not isinstance(self.db, int) or self.db < 0:
             raise ConfigurationError(f"db must be a whole number >= 0, not {self.db!r}")
 
@@ -216,6 +236,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ssl_check_hostname": _flag,
     "sentinel_username": _text,
     "sentinel_password": _text,
+    "wait_replicas": int,
+    "wait_timeout": float,
 }
 # redis-py's own pool and client options: nothing to do with pyresque's connections.
 _IGNORED = frozenset(

@@ -21,6 +21,10 @@ class Context:
     clock: Callable[[], float] = time.time
     """Unix time in seconds (a float); tests inject a fixed one."""
     hostname: str = field(default_factory=socket.gethostname)
+    replicas: int = 0
+    """Replicas that must hold each job written before the write counts as done (``WAIT``;
+    0: the master's acknowledgement is enough). spec/connection.md, "At least once"."""
+    replica_timeout_ms: int = 1000
 
     @classmethod
     def create(
@@ -29,8 +33,16 @@ class Context:
         dialect: str | Dialect = "node",
         *,
         clock: Callable[[], float] | None = None,
+        replicas: int = 0,
+        replica_timeout_ms: int = 1000,
     ) -> Context:
-        return cls(KeySpace(namespace), get_dialect(dialect), clock or time.time)
+        return cls(
+            KeySpace(namespace),
+            get_dialect(dialect),
+            clock or time.time,
+            replicas=replicas,
+            replica_timeout_ms=replica_timeout_ms,
+        )
 
     def now_ms(self) -> float:
         return self.clock() * 1000

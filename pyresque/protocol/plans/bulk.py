@@ -20,6 +20,7 @@ from pyresque.protocol.dialect import job_args
 from pyresque.protocol.jsjson import JSONValue
 from pyresque.protocol.plan import Arg, Eval, Plan, as_int, as_list, load_script
 from pyresque.protocol.plans.delayed import to_ms
+from pyresque.protocol.plans.jobs import replicated
 
 __all__ = ["MAX_CHUNK", "Encoded", "Encoder", "push", "write"]
 
@@ -149,6 +150,8 @@ def push(ctx: Context, queue: str, payloads: Sequence[bytes]) -> Plan[None]:
         (ctx.keys.queues(), ctx.keys.schedule(), ctx.keys.queue(queue)),
         ("1" if ctx.dialect.is_node else "0", 1, 1, queue, 0, *_runs(3, payloads)),
     )
+    if ctx.replicas:
+        yield from replicated(ctx, ctx.keys.queue(queue))
 
 
 def _runs(key_index: int, payloads: Sequence[bytes]) -> list[Arg]:
@@ -201,4 +204,6 @@ def write(ctx: Context, jobs: Sequence[Encoded]) -> Plan[list[int]]:
             *records,
         ),
     )
+    if ctx.replicas:
+        yield from replicated(ctx, f"{len(lists)} job lists ({', '.join(lists)})")
     return [delayed_at[as_int(ordinal) - 1] for ordinal in as_list(refused)]

@@ -29,7 +29,7 @@ from pyresque.protocol.plan import (
     as_ruby_int,
     load_script,
 )
-from pyresque.protocol.plans.jobs import enqueue
+from pyresque.protocol.plans.jobs import enqueue, replicated
 
 __all__ = [
     "DelayedAt",
@@ -137,6 +137,8 @@ def enqueue_at(
         (item, member, ts, "1" if ctx.dialect.is_node else "0"),
     )
     if as_int(added):
+        if ctx.replicas:
+            yield from replicated(ctx, ctx.keys.delayed(ts))
         return True
     if suppress_duplicate:
         return None

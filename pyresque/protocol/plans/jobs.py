@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 
-from pyresque.errors import PayloadDecodeError
+from pyresque.errors import PayloadDecodeError, ReplicationTimeoutError
 from pyresque.protocol.context import Context
 from pyresque.protocol.dialect import job_args
 from pyresque.protocol.jsjson import JSONValue
@@ -18,6 +18,7 @@ from pyresque.protocol.payloads import Job, decode_job
 from pyresque.protocol.plan import Batch, Call, Eval, Plan, as_bytes, as_int, as_list, load_script
 
 __all__ = [
+    "replicated",
     "delete",
     "delete_by_function",
     "delete_queue",
@@ -47,8 +48,27 @@ def enqueue(
 ) -> Plan[bool]:
     """Push a job; ``extra`` top-level string fields follow the standard ones."""
     payload = ctx.dialect.job(queue, job_class, job_args(args), extra=extra)
-    yield Eval(load_script("enqueue"), (ctx.keys.queues(), ctx.keys.queue(queue)), (queue, payload))
+    key = ctx.keys.queue(queue)
+    yield Eval(load_script("enqueue"), (ctx.keys.queues(), key), (queue, payload))
+    if ctx.replicas:
+        yield from replicated(ctx, key)
     return True
+
+
+def replicated(ctx: Context, key: str) -> Plan[None]:
+    """After a job was written to ``key``: wait until ``ctx.replicas`` replicas hold it.
+
+    Redis replicates asynchronously, so a job the master acknowledged can vanish in a
+    failover; a job some replica holds survives its promotion. ``WAIT`` covers every earlier
+    write on this connection, so it is sent after the job's own write.
+    """
+    acked = as_int((yield Call("WAIT", ctx.replicas, ctx.replica_timeout_ms)))
+    if acked < ctx.replicas:
+        raise ReplicationTimeoutError(
+            f"job written to {key} on the master, but {acked} of {ctx.replicas} replicas "
+            f"confirmed it within {ctx.replica_timeout_ms} ms: a failover now would lose it; "
+            "send it again to be sure (it may then run twice)"
+        )
 
 
 def queues(ctx: Context) -> Plan[list[str]]:
