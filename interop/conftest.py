@@ -21,6 +21,7 @@ import pytest
 
 from interop import containers, harness
 from interop.harness import (
+    RUBY_SCHEDULER,
     Peer,
     PeerError,
     actionhero_unavailable,
@@ -301,13 +302,11 @@ def resque_scheduler(redis_url: str, resque_namespace: str) -> Iterator[Any]:
             inner.update(RESQUE_SCHEDULER_INTERVAL=str(interval), LOCK_TIMEOUT=str(lock_timeout))
             name = containers.container_name("resque-scheduler")
             argv = containers.world().run_argv(
-                "ruby", inner, name=name, command=["ruby", "scheduler.rb"]
+                "ruby", inner, name=name, command=list(RUBY_SCHEDULER)
             )
             proc = SchedulerProcess(argv, env=env, cwd=ROOT, container=name)
         else:
-            proc = SchedulerProcess(
-                ["ruby", "scheduler.rb"], env=env, cwd=ROOT / "interop" / "ruby"
-            )
+            proc = SchedulerProcess(list(RUBY_SCHEDULER), env=env, cwd=harness.RUBY_DIR)
         started.append(proc)
         return proc
 

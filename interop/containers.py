@@ -82,6 +82,76 @@ def unavailable() -> str | None:
     return short
 
 
+def build_args(kind: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The tag and ``docker build`` arguments of peer image ``kind`` (node, actionhero,
+    ruby) under ``environ``'s PYRESQUE_RUBY_RESQUE / PYRESQUE_NODE_VERSION; the build
+    context is this interop/ folder. Without PYRESQUE_NODE_VERSION no NODE_VERSION is
+    passed: the Dockerfile's own default is the default."""
+    args: Mapping[str, str] = {}
+    if kind == "ruby":
+        version = environ.get("PYRESQUE_RUBY_RESQUE", "2.7")
+        if version not in RUBY_PINS:
+            raise RuntimeError(f"PYRESQUE_RUBY_RESQUE={version!r}: one of {list(RUBY_PINS)}")
+        args = RUBY_PINS[version]
+        tag = f"pyresque-interop-ruby:resque-{version}"
+    else:
+        node = environ.get("PYRESQUE_NODE_VERSION")
+        if node:
+            args = {"NODE_VERSION": node}
+        tag = f"pyresque-interop-{kind}:node-{node or 'default'}"
+    build = ["build", "-q", "-f", str(DOCKERFILES / f"{kind}.Dockerfile"), "-t", tag]
+    for key, value in args.items():
+        build += ["--build-arg", f"{key}={value}"]
+    return tag, [*build, str(HERE)]
+
+
+def inside_url(url: str, redis_url: str) -> str:
+    """``url`` as the peers reach it: this host's URL of the Redis container
+    (``redis_url``) becomes ``redis://redis:6379/...``; anything else is passed as given."""
+    mine, given = urlsplit(redis_url), urlsplit(url)
+    try:
+        same = given.scheme == mine.scheme and (given.hostname, given.port) == (
+            mine.hostname,
+            mine.port,
+        )
+    except ValueError:  # not a URL (a port that is no number)
+        same = False
+    if not same:
+        return url  # another Redis, or not a URL: passed as given
+    return urlunsplit(given._replace(netloc=f"{INNER_REDIS}:6379"))
+
+
+def image_paths(argv: list[str]) -> list[str]:
+    """``argv`` with this checkout's interop/ paths as the images' /interop/ ones."""
+    return [
+        "/interop/" + Path(arg).relative_to(HERE).as_posix() if arg.startswith(f"{HERE}/") else arg
+        for arg in argv
+    ]
+
+
+def docker_run_argv(
+    image: str,
+    env: Mapping[str, str],
+    *,
+    name: str,
+    network: str,
+    redis_url: str,
+    command: list[str] | None = None,
+) -> list[str]:
+    """``docker run -i --rm --init`` of ``image`` on ``network``, ``env`` passed in with
+    its REDIS_URL as the peers reach the Redis container (:func:`inside_url`);
+    ``command`` (if any) replaces the image's CMD."""
+    argv = [
+        "docker", "run", "-i", "--rm", "--init", "--name", name, "--label", LABEL,
+        "--network", network,
+    ]  # fmt: skip
+    for key, value in env.items():
+        if key == "REDIS_URL":
+            value = inside_url(value, redis_url)
+        argv += ["-e", f"{key}={value}"]
+    return [*argv, image, *(command or [])]
+
+
 def _docker(*args: str, timeout: float = 900) -> str:
     done = subprocess.run(
         ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
@@ -114,38 +184,14 @@ class World:
 
     def inside(self, url: str) -> str:
         """``url`` (this host's view of the Redis container) as the peers reach it."""
-        mine, given = urlsplit(self.redis_url), urlsplit(url)
-        try:
-            same = given.scheme == mine.scheme and (given.hostname, given.port) == (
-                mine.hostname,
-                mine.port,
-            )
-        except ValueError:  # not a URL (a port that is no number)
-            same = False
-        if not same:
-            return url  # another Redis, or not a URL: passed as given
-        return urlunsplit(given._replace(netloc=f"{INNER_REDIS}:6379"))
+        return inside_url(url, self.redis_url)
 
     def image(self, kind: str) -> str:
         """The tag of peer image ``kind`` (node, actionhero, ruby), built on first use."""
         if kind in self._images:
             return self._images[kind]
-        args: dict[str, str] = {}
-        if kind == "ruby":
-            version = os.environ.get("PYRESQUE_RUBY_RESQUE", "2.7")
-            if version not in RUBY_PINS:
-                raise RuntimeError(f"PYRESQUE_RUBY_RESQUE={version!r}: one of {list(RUBY_PINS)}")
-            args = RUBY_PINS[version]
-            tag = f"pyresque-interop-ruby:resque-{version}"
-        else:
-            node = os.environ.get("PYRESQUE_NODE_VERSION")
-            if node:
-                args = {"NODE_VERSION": node}
-            tag = f"pyresque-interop-{kind}:node-{node or 'default'}"
-        build = ["build", "-q", "-f", str(DOCKERFILES / f"{kind}.Dockerfile"), "-t", tag]
-        for key, value in args.items():
-            build += ["--build-arg", f"{key}={value}"]
-        _docker(*build, str(HERE))
+        tag, build = build_args(kind, os.environ)
+        _docker(*build)
         self._images[kind] = tag
         return tag
 
@@ -153,25 +199,16 @@ class World:
         self, kind: str, env: Mapping[str, str], *, name: str, command: list[str] | None = None
     ) -> list[str]:
         """``docker run -i`` of image ``kind`` on the network, env's REDIS_URL rewritten."""
-        argv = [
-            "docker", "run", "-i", "--rm", "--init", "--name", name, "--label", LABEL,
-            "--network", self.network_name,
-        ]  # fmt: skip
-        for key, value in env.items():
-            if key == "REDIS_URL":
-                value = self.inside(value)
-            argv += ["-e", f"{key}={value}"]
-        return [*argv, self.image(kind), *(command or [])]
+        return docker_run_argv(
+            self.image(kind), env, name=name, network=self.network_name,
+            redis_url=self.redis_url, command=command,
+        )  # fmt: skip
 
     def command(self, kind: str, argv: list[str], env: Mapping[str, str]) -> list[str]:
         """``docker run -i`` of a peer script's ``argv`` (an interpreter, this checkout's
         interop/ paths, arguments) in image ``kind``: paths under interop/ become the
         image's /interop/..., this host's Redis URL the peers' one."""
-        inner = []
-        for arg in argv:
-            if arg.startswith(f"{HERE}/"):
-                arg = "/interop/" + Path(arg).relative_to(HERE).as_posix()
-            inner.append(self.inside(arg))
+        inner = [inside_url(arg, self.redis_url) for arg in image_paths(argv)]
         name = container_name(f"{kind}-{Path(argv[-1]).name}")
         return self.run_argv(kind, env, name=name, command=inner)
 

@@ -33,6 +33,8 @@ HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE / "node"
 RUBY_DIR = HERE / "ruby"
 ACTIONHERO_DIR = HERE / "actionhero"
+RUBY_SCHEDULER = ("ruby", "scheduler.rb")
+"""resque-scheduler's command, run in :data:`RUBY_DIR` (or the ruby image's WORKDIR)."""
 
 DIAGNOSTICS: dict[str, str] = {}
 """The full story of each peer found unavailable this session (its name: what its probe
@@ -41,6 +43,7 @@ printed), for ``pytest -v``; the skip reasons themselves stay one short line."""
 __all__ = [
     "DIAGNOSTICS",
     "Peer",
+    "RUBY_SCHEDULER",
     "PeerError",
     "actionhero_unavailable",
     "activejob_unavailable",
