@@ -180,7 +180,7 @@ def worker_registration(ctx: Context) -> tuple[str, Any]:
     ends."""
     ns_node, ns_py = ctx.namespace(), ctx.namespace()
     name, queues = "conformance-host:4242", ["a", "b"]
-    ctx.peer.call("worker_register", namespace=ns_node, name=name, queues=queues)
+    ctx.peer.call("worker_start", namespace=ns_node, name=name, queues=queues)
     theirs = shape(ctx.snapshot(ns_node))
     ctx.peer.call("worker_end", name=name)
     theirs_after = ctx.snapshot(ns_node)

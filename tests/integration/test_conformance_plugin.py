@@ -63,7 +63,7 @@ def test_peers_that_cannot_run_skip_with_why(
     result = run(pytester, redis_url, tmp_path, *NOT_RUBY)
     result.assert_outcomes(passed=1, skipped=9, deselected=5)
     result.stdout.fnmatch_lines(
-        [f"*actionhero: task.enqueue bytes: no node_modules/node-resque in {tmp_path}*"]
+        [f"*actionhero: task.enqueue bytes: node-resque is not installed in {tmp_path}*"]
     )
 
 
