@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -232,14 +233,16 @@ def plugin_locks(ctx: Context) -> tuple[str, Any]:
 
 
 def _leader_form(ctx: Context, ns: str) -> dict[str, Any]:
-    """The namespace's keys, the leader lock's value (``host:pid``) by shape and its TTL by
-    range."""
+    """The namespace's keys, the leader lock's value (``host:pid``) by form (this host as
+    ``HOST``, digits as ``N``) and its TTL by range."""
     found = ctx.snapshot(ns)
     lock = KeySpace(ns)
     name = lock.unprefixed(lock.leader_lock())
     if name in found:
         ttl = int(ctx.client.ttl(lock.leader_lock()))
-        found[name] = {**shape(found[name]), "ttl": _ttl_form(ttl, LEADER_TTL_S)}
+        value = found[name]["value"].replace(socket.gethostname(), "HOST")
+        found[name] = {"type": found[name]["type"], "value": shape(value)}
+        found[name]["ttl"] = _ttl_form(ttl, LEADER_TTL_S)
     return found
 
 
