@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ import redis.asyncio
 from pyresque.conformance.common import ARGS, Check, Context, first_difference, shape
 from pyresque.definitions import JobDefinition
 from pyresque.protocol import times
+from pyresque.protocol.context import Context as ProtocolContext
 from pyresque.protocol.keys import KeySpace
 from pyresque.queue import Queue
 from pyresque.scheduler import Scheduler
@@ -33,7 +33,8 @@ QUEUE, HELD_QUEUE = "conformance", "conformance-held"
 LEADER_TTL_S = 180
 """node-resque's default ``leaderLockTimeout`` (pyresque's too)."""
 WAIT_S = 10.0
-DELAYED = re.compile(r"delayed:(\d+)")
+DELAYED = re.compile(re.escape(KeySpace.delayed_member("")) + r"(\d+)")
+"""A delayed second in a key or a ``timestamps:`` member."""
 
 
 def _plugin_jobs(redis_url: str) -> dict[str, JobDefinition]:
@@ -72,6 +73,28 @@ def _until(ctx: Context, ns: str, what: str, found: Callable[[dict[str, Any]], b
         time.sleep(0.005)
 
 
+def _lock_prefixes(ns: str) -> tuple[str, str]:
+    """The unprefixed starts of the plugin jobs' QueueLock and JobLock keys."""
+    keys = KeySpace(ns)
+    return (
+        keys.unprefixed(keys.queue_lock_prefix("confQueueLock", QUEUE)),
+        keys.unprefixed(keys.job_lock_prefix("confJobLock", HELD_QUEUE)),
+    )
+
+
+def _delayed_start(ns: str) -> str:
+    """What every ``delayed:<second>`` key starts with, unprefixed."""
+    keys = KeySpace(ns)
+    return keys.unprefixed(keys.delayed(0)).removesuffix("0")
+
+
+def _plugin_prefixes(ns: str) -> tuple[str, ...]:
+    """The unprefixed starts of every key the plugin scenario writes."""
+    keys = KeySpace(ns)
+    written = (keys.queue(QUEUE), keys.queue(HELD_QUEUE), keys.schedule(), keys.timestamps(""))
+    return (*_lock_prefixes(ns), _delayed_start(ns), *(keys.unprefixed(k) for k in written))
+
+
 def _has(prefix: str) -> Callable[[dict[str, Any]], bool]:
     return lambda keys: any(key.startswith(prefix) for key in keys)
 
@@ -104,7 +127,9 @@ def _when(second: int, since_ms: float) -> str:
 
 def _relabel(value: Any, seconds: dict[str, str]) -> Any:
     if isinstance(value, str):
-        return DELAYED.sub(lambda m: f"delayed:{seconds.get(m.group(1), m.group(1))}", value)
+        return DELAYED.sub(
+            lambda m: KeySpace.delayed_member(seconds.get(m.group(1), m.group(1))), value
+        )
     if isinstance(value, list):
         return [_relabel(v, seconds) for v in value]
     if isinstance(value, dict):
@@ -120,14 +145,14 @@ def _locks(ctx: Context, ns: str, since_ms: float, timeout_s: int) -> dict[str, 
     snapshot = {
         key: entry
         for key, entry in ctx.snapshot(ns).items()
-        if key.startswith(("lock:", "workerslock:", "queue:", "delayed", "timestamps:"))
+        if key.startswith(_plugin_prefixes(ns))
     }
     seconds = {
         m.group(1): _when(int(m.group(1)), since_ms) for m in map(DELAYED.fullmatch, snapshot) if m
     }
     out: dict[str, Any] = {}
     for key, entry in snapshot.items():
-        if key.startswith(("lock:", "workerslock:")):
+        if key.startswith(_lock_prefixes(ns)):
             entry = {
                 "type": entry["type"],
                 "value": _expiry_form(entry["value"], since_ms, timeout_s),
@@ -160,18 +185,24 @@ def _node_locks(ctx: Context) -> dict[str, Any]:
     )
     try:
         enqueue("enqueue", HELD_QUEUE, "confJobLock", [3])
-        _until(ctx, ns, "JobLock lock", _has("workerslock:"))
+        _until(ctx, ns, "JobLock lock", _has(_lock_prefixes(ns)[1]))
         enqueue("enqueue", HELD_QUEUE, "confJobLock", [3])
         events = ctx.peer.call(
             "work", namespace=ns, name="conformance:other", queues=[HELD_QUEUE], until=["job"]
         )
         record["JobLock copy taken"] = [e["event"] for e in events]
-        _until(ctx, ns, f"delayed copy of the locked job in {HELD_QUEUE}", _has("delayed:"))
+        _until(
+            ctx,
+            ns,
+            f"delayed copy of the locked job in {HELD_QUEUE}",
+            _has(_delayed_start(ns)),
+        )
         record["held"] = _locks(ctx, ns, since, LOCK_S)
         ctx.client.rpush(KeySpace(ns).key("conformance-release", "3"), "go")
     finally:
         ctx.peer.call("worker_end", name=holder)
-    record["released"] = sorted(k for k in _locks(ctx, ns, since, LOCK_S) if "lock:" in k)
+    left = _locks(ctx, ns, since, LOCK_S)
+    record["released"] = sorted(k for k in left if k.startswith(_lock_prefixes(ns)))
     return record
 
 
@@ -196,7 +227,9 @@ def _pyresque_locks(ctx: Context) -> dict[str, Any]:
             await holder.start()
             try:
                 await queue.enqueue(HELD_QUEUE, "confJobLock", [3])
-                await _off_loop(lambda: _until(ctx, ns, "JobLock lock", _has("workerslock:")))
+                await _off_loop(
+                    lambda: _until(ctx, ns, "JobLock lock", _has(_lock_prefixes(ns)[1]))
+                )
                 await queue.enqueue(HELD_QUEUE, "confJobLock", [3])
                 taken: list[str] = []
                 other = Worker(
@@ -207,11 +240,11 @@ def _pyresque_locks(ctx: Context) -> dict[str, Any]:
                 record["JobLock copy taken"] = taken
                 record["held"] = await _off_loop(lambda: _locks(ctx, ns, since, LOCK_S))
                 ctx.client.rpush(KeySpace(ns).key("conformance-release", "3"), "go")
-                await _off_loop(lambda: _until(ctx, ns, "release", _lacks("workerslock:")))
+                await _off_loop(lambda: _until(ctx, ns, "release", _lacks(_lock_prefixes(ns)[1])))
             finally:
                 await holder.stop()
             locks = await _off_loop(lambda: _locks(ctx, ns, since, LOCK_S))
-            record["released"] = sorted(k for k in locks if "lock:" in k)
+            record["released"] = sorted(k for k in locks if k.startswith(_lock_prefixes(ns)))
             return record
 
     result: dict[str, Any] = ctx.run(play)
@@ -240,7 +273,7 @@ def _leader_form(ctx: Context, ns: str) -> dict[str, Any]:
     name = lock.unprefixed(lock.leader_lock())
     if name in found:
         ttl = int(ctx.client.ttl(lock.leader_lock()))
-        value = found[name]["value"].replace(socket.gethostname(), "HOST")
+        value = found[name]["value"].replace(ProtocolContext.create().hostname, "HOST")
         found[name] = {"type": found[name]["type"], "value": shape(value)}
         found[name]["ttl"] = _ttl_form(ttl, LEADER_TTL_S)
     return found
