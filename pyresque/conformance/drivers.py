@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,20 +112,58 @@ class Peer:
                 stream.close()
 
 
-def node_unavailable(node_dir: Path) -> str | None:
-    """Why node-resque cannot run from ``node_dir``, in one line, or None."""
-    if shutil.which("node") is None:
-        return "node is not on PATH"
-    if not (node_dir / "node_modules" / "node-resque").is_dir():
-        return f"no node_modules/node-resque in {node_dir}"
+def _find_node_resque(project: Path) -> Path | None:
+    """node-resque's package folder as ``require`` from ``project`` finds it, or None."""
+    for folder in (project, *project.parents):
+        found = folder / "node_modules" / "node-resque"
+        if (found / "package.json").is_file():
+            return found
     return None
 
 
-def start_node(node_dir: Path, redis_url: str) -> Peer:
-    """The node-resque peer, loading node-resque from ``node_dir``'s node_modules."""
-    env = {**os.environ, "REDIS_URL": redis_url, "PYRESQUE_NODE_DIR": str(node_dir.resolve())}
-    env.setdefault("TZ", "UTC")
-    return Peer(["node", str(SCRIPTS / "node_peer.js")], env=env, label="node-resque")
+def node_unavailable(
+    project_dir: str | os.PathLike[str] | None, *, point_with: str | None = None
+) -> str | None:
+    """Why the node-resque peer cannot run from ``project_dir`` here, in one line, or None.
+    ``point_with`` names the setting that picks the project (said in the reason)."""
+    if shutil.which("node") is None:
+        return "node is not on PATH: install Node.js for the node-resque peer"
+    if project_dir is None:
+        return (
+            f"no Node project for the node-resque peer: point {point_with} at the folder "
+            "whose node_modules has node-resque"
+        )
+    project = Path(project_dir).resolve()
+    if _find_node_resque(project) is None:
+        found = (
+            f"node-resque is not installed in {project} (no node_modules/node-resque in "
+            f"{project_dir} or a folder above): run `npm install node-resque` there"
+        )
+        return f"{found}, or point {point_with} at the project that has it" if point_with else found
+    return None
+
+
+def start_node(
+    project_dir: Path,
+    redis_url: str,
+    *,
+    namespace: str | None = None,
+    jobs: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = SCRIPTS,
+) -> Peer:
+    """The node-resque peer (``node_peer.js``), loading node-resque as ``require`` from
+    ``project_dir`` does; its worker runs the job module ``jobs`` (default: the conformance
+    jobs), on ``namespace`` where a request names none."""
+    full = {**os.environ, **(env or {})}
+    full.update(
+        REDIS_URL=redis_url,
+        PYRESQUE_NODE_PROJECT=str(project_dir.resolve()),
+        PYRESQUE_NODE_JOBS=str(Path(jobs).resolve()) if jobs is not None else "",
+        PYRESQUE_NAMESPACE=namespace or "resque",
+    )
+    full.setdefault("TZ", "UTC")
+    return Peer(["node", str(SCRIPTS / "node_peer.js")], env=full, cwd=cwd, label="node-resque")
 
 
 def actionhero_unavailable(node_dir: Path) -> str | None:

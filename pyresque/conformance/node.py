@@ -15,6 +15,7 @@ from pyresque.conformance.common import (
     ok_job,
     shape,
 )
+from pyresque.conformance.node_runtime import NODE_RUNTIME_CHECKS
 from pyresque.protocol.keys import KeySpace
 from pyresque.queue import Queue
 from pyresque.worker import Worker
@@ -180,7 +181,7 @@ def worker_registration(ctx: Context) -> tuple[str, Any]:
     ends."""
     ns_node, ns_py = ctx.namespace(), ctx.namespace()
     name, queues = "conformance-host:4242", ["a", "b"]
-    ctx.peer.call("worker_register", namespace=ns_node, name=name, queues=queues)
+    ctx.peer.call("worker_start", namespace=ns_node, name=name, queues=queues)
     theirs = shape(ctx.snapshot(ns_node))
     ctx.peer.call("worker_end", name=name)
     theirs_after = ctx.snapshot(ns_node)
@@ -209,5 +210,6 @@ NODE_CHECKS: dict[str, Check] = {
     "node worker runs pyresque jobs": node_worker_runs_pyresque_jobs,
     "pyresque worker runs node jobs": pyresque_worker_runs_node_jobs,
     "worker registration keys": worker_registration,
+    **NODE_RUNTIME_CHECKS,
 }
 """The node-resque checks, most important first (the names are the report's rows)."""

@@ -229,7 +229,8 @@ def test_the_installed_wheel_ships_the_peer_drivers_and_its_node_peer_runs(
     installed = install_wheel(tmp_path)
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
-    assert {"pyresque/testing/peers/node_peer.js", "pyresque/testing/peers/ruby_peer.rb"} <= names
+    shipped = {"pyresque/conformance/peers/node_peer.js", "pyresque/testing/peers/ruby_peer.rb"}
+    assert shipped <= names
     reason = node_unavailable(NODE_PROJECT)
     if reason is not None:
         pytest.skip(reason)

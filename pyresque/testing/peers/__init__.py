@@ -6,7 +6,8 @@ and namespace. It enqueues as that library does and runs a real worker of it wit
 user's job definitions. The pytest plugin (:mod:`pyresque.testing.plugin`) gives them as
 the fixtures ``node_peer`` / ``make_node_peer`` and ``ruby_peer`` / ``make_ruby_peer``.
 
-:class:`NodePeer` runs ``node_peer.js`` (shipped beside this module): node-resque is
+:class:`NodePeer` runs ``node_peer.js`` (the one node-resque driver, shipped in
+``pyresque/conformance/peers/`` and shared with ``pyresque conformance``): node-resque is
 resolved from ``project_dir`` (its ``node_modules``, as ``require`` would from there), the
 job definitions from the module ``jobs`` names (``module.exports = {name: {perform}}``, or a
 ``jobs`` export). :class:`RubyPeer` runs ``ruby_peer.rb``: resque from ``load_path``
@@ -34,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pyresque.conformance import drivers
 from pyresque.conformance.drivers import Peer
 from pyresque.errors import ConfigurationError, PeerError
 
@@ -48,7 +50,8 @@ __all__ = [
 ]
 
 DRIVERS = Path(__file__).resolve().parent
-"""The folder of the shipped driver scripts (``node_peer.js``, ``ruby_peer.rb``)."""
+"""The folder of the Ruby driver script (``ruby_peer.rb``); the node-resque one is
+:data:`pyresque.conformance.drivers.SCRIPTS` ``/ node_peer.js``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,31 +90,12 @@ def _ms(at: float | datetime) -> float:
     return at.timestamp() * 1000 if isinstance(at, datetime) else float(at)
 
 
-def _find_node_resque(project: Path) -> Path | None:
-    """node-resque's package folder as ``require`` from ``project`` finds it, or None."""
-    for folder in (project, *project.parents):
-        found = folder / "node_modules" / "node-resque"
-        if (found / "package.json").is_file():
-            return found
-    return None
-
-
 def node_unavailable(project_dir: str | os.PathLike[str] | None) -> str | None:
-    """Why a node-resque peer cannot run from ``project_dir`` here (one line), or None."""
-    if shutil.which("node") is None:
-        return "node is not on PATH: install Node.js for the node-resque peer"
-    if project_dir is None:
-        return (
-            "no Node project for the node-resque peer: pass --pyresque-node-project PATH "
-            "(or set PYRESQUE_NODE_PROJECT) to the folder whose node_modules has node-resque"
-        )
-    project = Path(project_dir).resolve()
-    if _find_node_resque(project) is None:
-        return (
-            f"node-resque is not installed in {project}: run `npm install node-resque` there, "
-            "or point --pyresque-node-project (PYRESQUE_NODE_PROJECT) at the project that has it"
-        )
-    return None
+    """Why a node-resque peer cannot run from ``project_dir`` here (one line, naming the
+    option that picks the project), or None."""
+    return drivers.node_unavailable(
+        project_dir, point_with="--pyresque-node-project (PYRESQUE_NODE_PROJECT)"
+    )
 
 
 class NodePeer:
@@ -131,44 +115,39 @@ class NodePeer:
         env: Mapping[str, str] | None = None,
     ) -> None:
         project = Path(project_dir).resolve()
-        full = {**os.environ, **(env or {})}
-        full.update(
-            REDIS_URL=redis_url,
-            PYRESQUE_NAMESPACE=namespace,
-            PYRESQUE_NODE_PROJECT=str(project),
-            PYRESQUE_NODE_JOBS=str(Path(jobs).resolve()) if jobs is not None else "",
-        )
         self.project_dir = project
         self.jobs = jobs
-        self._process = Peer(
-            ["node", str(DRIVERS / "node_peer.js")], env=full, cwd=project, label="node-resque"
+        self._namespace = namespace
+        self._process = drivers.start_node(
+            project, redis_url, namespace=namespace, jobs=jobs, env=env, cwd=project
+        )
+
+    def _queue(self, method: str, *args: Any) -> Any:
+        return self._process.call(
+            "queue", namespace=self._namespace, method=method, args=list(args)
         )
 
     def enqueue(self, queue: str, job_class: str, args: Sequence[Any] = ()) -> None:
         """node-resque's ``queue.enqueue(queue, job_class, args)`` (its plugins run)."""
-        self._process.call("enqueue", queue=queue, **{"class": job_class}, args=list(args))
+        self._queue("enqueue", queue, job_class, list(args))
 
     def enqueue_at(
         self, at: float | datetime, queue: str, job_class: str, args: Sequence[Any] = ()
     ) -> None:
         """``queue.enqueueAt(at, ...)``: ``at`` in milliseconds since the epoch, or a
         datetime."""
-        self._process.call(
-            "enqueue_at", timestamp=_ms(at), queue=queue, **{"class": job_class}, args=list(args)
-        )
+        self._queue("enqueueAt", _ms(at), queue, job_class, list(args))
 
     def enqueue_in(
         self, delay_ms: float, queue: str, job_class: str, args: Sequence[Any] = ()
     ) -> None:
         """``queue.enqueueIn(delay_ms, ...)``."""
-        self._process.call(
-            "enqueue_in", delay=delay_ms, queue=queue, **{"class": job_class}, args=list(args)
-        )
+        self._queue("enqueueIn", delay_ms, queue, job_class, list(args))
 
     def call(self, method: str, *args: Any) -> Any:
         """Any other node-resque ``Queue`` method (``length``, ``queued``, ``failed`` ...),
         with JSON arguments; its JSON result."""
-        return self._process.call("call", method=method, args=list(args))
+        return self._queue(method, *args)
 
     def work(
         self, queues: str | Iterable[str], *, count: int = 1, timeout: float = 10.0
@@ -179,7 +158,9 @@ class NodePeer:
         if self.jobs is None:
             raise ConfigurationError("NodePeer.work needs jobs=PATH (a module of job definitions)")
         names = [queues] if isinstance(queues, str) else list(queues)
-        got = self._process.call("work", queues=names, count=count, timeout=timeout)
+        got = self._process.call(
+            "work", namespace=self._namespace, queues=names, count=count, timeout=timeout
+        )
         return _outcomes("node-resque", got, count, timeout)
 
     def close(self) -> None:
