@@ -112,7 +112,7 @@ def ruby_worker_runs_pyresque_jobs(ctx: Context) -> tuple[str, Any]:
             await queue.enqueue(QUEUE, FAIL, ["boom"])
 
     ctx.run(lambda: enqueue(ns_rb))
-    _rb(ctx, ns_rb, "work", queues=[QUEUE], classes=[OK, FAIL])
+    _rb(ctx, ns_rb, "work_burst", queues=[QUEUE], classes=[OK, FAIL])
 
     async def pyresque_worker() -> None:
         await enqueue(ns_py)
