@@ -15,6 +15,7 @@ from pyresque.conformance.common import (
     ok_job,
     shape,
 )
+from pyresque.conformance.ruby_runtime import RUBY_RUNTIME_CHECKS
 from pyresque.queue import Queue
 from pyresque.worker import Worker
 
@@ -164,5 +165,6 @@ RUBY_CHECKS: dict[str, Check] = {
     "Resque reads pyresque jobs": reads_pyresque,
     "ruby worker runs pyresque jobs": ruby_worker_runs_pyresque_jobs,
     "pyresque worker runs ruby jobs": pyresque_worker_runs_ruby_jobs,
+    **RUBY_RUNTIME_CHECKS,
 }
 """The Ruby resque checks, most important first (the names are the report's rows)."""

@@ -25,6 +25,9 @@ rescue LoadError
   nil # the scheduler ops answer that resque-scheduler is missing
 end
 
+# resque logs to stdout by default: stdout is this driver's replies.
+Resque.logger = Logger.new($stderr, level: Logger::WARN)
+
 ENV.fetch("PYRESQUE_RUBY_REQUIRE", "").split(File::PATH_SEPARATOR).reject(&:empty?).each do |file|
   require File.expand_path(file)
 end
@@ -156,11 +159,12 @@ module PyresqueRubyPeer
       Resque.info.reject { |k, _| k == :servers || k == :environment }
     when "worker_register"
       # A worker entering its life cycle (as Resque::Worker#startup does): registered, one
-      # heartbeat. `worker` (host:pid:queues) replaces this process's own, as Worker#to_s= does.
+      # heartbeat (now, or at `heartbeat_at` seconds). `worker` (host:pid:queues) replaces
+      # this process's own id, through Worker#to_s=.
       worker = Resque::Worker.new(*req["queues"])
       worker.to_s = req["worker"] if req["worker"]
       worker.register_worker
-      worker.heartbeat!
+      req["heartbeat_at"] ? worker.heartbeat!(Time.at(req["heartbeat_at"])) : worker.heartbeat!
       WORKERS[worker.to_s] = worker
       worker.to_s
     when "worker_working_on"
@@ -187,9 +191,10 @@ module PyresqueRubyPeer
       Resque::Scheduler.release_master_lock
       true
     when "scheduler_handle_delayed_items"
-      # One pass of the master's loop: every due delayed item to its queue.
+      # One pass of the master's loop: every delayed item due (at `at` seconds, else now) to
+      # its queue; it takes the master lock first (scheduler_release lets it go).
       scheduler!
-      Resque::Scheduler.handle_delayed_items
+      Resque::Scheduler.handle_delayed_items(req["at"] && Time.at(req["at"]))
       true
     else
       raise ArgumentError, "unknown op #{req['op']}"
