@@ -102,11 +102,11 @@ def worker_registration(ctx: Context) -> tuple[str, Any]:
     return found or "", {"registered": theirs, "unregistered": theirs_after}
 
 
-def _record(ctx: Context, namespace: str, member: str) -> str:
+def _record(ctx: Context, namespace: str, member: str) -> str | None:
     keys = KeySpace(namespace)
     value = ctx.snapshot(namespace).get(keys.unprefixed(keys.worker(member)), {}).get("value")
     # run_at is the time the job started: compared by form, the rest byte for byte
-    return _RUN_AT.sub(lambda m: shape(m.group()), str(value))
+    return None if value is None else _RUN_AT.sub(lambda m: shape(m.group()), value)
 
 
 def working_on_record(ctx: Context) -> tuple[str, Any]:
@@ -117,7 +117,7 @@ def working_on_record(ctx: Context) -> tuple[str, Any]:
     queues = [QUEUE]
     member = _member(queues)
 
-    async def working(worker: Worker) -> str:
+    async def working(worker: Worker) -> str | None:
         return _record(ctx, ns_py, member)
 
     ours = ctx.run(lambda: _holding(ctx, ns_py, queues, working))
@@ -125,6 +125,8 @@ def working_on_record(ctx: Context) -> tuple[str, Any]:
     _rb(ctx, ns_rb, "worker_working_on", worker=member, queue=QUEUE, payload=_enqueued(ctx, ns_rb))
     theirs = _record(ctx, ns_rb, member)
     _rb(ctx, ns_rb, "worker_unregister", worker=member)
+    if theirs is None or ours is None:
+        return f"no working-on record: ruby {theirs!r}, pyresque {ours!r}", {"record": theirs}
     return first_difference(theirs, ours) or "", {"record": theirs}
 
 
