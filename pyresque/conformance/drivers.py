@@ -5,12 +5,14 @@ shipped in the wheel), loading the peer library from the folder or load path the
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ __all__ = [
     "Peer",
     "actionhero_unavailable",
     "node_unavailable",
+    "ruby_folders",
     "ruby_unavailable",
     "start_actionhero",
     "start_node",
@@ -30,7 +33,8 @@ __all__ = [
 SCRIPTS = Path(__file__).resolve().parent / "peers"
 """The folder of the peer driver scripts (``node_peer.js``, ``ruby_peer.rb``)."""
 
-_RUBY_PROBE = 'require "resque"; require "resque-scheduler"; print Resque::VERSION'
+_RESQUE_PROBE = 'require "resque"'
+_RUBY_PROBE = 'require "resque"; require "resque-scheduler"'
 
 
 class Peer:
@@ -184,37 +188,71 @@ def start_actionhero(node_dir: Path, redis_url: str) -> Peer:
     return Peer(["node", str(SCRIPTS / "actionhero_peer.js")], env=env, label="actionhero")
 
 
-def _ruby_env(ruby_lib: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    if ruby_lib:
-        env["RUBYLIB"] = os.pathsep.join(
-            str(Path(part).resolve()) for part in ruby_lib.split(":") if part
-        )
-    env.setdefault("TZ", "UTC")
-    return env
+def ruby_folders(ruby_lib: str | Sequence[str | os.PathLike[str]] | None) -> tuple[str, ...]:
+    """A Ruby load path (``PATH[:PATH]`` or a list of folders) as absolute folders."""
+    if ruby_lib is None:
+        return ()
+    parts = ruby_lib.split(os.pathsep) if isinstance(ruby_lib, str) else ruby_lib
+    return tuple(str(Path(part).resolve()) for part in parts if str(part))
 
 
-def ruby_unavailable(ruby_lib: str | None) -> str | None:
-    """Why Ruby resque + resque-scheduler do not load (from ``ruby_lib`` or installed
-    gems), in one line, or None."""
-    if shutil.which("ruby") is None:
-        return "ruby is not on PATH"
+@functools.cache
+def _ruby_says(folders: tuple[str, ...], code: str) -> str | None:
+    """What Ruby says, in one line, when ``code`` fails with ``folders`` on ``-I``; None
+    when it runs. Probed once per load path, code and process."""
     probe = subprocess.run(
-        ["ruby", "-e", _RUBY_PROBE],
+        ["ruby", *(f"-I{folder}" for folder in folders), "-e", code],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        env=_ruby_env(ruby_lib),
+        env={**os.environ, "TZ": os.environ.get("TZ", "UTC")},
     )
     if probe.returncode == 0:
         return None
-    said = (probe.stderr.strip().splitlines() or ["no output"])[0]
-    where = f"RUBYLIB={ruby_lib}" if ruby_lib else "installed gems"
-    return f"resque does not load from {where}: {said[:160]}"
+    missing = re.search(r"cannot load such file -- (\S+)", probe.stderr)
+    if missing:
+        return f"cannot load {missing.group(1)}"
+    lines = [line for line in probe.stderr.splitlines() if line.strip()]
+    return lines[-1][-120:] if lines else f"exit status {probe.returncode}"
 
 
-def start_ruby(ruby_lib: str | None, redis_url: str) -> Peer:
-    """The Ruby resque peer, with ``ruby_lib`` (``PATH[:PATH]``) as RUBYLIB when given."""
-    env = {**_ruby_env(ruby_lib), "REDIS_URL": redis_url}
-    return Peer(["ruby", str(SCRIPTS / "ruby_peer.rb")], env=env, label="ruby resque")
+def ruby_unavailable(
+    ruby_lib: str | Sequence[str | os.PathLike[str]] | None = None,
+    *,
+    scheduler: bool = True,
+    advice: str = "",
+) -> str | None:
+    """Why Ruby resque (and resque-scheduler, unless ``scheduler`` is false) does not load
+    from ``ruby_lib`` (else RUBYLIB or the installed gems), in one line, or None. ``advice``
+    (what to install or set) replaces the load path at the end of the line."""
+    if shutil.which("ruby") is None:
+        return "ruby is not on PATH: install Ruby (and `gem install resque`) for the Ruby peer"
+    folders = ruby_folders(ruby_lib)
+    said = _ruby_says(folders, _RUBY_PROBE if scheduler else _RESQUE_PROBE)
+    if said is None:
+        return None
+    where = f"from {os.pathsep.join(folders)}" if folders else "from RUBYLIB or the installed gems"
+    return f"Ruby resque does not load ({said}): {advice or where}"
+
+
+def start_ruby(
+    ruby_lib: str | Sequence[str | os.PathLike[str]] | None,
+    redis_url: str,
+    *,
+    namespace: str = "resque",
+    require: Sequence[str | os.PathLike[str]] = (),
+    env: Mapping[str, str] | None = None,
+    cwd: Path = SCRIPTS,
+) -> Peer:
+    """The Ruby resque peer (``ruby_peer.rb``): ``ruby_lib`` folders on Ruby's ``-I``,
+    ``namespace`` for requests that name none, ``require`` the user's job files."""
+    full = {**os.environ, **(env or {})}
+    full.update(
+        REDIS_URL=redis_url,
+        PYRESQUE_NAMESPACE=namespace,
+        PYRESQUE_RUBY_REQUIRE=os.pathsep.join(str(Path(f).resolve()) for f in require),
+    )
+    full.setdefault("TZ", "UTC")
+    argv = ["ruby", *(f"-I{folder}" for folder in ruby_folders(ruby_lib))]
+    return Peer([*argv, str(SCRIPTS / "ruby_peer.rb")], env=full, cwd=cwd, label="Ruby resque")

@@ -15,6 +15,7 @@ from pyresque.conformance.common import (
     ok_job,
     shape,
 )
+from pyresque.conformance.ruby_runtime import RUBY_RUNTIME_CHECKS
 from pyresque.queue import Queue
 from pyresque.worker import Worker
 
@@ -112,7 +113,7 @@ def ruby_worker_runs_pyresque_jobs(ctx: Context) -> tuple[str, Any]:
             await queue.enqueue(QUEUE, FAIL, ["boom"])
 
     ctx.run(lambda: enqueue(ns_rb))
-    _rb(ctx, ns_rb, "work", queues=[QUEUE], classes=[OK, FAIL])
+    _rb(ctx, ns_rb, "work_burst", queues=[QUEUE], classes=[OK, FAIL])
 
     async def pyresque_worker() -> None:
         await enqueue(ns_py)
@@ -164,5 +165,6 @@ RUBY_CHECKS: dict[str, Check] = {
     "Resque reads pyresque jobs": reads_pyresque,
     "ruby worker runs pyresque jobs": ruby_worker_runs_pyresque_jobs,
     "pyresque worker runs ruby jobs": pyresque_worker_runs_ruby_jobs,
+    **RUBY_RUNTIME_CHECKS,
 }
 """The Ruby resque checks, most important first (the names are the report's rows)."""

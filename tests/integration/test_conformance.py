@@ -29,6 +29,10 @@ ACTIONHERO_ROWS = {
     "task.enqueueIn bytes",
     "Actionhero runs pyresque-enqueued task",
 }
+RUBY_ROWS = 9
+PEERS = Path(os.environ.get("PYRESQUE_RUBY_PEERS", Path.home() / "peers"))
+"""Where interop/README.md has resque's sources unpacked (each pair's ``lib`` folders)."""
+RESQUE_3 = ("resque-3.0.0", "resque-scheduler-5.0.0")
 OTHER_NODE_RESQUE = "9.3.8"
 """Another node-resque 9.x than interop/node's 9.7.1 (all its rows but "plugin lock keys"
 were ok, 2026-12)."""
@@ -117,8 +121,29 @@ def test_every_check_is_ok_against_ruby_resque(redis_url: str) -> None:
     result = conformance("--ruby", "--json", redis_url=redis_url)
     assert result.returncode == 0
     found = rows(result)
-    assert len(found) == 5 and {r["status"] for r in found} == {"ok"}
+    assert len(found) == RUBY_ROWS and {r["status"] for r in found} == {"ok"}
     assert all(r["version"].startswith("resque ") for r in found)
+
+
+def test_resque_3_rows_are_ok_and_answer_what_the_other_resque_recorded(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """resque 3.0.0 + resque-scheduler 5.0.0 from PEERS against the vectors of the resque on
+    RUBYLIB (or the gems; 2.7.0 + 4.11.0 here): no row differs (found so, 2026-12)."""
+    resque_3 = os.pathsep.join(str(PEERS / name / "lib") for name in RESQUE_3)
+    reason = ruby_unavailable(os.environ.get("RUBYLIB")) or ruby_unavailable(resque_3)
+    if reason:
+        pytest.skip(reason)
+    vectors = tmp_path / "vectors"
+    assert conformance("--ruby", "--record", str(vectors), redis_url=redis_url).returncode == 0
+    result = conformance(
+        "--ruby-lib", resque_3, "--against", str(vectors), "--json", redis_url=redis_url
+    )
+    found = rows(result)
+    assert {r["version"] for r in found} == {"resque 3.0.0 + resque-scheduler 5.0.0"}
+    assert len(found) == RUBY_ROWS
+    assert [r for r in found if r["status"] != "ok"] == []
+    assert result.returncode == 0
 
 
 def test_another_node_resque_version_and_the_recorded_vectors(

@@ -10,9 +10,10 @@ the fixtures ``node_peer`` / ``make_node_peer`` and ``ruby_peer`` / ``make_ruby_
 ``pyresque/conformance/peers/`` and shared with ``pyresque conformance``): node-resque is
 resolved from ``project_dir`` (its ``node_modules``, as ``require`` would from there), the
 job definitions from the module ``jobs`` names (``module.exports = {name: {perform}}``, or a
-``jobs`` export). :class:`RubyPeer` runs ``ruby_peer.rb``: resque from ``load_path``
-(``-I`` folders), ``RUBYLIB`` or the installed gems, then ``require``\\ s the user's files
-(their job classes; resque-scheduler too, where it loads, for ``enqueue_at``).
+``jobs`` export). :class:`RubyPeer` runs ``ruby_peer.rb``, the one Ruby driver, shared with
+``pyresque conformance`` (in :data:`pyresque.conformance.drivers.SCRIPTS`): resque from
+``load_path`` (``-I`` folders), ``RUBYLIB`` or the installed gems, then ``require``\\ s the
+user's files (their job classes; resque-scheduler too, where it loads, for ``enqueue_at``).
 
 ``work(queues, count=N)`` runs the library's own worker until N jobs ran and returns a
 :class:`PeerOutcome` for each (fewer in time: :class:`~pyresque.errors.PeerError`).
@@ -24,11 +25,8 @@ here (the fixtures skip with it).
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import shutil
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pyresque.conformance import drivers
-from pyresque.conformance.drivers import Peer
+from pyresque.conformance.drivers import SCRIPTS, Peer
 from pyresque.errors import ConfigurationError, PeerError
 
 __all__ = [
@@ -49,9 +47,9 @@ __all__ = [
     "ruby_unavailable",
 ]
 
-DRIVERS = Path(__file__).resolve().parent
-"""The folder of the Ruby driver script (``ruby_peer.rb``); the node-resque one is
-:data:`pyresque.conformance.drivers.SCRIPTS` ``/ node_peer.js``."""
+DRIVERS = SCRIPTS
+"""The folder of the driver scripts (``node_peer.js``, ``ruby_peer.rb``), shared with
+``pyresque conformance``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,40 +166,16 @@ class NodePeer:
         self._process.close()
 
 
-def _ruby_load_args(load_path: Sequence[str]) -> list[str]:
-    return [f"-I{folder}" for folder in load_path]
-
-
-@functools.cache
-def _ruby_says(load_path: tuple[str, ...]) -> str | None:
-    probe = subprocess.run(
-        ["ruby", *_ruby_load_args(load_path), "-e", 'require "resque"'],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if probe.returncode == 0:
-        return None
-    missing = re.search(r"cannot load such file -- (\S+)", probe.stderr)
-    if missing:
-        return f"cannot load {missing.group(1)}"
-    lines = [line for line in probe.stderr.splitlines() if line.strip()]
-    return lines[-1][-120:] if lines else f"exit status {probe.returncode}"
+_RUBY_ADVICE = (
+    "`gem install resque`, or set --pyresque-ruby-lib (PYRESQUE_RUBY_LIB) to the lib folders "
+    "of resque and its gems"
+)
 
 
 def ruby_unavailable(load_path: Sequence[str] = ()) -> str | None:
-    """Why a Ruby resque peer cannot run here with ``load_path`` (one line), or None.
-    Probed once per load path and process."""
-    if shutil.which("ruby") is None:
-        return "ruby is not on PATH: install Ruby (and `gem install resque`) for the Ruby peer"
-    said = _ruby_says(tuple(load_path))
-    if said is None:
-        return None
-    return (
-        f"Ruby resque does not load ({said}): `gem install resque`, or set "
-        "--pyresque-ruby-lib (PYRESQUE_RUBY_LIB) to the lib folders of resque and its gems"
-    )
+    """Why a Ruby resque peer cannot run here with ``load_path`` (one line, saying what to
+    install or set), or None. Probed once per load path and process."""
+    return drivers.ruby_unavailable(load_path, scheduler=False, advice=_RUBY_ADVICE)
 
 
 class RubyPeer:
@@ -219,19 +193,13 @@ class RubyPeer:
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
     ) -> None:
-        full = {**os.environ, **(env or {})}
-        full.update(
-            REDIS_URL=redis_url,
-            PYRESQUE_NAMESPACE=namespace,
-            PYRESQUE_RUBY_REQUIRE=os.pathsep.join(str(Path(f).resolve()) for f in require),
-        )
-        full.setdefault("TZ", "UTC")
-        folders = [str(Path(folder).resolve()) for folder in load_path]
-        self._process = Peer(
-            ["ruby", *_ruby_load_args(folders), str(DRIVERS / "ruby_peer.rb")],
-            env=full,
+        self._process = drivers.start_ruby(
+            load_path,
+            redis_url,
+            namespace=namespace,
+            require=require,
+            env=env,
             cwd=Path(cwd) if cwd is not None else Path.cwd(),
-            label="Ruby resque",
         )
 
     def enqueue(self, queue: str, job_class: str, args: Sequence[Any] = ()) -> None:
@@ -245,7 +213,7 @@ class RubyPeer:
         """resque-scheduler's ``Resque.enqueue_at_with_queue`` (``at``: milliseconds since
         the epoch, or a datetime); needs resque-scheduler on the load path."""
         self._process.call(
-            "enqueue_at", timestamp=_ms(at), queue=queue, **{"class": job_class}, args=list(args)
+            "enqueue_at", at=_ms(at) / 1000, queue=queue, **{"class": job_class}, args=list(args)
         )
 
     def size(self, queue: str) -> int:
