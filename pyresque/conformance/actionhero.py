@@ -1,8 +1,9 @@
 """The checks against Actionhero (when the ``--node`` folder also has Actionhero): its own
 ``api.tasks`` enqueues (``task.enqueue``, ``task.enqueueIn``) against pyresque's
 :class:`~pyresque.tasks.Tasks`, byte for byte, and each side's worker running tasks the
-other enqueued; the periodic task (:mod:`~pyresque.conformance.actionhero_periodic`) and
-the admin calls (:mod:`~pyresque.conformance.actionhero_admin`). The driver boots
+other enqueued; the periodic task (:mod:`~pyresque.conformance.actionhero_periodic`), the
+admin calls (:mod:`~pyresque.conformance.actionhero_admin`) and task middleware
+(:mod:`~pyresque.conformance.actionhero_middleware`). The driver boots
 Actionhero (``Process.start``) with the small app shipped in
 ``pyresque/conformance/peers/actionhero`` (its config and tasks, whose pyresque twins are in
 :mod:`~pyresque.conformance.actionhero_app`)."""
@@ -27,6 +28,7 @@ from pyresque.conformance.actionhero_app import (
     recording,
     wait_for,
 )
+from pyresque.conformance.actionhero_middleware import middleware_order
 from pyresque.conformance.actionhero_periodic import periodic_bytes
 from pyresque.conformance.common import FUTURE_S, Check, Context, first_difference
 from pyresque.protocol.keys import KeySpace
@@ -194,5 +196,6 @@ ACTIONHERO_CHECKS: dict[str, Check] = {
     "pyresque runs Actionhero-enqueued task": pyresque_runs_actionhero_tasks,
     "periodic task bytes": periodic_bytes,
     "admin calls on pyresque state": admin_calls,
+    "task middleware": middleware_order,
 }
 """The Actionhero checks (the names are the report's rows)."""

@@ -14,7 +14,7 @@ from typing import Any
 from pyresque.conformance.common import Context
 from pyresque.errors import ConformanceJobError, ConformanceSkipError, PeerError
 from pyresque.protocol.keys import KeySpace
-from pyresque.tasks import App, Input, Task, Tasks, TasksConfig
+from pyresque.tasks import App, Input, Task, TaskMiddleware, Tasks, TasksConfig
 
 __all__ = [
     "FAIL",
@@ -162,13 +162,16 @@ def pyresque_app(
     queues: Sequence[str],
     done: Callable[[Tasks], Awaitable[bool]],
     calls: Callable[[Tasks], Awaitable[Any]] | None = None,
+    middleware: Sequence[TaskMiddleware] = (),
 ) -> None:
-    """Run a pyresque app node on ``namespace`` with ``tasks``: one task processor on
-    ``queues`` and its scheduler (which enqueues the periodic ones). Make ``calls``, wait
-    until ``done``, stop."""
+    """Run a pyresque app node on ``namespace`` with ``tasks`` and ``middleware``: one task
+    processor on ``queues`` and its scheduler (which enqueues the periodic ones). Make
+    ``calls``, wait until ``done``, stop."""
 
     async def side() -> None:
         found = registry(ctx, namespace, *tasks)
+        for each in middleware:
+            found.add_middleware(each)
         config = TasksConfig(
             redis=ctx.redis_url, namespace=namespace, scheduler=True, timeout=50,
             check_timeout=50, min_task_processors=1, max_task_processors=1,

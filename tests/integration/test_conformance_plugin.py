@@ -33,7 +33,7 @@ def test_one_item_per_check_and_ok_ones_pass(pytester: pytest.Pytester, redis_ur
     if actionhero_unavailable(ACTIONHERO_DIR):
         pytest.skip(actionhero_unavailable(ACTIONHERO_DIR) or "")
     result = run(pytester, redis_url, ACTIONHERO_DIR, *NOT_RUBY, "-v")
-    result.assert_outcomes(passed=1 + 6 + 6, deselected=5)
+    result.assert_outcomes(passed=1 + 6 + 7, deselected=5)
     result.stdout.fnmatch_lines(
         [
             "*test_conformance?node-resque: enqueue bytes? PASSED*",
@@ -53,7 +53,7 @@ def test_a_diff_fails_with_its_line(
     result = run(pytester, redis_url, ACTIONHERO_DIR, "-k", "actionhero or own")
     # the rows where pyresque enqueues confRecord fail; its worker (running Actionhero's
     # enqueues) and the periodic task do not use those inputs
-    result.assert_outcomes(passed=3, failed=4, deselected=11)
+    result.assert_outcomes(passed=3, failed=5, deselected=11)
     result.stdout.fnmatch_lines(
         ['*task.enqueue bytes (actionhero 29.3.5 (node-resque 9.7.1)): DIFF: *"note":"other"*']
     )
@@ -63,7 +63,7 @@ def test_peers_that_cannot_run_skip_with_why(
     pytester: pytest.Pytester, redis_url: str, tmp_path: Path
 ) -> None:
     result = run(pytester, redis_url, tmp_path, *NOT_RUBY)
-    result.assert_outcomes(passed=1, skipped=12, deselected=5)
+    result.assert_outcomes(passed=1, skipped=13, deselected=5)
     result.stdout.fnmatch_lines(
         [f"*actionhero: task.enqueue bytes: no node_modules/node-resque in {tmp_path}*"]
     )

@@ -6,6 +6,8 @@
 //   {"id": 1, "op": "start", "namespace": "ns", "workers": false}   boot (Process.start);
 //       also "scheduler" (default: as workers) and "queues" (default ["conformance"])
 //   {"id": 2, "op": "methods"}   the names of Actionhero's task.* functions
+//   {"op": "middleware", "name": "m", "priority": 50}   task.addMiddleware of a global
+//       middleware recording its hooks (actionhero/middleware.js)
 //   {"id": 3, "op": "task", "method": "enqueue", "args": ["confRecord", {"id": 1}]}
 //   {"id": 4, "op": "stop"}
 // Actionhero is one per process: `start` after `stop` reboots with the new namespace.
@@ -85,6 +87,16 @@ const handlers = {
   async methods() {
     const { task } = running();
     return Object.keys(task).filter((name) => typeof task[name] === "function").sort();
+  },
+
+  // Registers a global recording middleware (./actionhero/middleware.js) with
+  // task.addMiddleware; answers the global middleware's names in running order.
+  async middleware({ name, priority }) {
+    const { api, task } = running();
+    if (typeof task.addMiddleware !== "function") throw new Error("no task method addMiddleware");
+    const { recordingMiddleware } = require(path.join(APP, "middleware.js"));
+    await task.addMiddleware(recordingMiddleware(actionhero, { name, priority }));
+    return api.tasks.globalMiddleware;
   },
 
   async task({ method, args }) {
