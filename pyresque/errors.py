@@ -63,6 +63,7 @@ __all__ = [
     "ArgumentError",
     "ConfigurationError",
     "ConformanceJobError",
+    "ConformanceSkipError",
     "ConnectionFailedError",
     "ConnectionSetupError",
     "CronSyntaxError",
@@ -295,6 +296,11 @@ class PeerError(PyresqueError):
 
 class ConformanceJobError(PyresqueError):
     """What the failing job of a `pyresque conformance` check raises, on purpose."""
+
+
+class ConformanceSkipError(PyresqueError):
+    """A `pyresque conformance` check cannot run against this peer (it lacks an API the
+    check needs): the row is ``skipped`` with the message as its reason, not a DIFF."""
 
 
 class MissingExtraError(PyresqueError, ImportError):

@@ -1,91 +1,68 @@
 """The checks against Actionhero (when the ``--node`` folder also has Actionhero): its own
 ``api.tasks`` enqueues (``task.enqueue``, ``task.enqueueIn``) against pyresque's
-:class:`~pyresque.tasks.Tasks`, byte for byte, and an Actionhero worker running a task
-pyresque enqueued. The driver boots Actionhero (``Process.start``) with the small app shipped
-in ``pyresque/conformance/peers/actionhero`` (its config and one task, ``confRecord``)."""
+:class:`~pyresque.tasks.Tasks`, byte for byte, and each side's worker running tasks the
+other enqueued; the periodic task (:mod:`~pyresque.conformance.actionhero_periodic`), the
+admin calls (:mod:`~pyresque.conformance.actionhero_admin`) and task middleware
+(:mod:`~pyresque.conformance.actionhero_middleware`). The driver boots
+Actionhero (``Process.start``) with the small app shipped in
+``pyresque/conformance/peers/actionhero`` (its config and tasks, whose pyresque twins are in
+:mod:`~pyresque.conformance.actionhero_app`)."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pyresque.conformance.actionhero_admin import admin_calls
+from pyresque.conformance.actionhero_app import (
+    QUEUE,
+    RECORD,
+    ConfRecord,
+    actionhero,
+    booted,
+    call,
+    needs,
+    pyresque,
+    pyresque_app,
+    recorded,
+    recording,
+    wait_for,
+)
+from pyresque.conformance.actionhero_middleware import middleware_order
+from pyresque.conformance.actionhero_periodic import periodic_bytes
 from pyresque.conformance.common import FUTURE_S, Check, Context, first_difference
-from pyresque.errors import PeerError
 from pyresque.protocol.keys import KeySpace
-from pyresque.tasks import Input, Task, Tasks
+from pyresque.tasks import Tasks
 
-__all__ = ["ACTIONHERO_CHECKS"]
+__all__ = ["ACTIONHERO_CHECKS", "ConfRecord"]
 
-TASK = "confRecord"
+TASK = RECORD
 INPUTS: list[dict[str, Any]] = [
     {"id": 7, "note": "ünï \u2028 </script>", "n": [1.5, 1e21, None, True], "k": {"z": "é"}},
     {"id": "second"},
 ]
 """What the checks enqueue: the second leaves ``note`` to its default."""
 DELAY_MS = 3_600_000
-RAN_TIMEOUT_S = 15.0
 _ANY = KeySpace("ns")
 SCHEDULE = _ANY.unprefixed(_ANY.schedule())
 """The schedule zset's key as a snapshot names it (unprefixed)."""
-
-
-class ConfRecord(Task):
-    """pyresque's twin of the shipped Actionhero task: same name, queue and inputs."""
-
-    name = TASK
-    queue = "conformance"
-    inputs = {"id": Input(required=True), "note": Input(default="from-default")}
-
-    async def run(self, params: Any, worker: Any) -> Any:
-        """Not run here: only enqueued."""
-        return params["id"]
 
 
 def _expected(inputs: dict[str, Any]) -> dict[str, Any]:
     return {**inputs, "note": inputs.get("note", "from-default")}
 
 
-def _booted(ctx: Context, namespace: str, *, workers: bool) -> None:
-    tasks = ctx.peer.call("start", namespace=namespace, workers=workers)
-    if TASK not in tasks:
-        ctx.peer.call("stop")
-        raise PeerError(f"Actionhero did not load the {TASK} task (it loaded {tasks})")
-
-
-def _actionhero(ctx: Context, namespace: str, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-    """Boot Actionhero on ``namespace`` (no workers), make the ``task.*`` calls, stop."""
-    _booted(ctx, namespace, workers=False)
-    try:
-        return [ctx.peer.call("task", method=m, args=args) for m, args in calls]
-    finally:
-        ctx.peer.call("stop")
-
-
-def _pyresque(ctx: Context, namespace: str, calls: Callable[[Tasks], Awaitable[Any]]) -> Any:
-    async def side() -> Any:
-        tasks = Tasks(ctx.redis_url, namespace=namespace)
-        tasks.add(ConfRecord)
-        try:
-            return await calls(tasks)
-        finally:
-            await tasks.aclose()
-
-    return ctx.run(side)
-
-
 def enqueue_bytes(ctx: Context) -> tuple[str, Any]:
     """``api.tasks.enqueue`` twice (one input left to its default) vs ``Tasks.enqueue``:
     every key of the namespace, byte for byte."""
     ns_ah, ns_py = ctx.namespace(), ctx.namespace()
-    _actionhero(ctx, ns_ah, [("enqueue", [TASK, dict(i)]) for i in INPUTS])
+    actionhero(ctx, ns_ah, [("enqueue", [TASK, dict(i)]) for i in INPUTS])
 
     async def ours(tasks: Tasks) -> None:
         for inputs in INPUTS:
             await tasks.enqueue(TASK, dict(inputs))
 
-    _pyresque(ctx, ns_py, ours)
+    pyresque(ctx, ns_py, ours)
     theirs = ctx.snapshot(ns_ah)
     return first_difference(theirs, ctx.snapshot(ns_py)) or "", theirs
 
@@ -121,7 +98,7 @@ def enqueue_in_bytes(ctx: Context) -> tuple[str, Any]:
     ns_ah, ns_py = ctx.namespace(), ctx.namespace()
     at_ms = FUTURE_S * 1000
     before = time.time() * 1000
-    _actionhero(
+    actionhero(
         ctx,
         ns_ah,
         [("enqueueAt", [at_ms, TASK, dict(INPUTS[0])]), ("enqueueIn", [DELAY_MS, TASK, {"id": 2}])],
@@ -131,7 +108,7 @@ def enqueue_in_bytes(ctx: Context) -> tuple[str, Any]:
         await tasks.enqueue_at(at_ms, TASK, dict(INPUTS[0]))
         await tasks.enqueue_in(DELAY_MS, TASK, {"id": 2})
 
-    _pyresque(ctx, ns_py, ours)
+    pyresque(ctx, ns_py, ours)
     after = time.time() * 1000
     theirs, ours_now = ctx.snapshot(ns_ah), ctx.snapshot(ns_py)
     seconds = [_in_second(s, before + DELAY_MS, after + DELAY_MS) for s in (theirs, ours_now)]
@@ -145,28 +122,80 @@ def actionhero_runs_pyresque_tasks(ctx: Context) -> tuple[str, Any]:
     """An Actionhero worker runs ``confRecord`` tasks pyresque's ``Tasks.enqueue`` sent:
     ``run`` gets exactly the params pyresque validated (defaults filled in)."""
     ns = ctx.namespace()
-    _booted(ctx, ns, workers=True)
+    booted(ctx, ns, workers=True)
     try:
 
         async def ours(tasks: Tasks) -> None:
             for inputs in INPUTS:
                 await tasks.enqueue(TASK, dict(inputs))
 
-        _pyresque(ctx, ns, ours)
-        key = f"{ns}:conformance:ran"
-        deadline = time.monotonic() + RAN_TIMEOUT_S
-        while ctx.client.llen(key) < len(INPUTS) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        ran = [json.loads(entry) for entry in ctx.client.lrange(key, 0, -1)]
+        pyresque(ctx, ns, ours)
+
+        async def ran() -> bool:
+            return len(recorded(ctx, ns, "ran")) >= len(INPUTS)
+
+        ctx.run(lambda: wait_for(ran))
+        found = recorded(ctx, ns, "ran")
     finally:
         ctx.peer.call("stop")
     expected = [_expected(inputs) for inputs in INPUTS]
-    return first_difference(ran, expected) or "", ran
+    return first_difference(found, expected) or "", found
+
+
+LATER: list[dict[str, Any]] = [{"id": 3}, {"id": 4, "note": None}]
+"""What the run checks enqueue with ``enqueueIn`` and ``enqueueAt`` (due at once)."""
+
+
+def _actionhero_enqueues(ctx: Context) -> None:
+    """Actionhero's enqueues of ``confRecord`` on the booted Actionhero: ``enqueue`` of
+    :data:`INPUTS`, then ``enqueueIn`` (10 ms) and ``enqueueAt`` (now) of :data:`LATER`,
+    which a scheduler promotes."""
+    for inputs in INPUTS:
+        call(ctx, "enqueue", TASK, dict(inputs))
+    call(ctx, "enqueueIn", 10, TASK, dict(LATER[0]))
+    call(ctx, "enqueueAt", int(time.time() * 1000), TASK, dict(LATER[1]))
+
+
+def pyresque_runs_actionhero_tasks(ctx: Context) -> tuple[str, Any]:
+    """A pyresque app node (``App``: a task processor and a scheduler) runs the
+    ``confRecord`` tasks Actionhero's ``task.enqueue`` / ``enqueueIn`` / ``enqueueAt`` sent;
+    an Actionhero worker runs the same enqueues on another namespace: both ``run``s get
+    the same params (defaults filled in), in any order."""
+    needs(ctx, "enqueue", "enqueueIn", "enqueueAt")
+    ns_ah, ns_py = ctx.namespace(), ctx.namespace()
+    count = len(INPUTS) + len(LATER)
+    booted(ctx, ns_py, workers=False)
+    try:
+        _actionhero_enqueues(ctx)
+    finally:
+        ctx.peer.call("stop")
+    ran: list[Any] = []
+
+    async def done(tasks: Tasks) -> bool:
+        return len(ran) >= count
+
+    pyresque_app(ctx, ns_py, [recording(ConfRecord, ran)], [QUEUE], done)
+    booted(ctx, ns_ah, workers=True)
+    try:
+        _actionhero_enqueues(ctx)
+
+        async def theirs_ran() -> bool:
+            return len(recorded(ctx, ns_ah, "ran")) >= count
+
+        ctx.run(lambda: wait_for(theirs_ran))
+    finally:
+        ctx.peer.call("stop")
+    theirs = sorted(recorded(ctx, ns_ah, "ran"), key=repr)
+    return first_difference(theirs, sorted(ran, key=repr)) or "", theirs
 
 
 ACTIONHERO_CHECKS: dict[str, Check] = {
     "task.enqueue bytes": enqueue_bytes,
     "task.enqueueIn bytes": enqueue_in_bytes,
     "Actionhero runs pyresque-enqueued task": actionhero_runs_pyresque_tasks,
+    "pyresque runs Actionhero-enqueued task": pyresque_runs_actionhero_tasks,
+    "periodic task bytes": periodic_bytes,
+    "admin calls on pyresque state": admin_calls,
+    "task middleware": middleware_order,
 }
 """The Actionhero checks (the names are the report's rows)."""

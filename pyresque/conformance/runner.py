@@ -21,7 +21,7 @@ from pyresque.conformance.drivers import (
     start_node,
     start_ruby,
 )
-from pyresque.errors import PyresqueError
+from pyresque.errors import ConformanceSkipError, PyresqueError
 
 __all__ = ["Options", "compare_vectors", "record_vectors", "run_checks"]
 
@@ -81,6 +81,8 @@ def _run_peer(
                 found, vectors = check(ctx)
                 status = "DIFF" if found else "ok"
                 results.append(Result(name, label, version, status, found, vectors))
+            except ConformanceSkipError as exc:
+                results.append(Result(name, label, version, "skipped", str(exc)))
             except PyresqueError as exc:
                 results.append(Result(name, label, version, "DIFF", f"error: {exc}"))
             finally:

@@ -1,10 +1,15 @@
 // pyresque conformance: an Actionhero peer driven over JSON lines (stdin -> stdout), like
 // node_peer.js. Ships in pyresque's wheel with the small app in ./actionhero (its config and
-// one task, confRecord); Actionhero itself is loaded from the user's folder
-// (PYRESQUE_NODE_DIR), so the user's version is the one checked. Redis from REDIS_URL.
-//   {"id": 1, "op": "start", "namespace": "ns", "workers": false}   boot (Process.start)
-//   {"id": 2, "op": "task", "method": "enqueue", "args": ["confRecord", {"id": 1}]}
-//   {"id": 3, "op": "stop"}
+// tasks confRecord, confFail, the periodic confPeriodic); Actionhero itself is loaded from
+// the user's folder (PYRESQUE_NODE_DIR), so the user's version is the one checked. Redis
+// from REDIS_URL.
+//   {"id": 1, "op": "start", "namespace": "ns", "workers": false}   boot (Process.start);
+//       also "scheduler" (default: as workers) and "queues" (default ["conformance"])
+//   {"id": 2, "op": "methods"}   the names of Actionhero's task.* functions
+//   {"op": "middleware", "name": "m", "priority": 50}   task.addMiddleware of a global
+//       middleware recording its hooks (actionhero/middleware.js)
+//   {"id": 3, "op": "task", "method": "enqueue", "args": ["confRecord", {"id": 1}]}
+//   {"id": 4, "op": "stop"}
 // Actionhero is one per process: `start` after `stop` reboots with the new namespace.
 "use strict";
 
@@ -56,10 +61,12 @@ const handlers = {
     };
   },
 
-  async start({ namespace, workers }) {
+  async start({ namespace, workers, scheduler, queues }) {
     if (node && node.running) throw new Error("Actionhero is already running");
     process.env.PYRESQUE_AH_NAMESPACE = namespace;
     process.env.PYRESQUE_AH_WORKERS = workers ? "true" : "false";
+    process.env.PYRESQUE_AH_SCHEDULER = (scheduler === undefined ? workers : scheduler) ? "true" : "false";
+    process.env.PYRESQUE_AH_QUEUES = JSON.stringify(queues || ["conformance"]);
     if (actionhero === null) {
       actionhero = require(require.resolve("actionhero", { paths: [DIR] }));
     } else {
@@ -74,6 +81,22 @@ const handlers = {
     if (!node || !node.running) return false;
     await node.stop();
     return true;
+  },
+
+  // The names of this Actionhero's task.* functions (a check needing one it lacks skips).
+  async methods() {
+    const { task } = running();
+    return Object.keys(task).filter((name) => typeof task[name] === "function").sort();
+  },
+
+  // Registers a global recording middleware (./actionhero/middleware.js) with
+  // task.addMiddleware; answers the global middleware's names in running order.
+  async middleware({ name, priority }) {
+    const { api, task } = running();
+    if (typeof task.addMiddleware !== "function") throw new Error("no task method addMiddleware");
+    const { recordingMiddleware } = require(path.join(APP, "middleware.js"));
+    await task.addMiddleware(recordingMiddleware(actionhero, { name, priority }));
+    return api.tasks.globalMiddleware;
   },
 
   async task({ method, args }) {

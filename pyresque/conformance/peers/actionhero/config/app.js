@@ -82,8 +82,8 @@ exports.DEFAULT = {
   tasks: () => {
     const workers = process.env.PYRESQUE_AH_WORKERS === "true";
     return {
-      scheduler: workers,
-      queues: ["conformance"],
+      scheduler: process.env.PYRESQUE_AH_SCHEDULER === "true",
+      queues: JSON.parse(process.env.PYRESQUE_AH_QUEUES || '["conformance"]'),
       timeout: 50,
       checkTimeout: 50,
       minTaskProcessors: workers ? 1 : 0,
