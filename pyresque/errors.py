@@ -31,6 +31,8 @@
     │   └── InputValidationError inputs a task refuses
     ├── DrainLimitError          pyresque.testing.drain: jobs kept coming past its limits
     ├── PeerError                pyresque.testing.peers: a node-resque / Ruby peer failed
+    ├── ConformanceJobError      the failing job of a `pyresque conformance` check, on purpose
+    ├── ConformanceSkipError     a conformance check the peer lacks an API for (row skipped)
     ├── MissingExtraError        an optional dependency is not installed (names the extra)
     └── RedisReplyError          Redis answered an operation with an error (names op and key)
         ├── WrongTypeError       a key holds another type than the operation needs

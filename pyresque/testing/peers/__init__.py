@@ -26,7 +26,6 @@ here (the fixtures skip with it).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pyresque.conformance import drivers
-from pyresque.conformance.drivers import SCRIPTS, Peer
+from pyresque.conformance.drivers import SCRIPTS
 from pyresque.errors import ConfigurationError, PeerError
 
 __all__ = [
