@@ -73,6 +73,7 @@ def _error_form(text: Any) -> Any:
 
 
 def _ttl_form(ttl: int) -> str:
+    """A retry key's TTL: node-resque's largest delay taken as seconds (within a minute)."""
     return (
         f"({RETRY_TTL_S - 60},{RETRY_TTL_S}]" if RETRY_TTL_S - 60 < ttl <= RETRY_TTL_S else str(ttl)
     )
