@@ -15,6 +15,7 @@ from pyresque.conformance.common import (
     ok_job,
     shape,
 )
+from pyresque.conformance.node_failures import NODE_FAILURE_CHECKS
 from pyresque.conformance.node_runtime import NODE_RUNTIME_CHECKS
 from pyresque.protocol.keys import KeySpace
 from pyresque.queue import Queue
@@ -211,5 +212,6 @@ NODE_CHECKS: dict[str, Check] = {
     "pyresque worker runs node jobs": pyresque_worker_runs_node_jobs,
     "worker registration keys": worker_registration,
     **NODE_RUNTIME_CHECKS,
+    **NODE_FAILURE_CHECKS,
 }
 """The node-resque checks, most important first (the names are the report's rows)."""

@@ -11,7 +11,8 @@ pyresque worker and the other way round:
 A failed attempt with attempts left is delayed by ``retryDelay`` ms (5000), or by
 ``backoffStrategy[n]`` (the last entry once n runs past it), the worker emits
 ``reEnqueue(queue, job, {"delay", "remainingAttempts", "err"})`` and the job settles as a
-success that counts a failure (``stat:processed`` +0, ``stat:failed`` +1, no failure
+success that counts a failure (``stat:processed`` +0 but written, ``"0"`` when new, as
+node-resque's DECR after the success's INCR leaves it; ``stat:failed`` +1; no failure
 entry). The last attempt's error stays: the job fails as usual. Success or final failure
 deletes both keys.
 

@@ -125,7 +125,8 @@ class Performer:
             # A retried failure (Retry plugin): counted in this step's one script, where
             # node-resque DECRs/INCRs the stats after counting a success.
             self.failed += 1
-            return Settle("done", processed=not ctx.dialect.is_node, failed=True)
+            node = ctx.dialect.is_node
+            return Settle("done", processed=not node, failed=True, touch_processed=node)
         self.processed += 1
         return SUCCESS
 

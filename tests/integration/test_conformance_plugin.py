@@ -34,7 +34,7 @@ def test_one_item_per_check_and_ok_ones_pass(pytester: pytest.Pytester, redis_ur
     if actionhero_unavailable(ACTIONHERO_DIR):
         pytest.skip(actionhero_unavailable(ACTIONHERO_DIR) or "")
     result = run(pytester, redis_url, ACTIONHERO_DIR, *NOT_RUBY, "-v")
-    result.assert_outcomes(passed=1 + 8 + 7, deselected=RUBY_ROWS)
+    result.assert_outcomes(passed=1 + 10 + 7, deselected=RUBY_ROWS)
     result.stdout.fnmatch_lines(
         [
             "*test_conformance?node-resque: enqueue bytes? PASSED*",
@@ -54,7 +54,7 @@ def test_a_diff_fails_with_its_line(
     result = run(pytester, redis_url, ACTIONHERO_DIR, "-k", "actionhero or own")
     # the rows where pyresque enqueues confRecord fail; its worker (running Actionhero's
     # enqueues) and the periodic task do not use those inputs
-    result.assert_outcomes(passed=3, failed=5, deselected=8 + RUBY_ROWS)
+    result.assert_outcomes(passed=3, failed=5, deselected=10 + RUBY_ROWS)
     result.stdout.fnmatch_lines(
         ['*task.enqueue bytes (actionhero 29.3.5 (node-resque 9.7.1)): DIFF: *"note":"other"*']
     )
@@ -64,7 +64,7 @@ def test_peers_that_cannot_run_skip_with_why(
     pytester: pytest.Pytester, redis_url: str, tmp_path: Path
 ) -> None:
     result = run(pytester, redis_url, tmp_path, *NOT_RUBY)
-    result.assert_outcomes(passed=1, skipped=15, deselected=RUBY_ROWS)
+    result.assert_outcomes(passed=1, skipped=17, deselected=RUBY_ROWS)
     result.stdout.fnmatch_lines(
         [f"*actionhero: task.enqueue bytes: node-resque is not installed in {tmp_path}*"]
     )

@@ -55,8 +55,10 @@ function connection(namespace) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The conformance jobs: confOk succeeds, confFail throws Error(args[0]); the plugin jobs use
-// node-resque's built-in plugins. confJobLock holds its JobLock until the list
-// <namespace>:conformance-release:<args[0]> gets an item (pushed by the check: no sleeps).
+// node-resque's built-in plugins. confJobLock holds its JobLock, and confHeld (no plugins)
+// its worker, until the list <namespace>:conformance-release:<args[0]> gets an item (pushed by
+// the check: no sleeps). confRetry throws Error(args[0]) under the Retry plugin, its delays
+// long enough (5 and 10 minutes) that nothing promotes a retry while a check reads it.
 function conformanceJobs() {
   const held = async function (id) {
     const release = this.connection.key("conformance-release", String(id));
@@ -77,6 +79,14 @@ function conformanceJobs() {
       perform: async (id) => id,
     },
     confDelayLock: { plugins: ["DelayQueueLock"], perform: async (id) => id },
+    confHeld: { perform: held },
+    confRetry: {
+      plugins: ["Retry"],
+      pluginOptions: { Retry: { retryLimit: 3, backoffStrategy: [300000, 600000] } },
+      perform: async (message) => {
+        throw new Error(String(message));
+      },
+    },
     confJobLock: {
       plugins: ["JobLock"],
       pluginOptions: { JobLock: { lockTimeout: 30, enqueueTimeout: 1001 } },
@@ -163,26 +173,36 @@ const handlers = {
   },
 
   // Work until `count` events named in `until` (default success, failure and errors of a
-  // job) happened, or `timeout` seconds; then end the worker. The events, in order.
-  async work({ namespace, name, queues: qs, count, until, timeout }) {
+  // job; job too) happened, or `timeout` seconds; then end the worker. The events, in order,
+  // with those named in `also` (not counted; e.g. reEnqueue, the Retry plugin's).
+  async work({ namespace, name, queues: qs, count, until, also, timeout }) {
     const worker = newWorker(namespace, name, qs, 20);
     const wanted = until || ["success", "failure", "error"];
     const outcomes = [];
+    let counted = 0;
     const record = (event, q, job, extra) => {
-      if (wanted.includes(event)) {
+      if (wanted.includes(event) || (also || []).includes(event)) {
         outcomes.push({ event, ok: event === "success", queue: q, class: job.class, args: job.args, ...extra });
+        if (wanted.includes(event)) counted += 1;
       }
     };
     worker.on("job", (q, job) => record("job", q, job, {}));
     worker.on("success", (q, job, result) => record("success", q, job, { result: result === undefined ? null : result }));
     worker.on("failure", (q, job, failure) => record("failure", q, job, { error: describe(failure) }));
+    worker.on("reEnqueue", (q, job, detail) =>
+      record("reEnqueue", q, job, {
+        delay: detail.delay,
+        remainingAttempts: detail.remainingAttempts,
+        error: describe(detail.err),
+      }),
+    );
     worker.on("error", (error, q, job) => {
       if (job) record("error", q, job, { error: describe(error) });
     });
     await worker.connect();
     await worker.start();
     const deadline = Date.now() + (timeout || 10) * 1000;
-    while (outcomes.length < (count || 1) && Date.now() < deadline) await sleep(5);
+    while (counted < (count || 1) && Date.now() < deadline) await sleep(5);
     await worker.end();
     return outcomes;
   },

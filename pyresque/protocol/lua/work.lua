@@ -12,7 +12,8 @@
 -- KEYS[8]    string  <ns>:pause-all-workers (honoured when ARGV[9] is "1")
 -- KEYS[9..]  list    <ns>:queue:<q> to take from, in priority order (skipped when unusable)
 -- ARGV[1]    settle: "" nothing, "done" count it, "requeue" put it back at the head
--- ARGV[2]    processed increment ("0"/"1")
+-- ARGV[2]    processed increment ("0"/"1"; "t" adds 0: the counters exist, unchanged, as
+--            node-resque's Retry leaves them with its DECR after a success's INCR)
 -- ARGV[3]    failed increment ("0"/"1")
 -- ARGV[4]    failure entry to push onto the failed list ("" for none)
 -- ARGV[5]    the settled job's payload (requeue only)
@@ -52,6 +53,9 @@ if settle ~= '' then
     if ARGV[2] == '1' then
       optional(notes, 'INCR', KEYS[2])
       optional(notes, 'INCR', KEYS[3])
+    elseif ARGV[2] == 't' then
+      optional(notes, 'INCRBY', KEYS[2], 0)
+      optional(notes, 'INCRBY', KEYS[3], 0)
     end
     if ARGV[3] == '1' then
       optional(notes, 'INCR', KEYS[4])

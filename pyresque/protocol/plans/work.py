@@ -57,6 +57,9 @@ class Settle:
     entry: bytes = b""
     queue: str = ""
     payload: bytes = b""
+    touch_processed: bool = False
+    """With ``processed`` false: add 0 to the ``processed`` counters (they exist after,
+    unchanged), as node-resque's Retry leaves them (a success's INCR, then its DECR)."""
 
 
 @dataclass(slots=True)
@@ -145,12 +148,12 @@ def work_step(
     requeue_key = spec.failed_key
     if settle is None:
         head = (_HEADS["", False, False],)
-    elif not settle.entry and not settle.payload:
+    elif not settle.entry and not settle.payload and not settle.touch_processed:
         head = (_HEADS[settle.kind, settle.processed, settle.failed],)
     else:
         head = (
             settle.kind,
-            b"1" if settle.processed else b"0",
+            b"1" if settle.processed else (b"t" if settle.touch_processed else b"0"),
             b"1" if settle.failed else b"0",
             settle.entry,
             settle.payload,
