@@ -436,7 +436,8 @@ async def _app_demo(url: str, namespace: str, folder: Path) -> None:
                 app.scheduler.on("transferredJob", progress.moved)
                 app.scheduler.on("vetoedJob", progress.vetoed)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(progress.done.wait(), APP_SECONDS)
+                async with asyncio.timeout(APP_SECONDS):
+                    await progress.done.wait()
     finally:
         seconds = time.monotonic() - progress.began
         await app.stop()  # also closes its connection when it never started

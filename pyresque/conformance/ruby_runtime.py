@@ -74,7 +74,8 @@ async def _holding(
     await worker.start()
     try:
         if QUEUE in queues:
-            await asyncio.wait_for(running.wait(), 30)
+            async with asyncio.timeout(30):
+                await running.wait()
         return await while_held(worker)
     finally:
         gate.set()

@@ -26,7 +26,7 @@ REQUIRED_COMMANDS: tuple[str, ...] = (
     # the server's facts on the dashboard
     "info",
     # strings, counters, keys
-    "get", "mget", "set", "setnx", "incr", "del", "exists", "expire", "rename", "type",
+    "get", "mget", "set", "setnx", "incr", "incrby", "del", "exists", "expire", "rename", "type",
     # lists
     "llen", "lrange", "lindex", "lpos", "lpush", "rpush", "lpop", "lrem", "lset", "ltrim",
     # sets

@@ -193,7 +193,10 @@ class RespConnection:
             target = s.at(host, port)
             self.address = s.describe((host, port))
         try:
-            await asyncio.wait_for(self._open_transport(loop, target), s.socket_connect_timeout)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation
+            # (Ctrl-C) that comes as the connection opens, and the caller then waits on.
+            async with asyncio.timeout(s.socket_connect_timeout):
+                await self._open_transport(loop, target)
         except (OSError, TimeoutError) as exc:
             raise cannot_connect(self.address, exc) from exc
         setup = s.setup_commands()
@@ -370,7 +373,8 @@ class RespConnection:
         if self._gone is None or self._gone.done():
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self._gone), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._gone)
         except TimeoutError:
             self.abort()
 

@@ -134,9 +134,8 @@ class FleetCollector:
         trips, failed_trips = [0], [0]
         families: list[Metric] = []
         try:
-            found, heads, counts = await asyncio.wait_for(
-                self._read(trips, failed_trips), self.timeout
-            )
+            async with asyncio.timeout(self.timeout):
+                found, heads, counts = await self._read(trips, failed_trips)
         except (PyresqueError, OSError, TimeoutError) as exc:
             log.warning("metrics: reading %r failed: %s", self.queue, exc)
             up = 0

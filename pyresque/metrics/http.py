@@ -151,7 +151,8 @@ class MetricsEndpoints:
     async def _ping(self) -> list[str]:
         assert self.queue is not None
         try:
-            await asyncio.wait_for(self.queue.connect(), 2.0)
+            async with asyncio.timeout(2.0):
+                await self.queue.connect()
         except (PyresqueError, OSError, TimeoutError) as exc:
             return [f"Redis did not answer a PING: {exc or type(exc).__name__}"]
         return []
@@ -220,7 +221,8 @@ async def _serve(
 ) -> None:
     try:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _READ_TIMEOUT)
+            async with asyncio.timeout(_READ_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             return
         lines = head.decode("latin-1").split("\r\n")

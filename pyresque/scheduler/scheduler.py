@@ -221,7 +221,8 @@ class Scheduler:
             except UNAVAILABLE as exc:  # Redis away or busy: wait (less than a poll) and go on
                 self._report(exc, "redis")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), backoff.next())
+                    async with asyncio.timeout(backoff.next()):
+                        await self._stop.wait()
                 continue
             except Exception as exc:
                 self._report(exc)
@@ -229,7 +230,8 @@ class Scheduler:
             backoff.reset()
             if not again:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.options.timeout / 1000)
+                    async with asyncio.timeout(self.options.timeout / 1000):
+                        await self._stop.wait()
 
     def _report(self, exc: BaseException, kind: str | None = None) -> None:
         """Emit ``error``, once per interval for the same kind of trouble."""

@@ -276,7 +276,8 @@ class App:
         pool (running jobs finish) and start one on the new queues."""
         while not self._refresh_stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._refresh_stop.wait(), self.config.queues_refresh / 1000)
+                async with asyncio.timeout(self.config.queues_refresh / 1000):
+                    await self._refresh_stop.wait()
             if self._refresh_stop.is_set():
                 return
             try:

@@ -278,4 +278,5 @@ class CronTicker:
             # Just past the next minute boundary, by the (injectable) clock.
             delay = 60.05 - now.second - now.microsecond / 1_000_000
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()

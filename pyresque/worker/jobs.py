@@ -92,8 +92,11 @@ async def invoke(
             result = await call
         else:
             try:
-                result = await asyncio.wait_for(call, timeout_ms / 1000)
+                async with asyncio.timeout(timeout_ms / 1000) as limit:
+                    result = await call
             except TimeoutError:
+                if not limit.expired():
+                    raise  # the job's own TimeoutError, not the limit
                 raise JobTimeoutError(
                     f"{context.job_class} ran longer than {timeout_ms:.0f} ms"
                 ) from None

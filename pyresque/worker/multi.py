@@ -297,7 +297,8 @@ class MultiWorker:
                     return
             if self.running:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.check_timeout / 1000)
+                    async with asyncio.timeout(self.check_timeout / 1000):
+                        await self._wake.wait()
 
     async def _check(self) -> str | None:
         """One check's action; None when it failed (and was reported)."""

@@ -62,7 +62,8 @@ class Waker:
             if watch.task is None or watch.task.done():
                 watch.task = asyncio.create_task(self._run(key, watch), name=f"pyresque-wake:{key}")
         try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(future)
             return True
         except TimeoutError:
             return False

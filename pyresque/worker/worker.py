@@ -555,7 +555,8 @@ class Worker(Performer):
         cut off."""
         event = self._abandon if self._stop.is_set() else self._stop
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await event.wait()
         return not self._abandon.is_set()
 
     async def _idle(self) -> None:

@@ -286,3 +286,32 @@ async def test_callers_waiting_for_the_same_connection_share_its_failure(
     assert all(isinstance(r, ConnectionFailedError) for r in results), results
     assert hung.connections == 1
     await queue.aclose()
+
+
+async def test_a_cancel_as_the_connection_opens_is_not_lost(
+    hung: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C (asyncio.run cancels the main task) that comes just as the socket opens:
+    Python 3.11's wait_for returned the connection and dropped the cancel, and the caller
+    then waited its whole reply timeout. The cancel must reach the next await."""
+    opened = RespConnection._open_transport
+    caller: list[asyncio.Task[Any]] = []
+
+    async def open_then_cancel(self: RespConnection, *args: Any) -> None:
+        await opened(self, *args)
+        asyncio.get_running_loop().call_soon(caller[0].cancel)  # before the caller resumes
+
+    monkeypatch.setattr(RespConnection, "_open_transport", open_then_cancel)
+
+    async def connect_and_ping() -> None:
+        conn = await RespConnection.open(Settings.from_url(hung.url, socket_timeout=5))
+        try:
+            await conn.call("PING")
+        finally:
+            conn.abort()
+
+    caller.append(asyncio.create_task(connect_and_ping()))
+    began = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await caller[0]
+    assert time.monotonic() - began < 2  # not the 5 s reply timeout

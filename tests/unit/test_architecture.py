@@ -132,6 +132,20 @@ def test_nothing_sends_watch_and_only_the_driver_sends_multi() -> None:
         assert not re.search(r"['\"](UN)?WATCH['\"]", script.read_text(), re.IGNORECASE)
 
 
+def test_timeouts_are_asyncio_timeout_not_wait_for() -> None:
+    """Python 3.11's ``asyncio.wait_for`` loses a cancellation that comes as the awaited
+    thing finishes (a Ctrl-C as a connection opens: the command then waited out its reply
+    timeout and exited 1, not 130). ``asyncio.timeout`` keeps it."""
+    found = [
+        path.relative_to(PACKAGE).as_posix()
+        for path in MODULES
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "wait_for"
+        and isinstance(node.value, ast.Name) and node.value.id == "asyncio"
+    ]  # fmt: skip
+    assert found == []
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_modules_stay_small(path: Path) -> None:
     assert len(path.read_text(encoding="utf-8").splitlines()) <= 650
