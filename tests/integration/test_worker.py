@@ -371,6 +371,21 @@ async def test_job_timeout_fails_a_job_that_runs_too_long(
     assert entry["exception"] == "JobTimeoutError"
 
 
+async def test_a_jobs_own_timeout_error_is_its_failure_not_the_time_limit(
+    queue: Queue, make_worker: Callable[..., Worker]
+) -> None:
+    async def gives_up() -> None:
+        raise TimeoutError("the payment service took too long")
+
+    await queue.enqueue("q", "gives_up")
+    await make_worker(jobs={"gives_up": gives_up}, job_timeout=60_000).run(burst=True)
+    (entry,) = await queue.failed()
+    assert (entry["exception"], entry["error"]) == (
+        "TimeoutError",
+        "the payment service took too long",
+    )
+
+
 async def test_events_fire_in_node_resques_order_and_async_listeners_are_awaited(
     queue: Queue, make_worker: Callable[..., Worker]
 ) -> None:
