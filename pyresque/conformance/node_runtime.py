@@ -16,6 +16,7 @@ import redis.asyncio
 
 from pyresque.conformance.common import ARGS, Check, Context, first_difference, shape
 from pyresque.definitions import JobDefinition
+from pyresque.errors import PeerError
 from pyresque.protocol import times
 from pyresque.protocol.context import Context as ProtocolContext
 from pyresque.protocol.keys import KeySpace
@@ -65,11 +66,11 @@ def _plugin_jobs(redis_url: str) -> dict[str, JobDefinition]:
 
 
 def _until(ctx: Context, ns: str, what: str, found: Callable[[dict[str, Any]], bool]) -> None:
-    """Poll the namespace's keys until ``found`` says yes (else TimeoutError naming it)."""
+    """Poll the namespace's keys until ``found`` says yes (else PeerError naming it)."""
     deadline = time.monotonic() + WAIT_S
     while not found(ctx.snapshot(ns)):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{ns}: no {what} within {WAIT_S} s")
+            raise PeerError(f"{ns}: no {what} within {WAIT_S} s")
         time.sleep(0.005)
 
 

@@ -85,6 +85,9 @@ def _run_peer(
                 results.append(Result(name, label, version, "skipped", str(exc)))
             except PyresqueError as exc:
                 results.append(Result(name, label, version, "DIFF", f"error: {exc}"))
+            except Exception as exc:  # a check's own failure: its row says so, the rest run
+                found = f"error: {type(exc).__name__}: {exc}"
+                results.append(Result(name, label, version, "DIFF", found))
             finally:
                 quiet.disabled = was
                 ctx.cleanup()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pyresque.conformance import Options, actionhero_app, run_checks
+from pyresque.conformance import Options, actionhero_app, node, run_checks
 from pyresque.conformance.common import Context
 from pyresque.conformance.drivers import (
     actionhero_unavailable,
@@ -141,6 +141,26 @@ def test_a_check_needing_a_task_function_actionhero_lacks_skips_saying_which(
             "skipped",
             "this Actionhero has no task.enqueueEverything",
         )
+    ]
+
+
+def test_a_check_that_breaks_is_its_own_diff_row_and_the_others_still_run(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reason = node_unavailable(NODE_DIR)
+    if reason:
+        pytest.skip(reason)
+
+    def broken(ctx: Context) -> tuple[str, Any]:
+        return {}["no such key"]
+
+    checks = {"broken check": broken, "enqueue bytes": node.NODE_CHECKS["enqueue bytes"]}
+    monkeypatch.setattr(node, "NODE_CHECKS", checks)
+    options = Options(redis_url=redis_url, node=NODE_DIR, only="e")
+    found = [(r.check, r.status, r.detail) for r in run_checks(options) if r.peer == "node-resque"]
+    assert found == [
+        ("broken check", "DIFF", "error: KeyError: 'no such key'"),
+        ("enqueue bytes", "ok", ""),
     ]
 
 
