@@ -62,6 +62,24 @@ def rows(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     return found
 
 
+def _or_skip(folder: Path, reason: str | None) -> Path:
+    if reason:
+        pytest.skip(reason)
+    return folder
+
+
+@pytest.fixture
+def node_dir() -> Path:
+    """interop/node (node-resque 9.7.1), or the test skips saying why it cannot run."""
+    return _or_skip(NODE_DIR, node_unavailable(NODE_DIR))
+
+
+@pytest.fixture
+def actionhero_dir() -> Path:
+    """interop/actionhero (Actionhero 29.3.5), or the test skips saying why."""
+    return _or_skip(ACTIONHERO_DIR, actionhero_unavailable(ACTIONHERO_DIR))
+
+
 @pytest.fixture(scope="session")
 def other_node_resque(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("npm") is None:
@@ -81,22 +99,18 @@ def other_node_resque(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_every_check_is_ok_against_the_pinned_node_resque(redis_url: str) -> None:
-    reason = node_unavailable(NODE_DIR)
-    if reason:
-        pytest.skip(reason)
-    result = conformance("--node", str(NODE_DIR), redis_url=redis_url)
+def test_every_check_is_ok_against_the_pinned_node_resque(node_dir: Path, redis_url: str) -> None:
+    result = conformance("--node", str(node_dir), redis_url=redis_url)
     assert result.returncode == 0
     assert "node-resque 9.7.1" in result.stdout
     assert "10 ok, 0 DIFF, 7 skipped" in result.stdout  # no Actionhero in interop/node
     assert "skipped: no node_modules/actionhero in" in result.stdout
 
 
-def test_the_actionhero_rows_are_ok_against_the_pinned_actionhero_app(redis_url: str) -> None:
-    reason = actionhero_unavailable(ACTIONHERO_DIR)
-    if reason:
-        pytest.skip(reason)
-    result = conformance("--node", str(ACTIONHERO_DIR), "--json", redis_url=redis_url)
+def test_the_actionhero_rows_are_ok_against_the_pinned_actionhero_app(
+    actionhero_dir: Path, redis_url: str
+) -> None:
+    result = conformance("--node", str(actionhero_dir), "--json", redis_url=redis_url)
     assert result.returncode == 0
     found = rows(result)
     actionhero = [r for r in found if r["peer"] == "actionhero"]
@@ -108,31 +122,28 @@ def test_the_actionhero_rows_are_ok_against_the_pinned_actionhero_app(redis_url:
     assert len(node) == 10 and {r["status"] for r in node} == {"ok"}
 
 
-def test_the_actionhero_rows_say_why_they_skip_without_actionhero(redis_url: str) -> None:
-    if node_unavailable(NODE_DIR):
-        pytest.skip(node_unavailable(NODE_DIR) or "")
-    result = conformance("--node", str(NODE_DIR), "--only", "task", "--json", redis_url=redis_url)
+def test_the_actionhero_rows_say_why_they_skip_without_actionhero(
+    node_dir: Path, redis_url: str
+) -> None:
+    result = conformance("--node", str(node_dir), "--only", "task", "--json", redis_url=redis_url)
     assert result.returncode == 0
     found = rows(result)
     assert {r["check"] for r in found} == {row for row in ACTIONHERO_ROWS if "task" in row}
     assert {(r["status"], r["detail"]) for r in found} == {
-        ("skipped", f"no node_modules/actionhero in {NODE_DIR}")
+        ("skipped", f"no node_modules/actionhero in {node_dir}")
     }
 
 
 def test_a_check_needing_a_task_function_actionhero_lacks_skips_saying_which(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+    actionhero_dir: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reason = actionhero_unavailable(ACTIONHERO_DIR)
-    if reason:
-        pytest.skip(reason)
     needs = actionhero_app.needs  # as if this Actionhero lacked one more task function
 
     def more(ctx: Context, *methods: str) -> None:
         needs(ctx, *methods, "enqueueEverything")
 
     monkeypatch.setattr(actionhero_app, "needs", more)
-    options = Options(redis_url=redis_url, node=ACTIONHERO_DIR, only="periodic task bytes")
+    options = Options(redis_url=redis_url, node=actionhero_dir, only="periodic task bytes")
     found = [(r.peer, r.check, r.status, r.detail) for r in run_checks(options)]
     assert found == [
         (
@@ -145,18 +156,14 @@ def test_a_check_needing_a_task_function_actionhero_lacks_skips_saying_which(
 
 
 def test_a_check_that_breaks_is_its_own_diff_row_and_the_others_still_run(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+    node_dir: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reason = node_unavailable(NODE_DIR)
-    if reason:
-        pytest.skip(reason)
-
     def broken(ctx: Context) -> tuple[str, Any]:
         return {}["no such key"]
 
     checks = {"broken check": broken, "enqueue bytes": node.NODE_CHECKS["enqueue bytes"]}
     monkeypatch.setattr(node, "NODE_CHECKS", checks)
-    options = Options(redis_url=redis_url, node=NODE_DIR, only="e")
+    options = Options(redis_url=redis_url, node=node_dir, only="e")
     found = [(r.check, r.status, r.detail) for r in run_checks(options) if r.peer == "node-resque"]
     assert found == [
         ("broken check", "DIFF", "error: KeyError: 'no such key'"),
@@ -197,12 +204,10 @@ def test_resque_3_rows_are_ok_and_answer_what_the_other_resque_recorded(
 
 
 def test_another_node_resque_version_and_the_recorded_vectors(
-    redis_url: str, other_node_resque: Path, tmp_path: Path
+    node_dir: Path, redis_url: str, other_node_resque: Path, tmp_path: Path
 ) -> None:
-    if node_unavailable(NODE_DIR):
-        pytest.skip(node_unavailable(NODE_DIR) or "")
     vectors = tmp_path / "vectors"
-    recorded = conformance("--node", str(NODE_DIR), "--record", str(vectors), redis_url=redis_url)
+    recorded = conformance("--node", str(node_dir), "--record", str(vectors), redis_url=redis_url)
     assert recorded.returncode == 0 and len(list(vectors.glob("*.json"))) == 10
 
     result = conformance(
@@ -234,11 +239,11 @@ def test_another_node_resque_version_and_the_recorded_vectors(
     ]
 
 
-def test_a_recorded_vector_that_differs_is_a_diff(redis_url: str, tmp_path: Path) -> None:
-    if node_unavailable(NODE_DIR):
-        pytest.skip(node_unavailable(NODE_DIR) or "")
+def test_a_recorded_vector_that_differs_is_a_diff(
+    node_dir: Path, redis_url: str, tmp_path: Path
+) -> None:
     vectors = tmp_path / "vectors"
-    only = ("--node", str(NODE_DIR), "--only", "enqueue bytes")
+    only = ("--node", str(node_dir), "--only", "enqueue bytes")
     assert conformance(*only, "--record", str(vectors), redis_url=redis_url).returncode == 0
     (path,) = vectors.glob("*.json")
     document = json.loads(path.read_text())
