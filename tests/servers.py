@@ -16,6 +16,7 @@ from types import TracebackType
 
 import hiredis
 import pytest
+import redis.exceptions
 
 Handler = Callable[[socket.socket], None]
 
@@ -173,7 +174,9 @@ class Process:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            with contextlib.suppress(OSError):
+            # Not listening yet: redis-py says so with its own ConnectionError (after its
+            # retries), no OSError.
+            with contextlib.suppress(OSError, redis.exceptions.ConnectionError):
                 if ready():
                     return
             time.sleep(0.02)

@@ -87,7 +87,8 @@ class Topology:
         )
         self.sentinel_client = redis.Redis(port=self.sentinel_port)
         self.sentinel_client.response_callbacks.clear()
-        self.sentinel.wait_ready(self._replica_known)
+        # A Sentinel asks its replicas for INFO every 10 s: allow a few rounds on a busy host.
+        self.sentinel.wait_ready(self._replica_known, timeout=30)
 
     @property
     def url(self) -> str:
