@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ import redis
 from pyresque.conformance.drivers import Peer
 from pyresque.errors import ConformanceJobError
 from pyresque.protocol.keys import KeySpace
+from pyresque.queue import Queue
 
 __all__ = [
     "ARGS",
@@ -24,6 +25,7 @@ __all__ = [
     "Result",
     "failing_job",
     "first_difference",
+    "same_bytes",
     "ok_job",
     "shape",
 ]
@@ -172,3 +174,24 @@ def failing_job(*args: Any) -> None:
 
 Check = Callable[[Context], tuple[str, Any]]
 """A check: returns ``("", vectors)`` when conformant, else ``(one-line diff, vectors)``."""
+
+
+def same_bytes(
+    ctx: Context,
+    theirs: Callable[[str], object],
+    ours: Callable[[Queue], Awaitable[None]],
+    dialect: str,
+) -> tuple[str, Any]:
+    """The peer's calls (``theirs(namespace)``) and pyresque's (``ours(queue)``, a Queue of
+    ``dialect``), each in a fresh namespace: the first difference in what they left, and the
+    peer's keys as the vectors."""
+    ns_peer, ns_py = ctx.namespace(), ctx.namespace()
+    theirs(ns_peer)
+
+    async def pyresque_side() -> None:
+        async with Queue(ctx.redis_url, namespace=ns_py, dialect=dialect) as queue:
+            await ours(queue)
+
+    ctx.run(pyresque_side)
+    peer_keys = ctx.snapshot(ns_peer)
+    return first_difference(peer_keys, ctx.snapshot(ns_py)) or "", peer_keys

@@ -13,6 +13,7 @@ from pyresque.conformance.common import (
     failing_job,
     first_difference,
     ok_job,
+    same_bytes,
     shape,
 )
 from pyresque.conformance.node_failures import NODE_FAILURE_CHECKS
@@ -33,17 +34,11 @@ def _queue(ctx: Context, namespace: str, method: str, *args: Any) -> Any:
 
 
 def _same_bytes(ctx: Context, node_calls: Any, ours: Any) -> tuple[str, Any]:
-    ns_node, ns_py = ctx.namespace(), ctx.namespace()
-    for method, *args in node_calls:
-        _queue(ctx, ns_node, method, *args)
+    def theirs(namespace: str) -> None:
+        for method, *args in node_calls:
+            _queue(ctx, namespace, method, *args)
 
-    async def pyresque_side() -> None:
-        async with Queue(ctx.redis_url, namespace=ns_py, dialect="node") as queue:
-            await ours(queue)
-
-    ctx.run(pyresque_side)
-    theirs = ctx.snapshot(ns_node)
-    return first_difference(theirs, ctx.snapshot(ns_py)) or "", theirs
+    return same_bytes(ctx, theirs, ours, "node")
 
 
 def enqueue_bytes(ctx: Context) -> tuple[str, Any]:

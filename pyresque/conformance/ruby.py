@@ -13,6 +13,7 @@ from pyresque.conformance.common import (
     failing_job,
     first_difference,
     ok_job,
+    same_bytes,
     shape,
 )
 from pyresque.conformance.ruby_runtime import RUBY_RUNTIME_CHECKS
@@ -32,17 +33,11 @@ def _rb(ctx: Context, namespace: str, op: str, **fields: Any) -> Any:
 
 
 def _same_bytes(ctx: Context, ruby_calls: list[dict[str, Any]], ours: Any) -> tuple[str, Any]:
-    ns_rb, ns_py = ctx.namespace(), ctx.namespace()
-    for call in ruby_calls:
-        _rb(ctx, ns_rb, **call)
+    def theirs(namespace: str) -> None:
+        for call in ruby_calls:
+            _rb(ctx, namespace, **call)
 
-    async def pyresque_side() -> None:
-        async with Queue(ctx.redis_url, namespace=ns_py, dialect="ruby") as queue:
-            await ours(queue)
-
-    ctx.run(pyresque_side)
-    theirs = ctx.snapshot(ns_rb)
-    return first_difference(theirs, ctx.snapshot(ns_py)) or "", theirs
+    return same_bytes(ctx, theirs, ours, "ruby")
 
 
 def enqueue_bytes(ctx: Context) -> tuple[str, Any]:

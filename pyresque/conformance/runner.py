@@ -125,21 +125,14 @@ def run_checks(options: Options) -> list[Result]:
     results: list[Result] = []
     if options.node is not None:
         node_dir = options.node
-        reason = node_unavailable(node_dir)
-        if reason:
-            results += [
-                Result(n, "node-resque", "?", "skipped", reason)
-                for n in NODE_CHECKS
-                if _wanted(n, options)
-            ]
-        else:
-            results += _run_peer(
-                "node-resque",
-                NODE_CHECKS,
-                lambda: start_node(node_dir, options.redis_url),
-                _node_version,
-                options,
-            )
+        results += _peer_rows(
+            "node-resque",
+            NODE_CHECKS,
+            node_unavailable(node_dir),
+            lambda: start_node(node_dir, options.redis_url),
+            _node_version,
+            options,
+        )
         results += _peer_rows(
             "actionhero",
             ACTIONHERO_CHECKS,
@@ -150,21 +143,14 @@ def run_checks(options: Options) -> list[Result]:
         )
     if options.ruby_lib is not None:
         ruby_lib = options.ruby_lib or None
-        reason = ruby_unavailable(ruby_lib)
-        if reason:
-            results += [
-                Result(n, "ruby resque", "?", "skipped", reason)
-                for n in RUBY_CHECKS
-                if _wanted(n, options)
-            ]
-        else:
-            results += _run_peer(
-                "ruby resque",
-                RUBY_CHECKS,
-                lambda: start_ruby(ruby_lib, options.redis_url),
-                _ruby_version,
-                options,
-            )
+        results += _peer_rows(
+            "ruby resque",
+            RUBY_CHECKS,
+            ruby_unavailable(ruby_lib),
+            lambda: start_ruby(ruby_lib, options.redis_url),
+            _ruby_version,
+            options,
+        )
     return results
 
 
