@@ -100,7 +100,8 @@ class Queue:
     in a failover, ``OOM`` ...) or cannot be reached; after that the error is raised
     (e.g. :class:`~pyresque.errors.RedisOutOfMemoryError`, also redis-py's
     ``OutOfMemoryError``). A command whose reply was lost is never sent again (it may have
-    run): that raises :class:`~pyresque.errors.ConnectionFailedError` at once. 0 disables.
+    run), unless it only reads: that raises :class:`~pyresque.errors.ConnectionFailedError`
+    at once. 0 disables.
     """
 
     def __init__(

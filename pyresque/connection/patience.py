@@ -3,7 +3,8 @@
 A step refused with a transient reply (``LOADING`` after a restart, ``BUSY``, ``READONLY``
 or ``MASTERDOWN`` in a failover, ``TRYAGAIN``, ``OOM``) did not run, and neither did one
 whose connection could not be opened: sending it again is always safe. A step whose
-connection dropped after it was sent may have run, and is never sent again here.
+connection dropped after it was sent may have run, and is never sent again here, unless it
+only reads (a ``PING``, a ``GET`` ...): reading twice changes nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +15,33 @@ import time
 from typing import Any, TypeVar
 
 from pyresque.connection.drivers import AsyncDriver, SyncDriver
-from pyresque.errors import ConnectionFailedError, ConnectionSetupError, TransientReplyError
-from pyresque.protocol.plan import Plan
+from pyresque.errors import (
+    ConnectionFailedError,
+    ConnectionSetupError,
+    ReplyTimeoutError,
+    TransientReplyError,
+)
+from pyresque.protocol.plan import Call, Plan, Step
 
 __all__ = ["DEFAULT_PATIENCE", "UNAVAILABLE", "Backoff", "run_patiently", "run_patiently_sync"]
 
 T = TypeVar("T")
+
+_READS = frozenset(
+    {b"PING", b"GET", b"MGET", b"EXISTS", b"TYPE", b"LLEN", b"LRANGE", b"LINDEX",
+     b"SMEMBERS", b"SISMEMBER", b"ZRANGE", b"ZRANGEBYSCORE", b"ZCARD", b"HGET",
+     b"HGETALL", b"SCAN", b"INFO", b"TIME"}
+)  # fmt: skip
+"""Commands that only read: sent again even when the reply to the first was lost."""
+
+
+def _only_reads(step: Step) -> bool:
+    if type(step) is not Call or not step.args:
+        return False
+    name = step.args[0]
+    name = name.encode() if isinstance(name, str) else name
+    return isinstance(name, bytes) and name.upper() in _READS
+
 
 UNAVAILABLE = (ConnectionFailedError, TransientReplyError)
 """What says "Redis is away or busy for now", as opposed to "this cannot be done"."""
@@ -54,10 +76,14 @@ class _Patience:
         self.deadline = time.monotonic() + seconds
         self.backoff = Backoff(cap=1.0)
 
-    def pause(self, exc: BaseException) -> float | None:
+    def pause(self, exc: BaseException, step: Step) -> float | None:
         retryable = isinstance(exc, TransientReplyError) or (
             isinstance(exc, ConnectionFailedError)
-            and not exc.maybe_sent
+            # A lost reply to a read: read again. A hung server (no reply in time) is no
+            # restart: its caller hears of it once.
+            and (
+                not exc.maybe_sent or (_only_reads(step) and not isinstance(exc, ReplyTimeoutError))
+            )
             and not isinstance(exc, ConnectionSetupError)
         )
         pause = self.backoff.next()
@@ -75,7 +101,7 @@ async def run_patiently(plan: Plan[T], driver: AsyncDriver, patience: float) -> 
                 reply: Any = await driver.execute(step)
             except Exception as exc:
                 waiting = waiting or _Patience(patience)
-                pause = waiting.pause(exc)
+                pause = waiting.pause(exc, step)
                 if pause is not None:
                     await asyncio.sleep(pause)
                     continue
@@ -97,7 +123,7 @@ def run_patiently_sync(plan: Plan[T], driver: SyncDriver, patience: float) -> T:
                 reply: Any = driver.execute(step)
             except Exception as exc:
                 waiting = waiting or _Patience(patience)
-                pause = waiting.pause(exc)
+                pause = waiting.pause(exc, step)
                 if pause is not None:
                     time.sleep(pause)
                     continue

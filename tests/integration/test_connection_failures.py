@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -315,3 +316,46 @@ async def test_a_cancel_as_the_connection_opens_is_not_lost(
     with pytest.raises(asyncio.CancelledError):
         await caller[0]
     assert time.monotonic() - began < 2  # not the 5 s reply timeout
+
+
+class ResetOnce:
+    """Drops the first connection (with a reset) once a command arrived on it; answers
+    PING on the others. ``pings``: the PINGs that arrived."""
+
+    def __init__(self) -> None:
+        self.pings = 0
+        self._first = True
+
+    def __call__(self, conn: socket.socket) -> None:
+        while data := conn.recv(65536):
+            self.pings += data.count(b"PING")
+            if self._first:
+                self._first = False
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()  # a reset: the command was sent, its reply never comes
+                return
+            conn.sendall(b"+PONG\r\n")
+
+
+async def test_a_read_whose_reply_was_lost_is_read_again_within_the_patience() -> None:
+    """As when Redis shuts down for a restart just after taking the connection: a PING
+    changes nothing, so the lost reply is asked for again (a write is not: it may have
+    run)."""
+    handler = ResetOnce()
+    with FakeServer(handler) as server:
+        async with Queue(server.url, patience=5):  # connect() pings
+            pass
+        assert handler.pings == 2
+    handler = ResetOnce()
+    with FakeServer(handler) as server, SyncQueue(server.url, patience=5):
+        assert handler.pings == 2
+
+
+async def test_without_patience_a_lost_read_is_one_error() -> None:
+    with FakeServer(ResetOnce()) as server:
+        queue = Queue(server.url, patience=0)
+        try:
+            with pytest.raises(ConnectionFailedError, match="lost|closed"):
+                await queue.connect()
+        finally:
+            await queue.aclose()
